@@ -1,0 +1,223 @@
+// Package db is tollgate's storage: one SQLite file (through modernc.org/sqlite) holding
+// users, policy overrides, SSH keys, launch records, instances, the accounting ledger, IAM
+// identity intents and the append-only audit log.
+//
+// Every pooled connection gets the same pragmas through the DSN (WAL, busy_timeout,
+// foreign_keys, synchronous=FULL), schema changes are numbered migration files embedded
+// in the binary, and every read-then-write goes through [DB.Immediate], which opens the
+// transaction with BEGIN IMMEDIATE so concurrent admissions serialise instead of racing.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is an open tollgate database. It is safe for concurrent use.
+type DB struct {
+	sql  *sql.DB // deferred transactions: reads and single-statement writes
+	imm  *sql.DB // every BeginTx is BEGIN IMMEDIATE: read-then-write transactions
+	path string
+	// Now is the clock for timestamps written by this package (audit entries, etc.).
+	Now func() time.Time
+}
+
+// Querier is what both *sql.DB and *sql.Tx offer; store methods that can run inside or
+// outside a transaction take one.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Open opens (creating if needed) the database at path, refuses network filesystems,
+// and applies pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open database: create directory %s: %w", dir, err)
+	}
+	if err := CheckLocalFilesystem(dir); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+		"synchronous(FULL)",
+	} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	sdb.SetMaxOpenConns(8)
+	// A second pool whose transactions all start with BEGIN IMMEDIATE: database/sql has
+	// no way to ask for it per transaction.
+	imm, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	imm.SetMaxOpenConns(4)
+	d := &DB{sql: sdb, imm: imm, path: path, Now: time.Now}
+	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			d.Close()
+			return nil, fmt.Errorf("open database: restrict mode of %s: %w", f, err)
+		}
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error {
+	err1 := d.imm.Close()
+	err2 := d.sql.Close()
+	return errors.Join(err1, err2)
+}
+
+// SQL returns the underlying handle for packages that run their own queries.
+func (d *DB) SQL() *sql.DB { return d.sql }
+
+// Path is the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Immediate runs fn in a transaction opened with BEGIN IMMEDIATE: the write lock is taken
+// before the first read, so two admissions cannot both read "1 instance" and both insert.
+// fn's error rolls the transaction back.
+func (d *DB) Immediate(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.imm.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin immediate: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Read runs fn in a read-only deferred transaction (a consistent snapshot).
+func (d *DB) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		version int
+		name    string
+	}
+	var migs []mig
+	for _, n := range names {
+		base := filepath.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %s: name must start with a number and an underscore", base)
+		}
+		migs = append(migs, mig{v, base})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for _, m := range migs {
+		body, err := migrationFS.ReadFile("migrations/" + m.name)
+		if err != nil {
+			return err
+		}
+		err = d.Immediate(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UTC().Format(time.RFC3339))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsConstraint reports whether err is an SQLite constraint violation (unique, check,
+// foreign key, or a trigger's RAISE(ABORT)).
+func IsConstraint(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	}
+	return false
+}
+
+// IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func IsUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Time formats t the way every timestamp column stores it: UTC RFC 3339 with nanoseconds,
+// which sorts lexically in time order.
+func Time(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ParseTime parses a column written by [Time]; the empty string is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}

@@ -1,0 +1,54 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// OpenTest opens a fresh database in t's temporary directory.
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestAuditIsAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t)
+	if err := d.AppendAudit(ctx, nil, AuditEntry{Actor: "alice", UID: 1001, Action: "launch", Decision: Allowed}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"} {
+		if _, err := d.SQL().ExecContext(ctx, q); err == nil || !IsConstraint(err) {
+			t.Errorf("%s: got err %v, want a constraint error", q, err)
+		}
+	}
+	got, err := d.ListAudit(ctx, AuditFilter{Action: "laun"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Actor != "alice" {
+		t.Fatalf("got %+v, want alice's launch", got)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	for _, c := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"}, {"foreign_keys", "1"}, {"synchronous", "2"}, {"busy_timeout", "10000"},
+	} {
+		var got string
+		if err := d.SQL().QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("PRAGMA %s = %s, want %s", c.pragma, got, c.want)
+		}
+	}
+}
