@@ -52,3 +52,26 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 }
+
+func TestNetworkFilesystemRefused(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		magic int64
+		ok    bool
+	}{
+		{"nfs", 0x6969, false},
+		{"cifs", 0xFF534D42, false},
+		{"ext4", 0xEF53, true},
+		{"tmpfs", 0x01021994, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkFSType("/srv/db", c.magic)
+			if (err == nil) != c.ok {
+				t.Fatalf("checkFSType(%#x) = %v, want ok=%v", c.magic, err, c.ok)
+			}
+		})
+	}
+	if err := CheckLocalFilesystem(t.TempDir()); err != nil {
+		t.Fatalf("temp dir refused: %v", err)
+	}
+}

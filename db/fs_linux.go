@@ -29,7 +29,11 @@ func CheckLocalFilesystem(dir string) error {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fmt.Errorf("check filesystem of %s: %w", dir, err)
 	}
-	if name, ok := networkFS[int64(st.Type)]; ok {
+	return checkFSType(dir, int64(st.Type))
+}
+
+func checkFSType(dir string, magic int64) error {
+	if name, ok := networkFS[magic]; ok {
 		return fmt.Errorf("database directory %s is on a network filesystem (%s); SQLite locking is unreliable there: put broker.database on a local disk", dir, name)
 	}
 	return nil
