@@ -1,0 +1,187 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// VolumeTypes are the EBS volume types a policy may name.
+var VolumeTypes = []string{"gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"}
+
+// amiID matches an EC2 image id (8 or 17 hex digits).
+var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+
+// IsAMIID reports whether s is an EC2 image id ("ami-0123456789abcdef0") rather than an
+// image-name pattern.
+func IsAMIID(s string) bool { return amiID.MatchString(s) }
+
+// FieldError is a problem with one policy key. Key is the policy key as written in the
+// configuration ("max_lifetime"); for a check between two keys, Related names the other
+// one, so a caller that knows where keys were written can point at whichever it has.
+type FieldError struct {
+	Key     string
+	Related string
+	Message string
+}
+
+// Error returns "key: message".
+func (e *FieldError) Error() string { return e.Key + ": " + e.Message }
+
+// Merge overlays o on p: every non-nil field of o replaces p's value (a non-nil empty
+// list replaces p's list with an empty one). Lists are copied, so the result shares no
+// backing arrays with p or o.
+func Merge(p Policy, o Override) Policy {
+	p.InstanceTypes = slices.Clone(p.InstanceTypes)
+	p.Images = slices.Clone(p.Images)
+	p.Regions = slices.Clone(p.Regions)
+	p.SecurityGroups = slices.Clone(p.SecurityGroups)
+	setInt := func(dst *int, src *int) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setDur := func(dst *time.Duration, src *time.Duration) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setStr := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setList := func(dst *[]string, src []string) {
+		if src != nil {
+			*dst = append([]string{}, src...)
+		}
+	}
+	setInt(&p.MaxInstances, o.MaxInstances)
+	setInt(&p.MaxVCPUs, o.MaxVCPUs)
+	setInt(&p.MaxCount, o.MaxCount)
+	setList(&p.InstanceTypes, o.InstanceTypes)
+	setList(&p.Images, o.Images)
+	setList(&p.Regions, o.Regions)
+	setDur(&p.DefaultLifetime, o.DefaultLifetime)
+	setDur(&p.MaxLifetime, o.MaxLifetime)
+	setStr(&p.ExpireAction, o.ExpireAction)
+	setDur(&p.ExpireWarning, o.ExpireWarning)
+	if o.BudgetUSD != nil {
+		p.BudgetUSD = *o.BudgetUSD
+	}
+	setStr(&p.BudgetPeriod, o.BudgetPeriod)
+	setStr(&p.BudgetAction, o.BudgetAction)
+	setStr(&p.Spot, o.Spot)
+	setList(&p.SecurityGroups, o.SecurityGroups)
+	setStr(&p.Subnet, o.Subnet)
+	setStr(&p.InstanceProfile, o.InstanceProfile)
+	setInt(&p.VolumeSizeGB, o.VolumeSizeGB)
+	setStr(&p.VolumeType, o.VolumeType)
+	return p
+}
+
+// Effective returns a user's effective policy: def, overlaid by each group override in
+// the order given (later wins), overlaid by the per-user override if it is not nil.
+func Effective(def Policy, groups []Override, user *Override) Policy {
+	p := Merge(def, Override{})
+	for _, g := range groups {
+		p = Merge(p, g)
+	}
+	if user != nil {
+		p = Merge(p, *user)
+	}
+	return p
+}
+
+// Validate checks that p is coherent: limits are not negative, lifetimes are whole
+// minutes of at least 1m and default_lifetime ≤ max_lifetime, the lists a user chooses
+// from are non-empty and hold valid patterns, and actions, period, spot and volume type
+// are known values. It reports every problem: the error is a *FieldError, or several
+// joined with errors.Join, each naming its key.
+func (p Policy) Validate() error {
+	var errs []error
+	bad := func(key, related, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Related: related, Message: fmt.Sprintf(format, args...)})
+	}
+	nonNegative := func(key string, v int) {
+		if v < 0 {
+			bad(key, "", "%d is negative (use 0 or more)", v)
+		}
+	}
+	nonNegative("max_instances", p.MaxInstances)
+	nonNegative("max_vcpus", p.MaxVCPUs)
+	nonNegative("max_count", p.MaxCount)
+	nonNegative("volume_size_gb", p.VolumeSizeGB)
+
+	list := func(key string, vs []string, isPattern bool) {
+		if len(vs) == 0 {
+			bad(key, "", "is empty: list at least one value users may choose")
+			return
+		}
+		for _, v := range vs {
+			switch {
+			case strings.TrimSpace(v) == "":
+				bad(key, "", "holds an empty value")
+			case isPattern:
+				if _, err := path.Match(v, ""); err != nil {
+					bad(key, "", "%q is not a valid pattern (use * and ? as in t3.* or ubuntu/*jammy*)", v)
+				}
+			}
+		}
+	}
+	list("instance_types", p.InstanceTypes, true)
+	list("images", p.Images, true)
+	list("regions", p.Regions, false)
+
+	lifetime := func(key string, d time.Duration) bool {
+		switch {
+		case d < time.Minute:
+			bad(key, "", "%s is shorter than 1m", FormatDuration(d))
+		case d%time.Minute != 0:
+			bad(key, "", "%s is not whole minutes", FormatDuration(d))
+		default:
+			return true
+		}
+		return false
+	}
+	okDefault := lifetime("default_lifetime", p.DefaultLifetime)
+	okMax := lifetime("max_lifetime", p.MaxLifetime)
+	if okDefault && okMax && p.DefaultLifetime > p.MaxLifetime {
+		bad("default_lifetime", "max_lifetime", "%s is longer than max_lifetime %s",
+			FormatDuration(p.DefaultLifetime), FormatDuration(p.MaxLifetime))
+	}
+	switch {
+	case p.ExpireWarning < 0:
+		bad("expire_warning", "", "%s is negative (use 0 for no warning)", FormatDuration(p.ExpireWarning))
+	case p.ExpireWarning%time.Minute != 0:
+		bad("expire_warning", "", "%s is not whole minutes", FormatDuration(p.ExpireWarning))
+	}
+
+	if math.IsNaN(p.BudgetUSD) || math.IsInf(p.BudgetUSD, 0) || p.BudgetUSD < 0 {
+		bad("budget_usd", "", "%v is not an amount of dollars (use 0 for no budget)", p.BudgetUSD)
+	}
+
+	oneOf := func(key, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "", "%q is not one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	oneOf("expire_action", p.ExpireAction, ActionStop, ActionTerminate)
+	oneOf("budget_action", p.BudgetAction, ActionStop, ActionTerminate, ActionNotify)
+	oneOf("budget_period", p.BudgetPeriod, PeriodTerm, PeriodMonth, PeriodWeek)
+	oneOf("spot", p.Spot, SpotAllowed, SpotRequired, SpotForbidden)
+	if p.VolumeType != "" {
+		oneOf("volume_type", p.VolumeType, VolumeTypes...)
+	}
+	for _, sg := range p.SecurityGroups {
+		if strings.TrimSpace(sg) == "" {
+			bad("security_groups", "", "holds an empty value")
+		}
+	}
+	return errors.Join(errs...)
+}
