@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/tollgate/tollgate/accounting"
+)
+
+// AdminReportCmd is `tollgate admin report`.
+type AdminReportCmd struct {
+	Since  string `help:"From this date (YYYY-MM-DD, UTC; default: the start of the budget period)." placeholder:"DATE"`
+	Until  string `help:"Until this date, exclusive (default: now)." placeholder:"DATE"`
+	By     string `default:"user" enum:"user,group,purpose,type,region,day" help:"Group by user|group|purpose|type|region|day."`
+	Format string `default:"table" enum:"table,csv,json,html" help:"table|csv|json|html."`
+	Output string `short:"o" help:"Write to FILE instead of stdout." placeholder:"FILE" type:"path"`
+}
+
+// Run builds the report on the daemon and renders it here.
+func (c *AdminReportCmd) Run(env *Env) error {
+	since, err := parseWhen(c.Since, env.Now())
+	if err != nil {
+		return usagef("--since %s: %v", c.Since, err)
+	}
+	until, err := parseWhen(c.Until, env.Now())
+	if err != nil {
+		return usagef("--until %s: %v", c.Until, err)
+	}
+	rep, err := env.Client.Report(env.Ctx, accounting.ReportRequest{Since: since, Until: until, By: c.By})
+	if err != nil {
+		return err
+	}
+	format := c.Format
+	if env.JSON {
+		format = "json"
+	}
+	if c.Output == "" {
+		return renderReport(env.Out, rep, format)
+	}
+	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := renderReport(f, rep, format); err != nil {
+		f.Close()
+		return fmt.Errorf("render report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}

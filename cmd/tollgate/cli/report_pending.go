@@ -1,0 +1,12 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/tollgate/tollgate/accounting"
+)
+
+// TEMPORARY until accounting.Render lands: every format prints the report as JSON.
+func renderReport(w io.Writer, r accounting.Report, format string) error {
+	return printJSON(w, r)
+}
