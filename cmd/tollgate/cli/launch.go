@@ -14,16 +14,16 @@ import (
 // LaunchCmd is `tollgate launch`. Everything a user may choose is here; the rest
 // (security groups, subnet, volumes) comes from policy.
 type LaunchCmd struct {
-	Type     string `help:"Instance type (default: the policy's first)." placeholder:"TYPE"`
-	Image    string `help:"Image id or an exact image name allowed by policy." placeholder:"AMI"`
-	Region   string `help:"Region (default: the policy's first)." placeholder:"REGION"`
-	Count    int    `help:"How many instances." placeholder:"N"`
-	Name     string `help:"Name tag." placeholder:"NAME"`
-	Lifetime string `help:"Lease, e.g. 4h or 90m (default: the policy's)." placeholder:"DURATION"`
-	Spot     bool   `help:"Ask for spot instances."`
-	UserData string `name:"user-data" help:"File whose contents become the instances' user data (max 16 KiB)." placeholder:"FILE" type:"path"`
-	Spec     string `help:"JSON launch request (the socket API's fields) from FILE, or - for stdin; flags given override it." placeholder:"FILE|-"`
-	Wait     bool   `help:"Show progress until every instance is running."`
+	Type     string        `help:"Instance type (default: the policy's first)." placeholder:"TYPE"`
+	Image    string        `help:"Image id or an exact image name allowed by policy." placeholder:"AMI"`
+	Region   string        `help:"Region (default: the policy's first)." placeholder:"REGION"`
+	Count    int           `help:"How many instances." placeholder:"N"`
+	Name     string        `help:"Name tag." placeholder:"NAME"`
+	Lifetime string        `help:"Lease, e.g. 4h or 90m (default: the policy's)." placeholder:"DURATION"`
+	Spot     bool          `help:"Ask for spot instances."`
+	UserData string        `name:"user-data" help:"File whose contents become the instances' user data (max 16 KiB)." placeholder:"FILE" type:"path"`
+	Spec     string        `help:"JSON launch request (the socket API's fields) from FILE, or - for stdin; flags given override it." placeholder:"FILE|-"`
+	Wait     bool          `help:"Show progress until every instance is running."`
 	Timeout  time.Duration `name:"wait-timeout" help:"Give up waiting after this long." default:"10m"`
 }
 
