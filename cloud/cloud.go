@@ -91,6 +91,10 @@ type Image struct {
 	Name      string    `json:"name"`
 	Region    string    `json:"region"`
 	CreatedAt time.Time `json:"created_at"`
+	// RootDeviceName is where the root volume attaches (/dev/sda1, /dev/xvda); a volume
+	// size override must name it or EC2 adds a second volume instead.
+	RootDeviceName string `json:"root_device_name,omitempty"`
+	Architecture   string `json:"architecture,omitempty"` // x86_64 or arm64
 }
 
 // SpotPrice is one point of the spot price history.
