@@ -21,6 +21,10 @@ type Config struct {
 
 	// Path is the file this configuration was read from ("" when built in code).
 	Path string `toml:"-"`
+
+	// lines maps each key path written in the file to its line, so that validation
+	// errors point at the line to edit.
+	lines map[string]int
 }
 
 // Broker configures the daemon and its socket.
