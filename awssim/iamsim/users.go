@@ -1,0 +1,412 @@
+package iamsim
+
+import (
+	"net/url"
+	"strings"
+)
+
+var iamActions = map[string]handler{
+	"CreateUser":               (*Sim).createUser,
+	"GetUser":                  (*Sim).getUser,
+	"ListUsers":                (*Sim).listUsers,
+	"DeleteUser":               (*Sim).deleteUser,
+	"PutUserPolicy":            (*Sim).putUserPolicy,
+	"GetUserPolicy":            (*Sim).getUserPolicy,
+	"DeleteUserPolicy":         (*Sim).deleteUserPolicy,
+	"ListUserPolicies":         (*Sim).listUserPolicies,
+	"AttachUserPolicy":         (*Sim).attachUserPolicy,
+	"DetachUserPolicy":         (*Sim).detachUserPolicy,
+	"ListAttachedUserPolicies": (*Sim).listAttachedUserPolicies,
+	"CreateGroup":              (*Sim).createGroup,
+	"AddUserToGroup":           (*Sim).addUserToGroup,
+	"RemoveUserFromGroup":      (*Sim).removeUserFromGroup,
+	"ListGroupsForUser":        (*Sim).listGroupsForUser,
+	"CreateLoginProfile":       (*Sim).createLoginProfile,
+	"GetLoginProfile":          (*Sim).getLoginProfile,
+	"DeleteLoginProfile":       (*Sim).deleteLoginProfile,
+	"CreateAccessKey":          (*Sim).createAccessKey,
+	"ListAccessKeys":           (*Sim).listAccessKeys,
+	"UpdateAccessKey":          (*Sim).updateAccessKey,
+	"DeleteAccessKey":          (*Sim).deleteAccessKey,
+}
+
+// XML shapes of IAM results (element names as the SDK's deserializers expect).
+type (
+	xmlTag struct {
+		Key   string `xml:"Key"`
+		Value string `xml:"Value"`
+	}
+	xmlUser struct {
+		Path       string   `xml:"Path"`
+		UserName   string   `xml:"UserName"`
+		UserID     string   `xml:"UserId"`
+		Arn        string   `xml:"Arn"`
+		CreateDate string   `xml:"CreateDate"`
+		Tags       []xmlTag `xml:"Tags>member,omitempty"`
+	}
+	xmlGroup struct {
+		Path       string `xml:"Path"`
+		GroupName  string `xml:"GroupName"`
+		GroupID    string `xml:"GroupId"`
+		Arn        string `xml:"Arn"`
+		CreateDate string `xml:"CreateDate"`
+	}
+	xmlAttached struct {
+		PolicyName string `xml:"PolicyName"`
+		PolicyArn  string `xml:"PolicyArn"`
+	}
+	xmlLoginProfile struct {
+		UserName              string `xml:"UserName"`
+		CreateDate            string `xml:"CreateDate"`
+		PasswordResetRequired bool   `xml:"PasswordResetRequired"`
+	}
+)
+
+func (u *user) xml() xmlUser {
+	x := xmlUser{Path: u.path, UserName: u.name, UserID: u.id, Arn: u.arn(), CreateDate: isoTime(u.created)}
+	for _, k := range sortedKeys(u.tags) {
+		x.Tags = append(x.Tags, xmlTag{k, u.tags[k]})
+	}
+	return x
+}
+
+func (g *group) xml() xmlGroup {
+	return xmlGroup{Path: g.path, GroupName: g.name, GroupID: g.id, Arn: g.arn(), CreateDate: isoTime(g.created)}
+}
+
+// tags reads Tags.member.N.Key / .Value.
+func tags(form url.Values) map[string]string {
+	out := map[string]string{}
+	for i := 1; ; i++ {
+		k := form.Get("Tags.member." + itoa(i) + ".Key")
+		if k == "" {
+			return out
+		}
+		out[k] = form.Get("Tags.member." + itoa(i) + ".Value")
+	}
+}
+
+func (s *Sim) createUser(c *call) (any, *apiError) {
+	name, err := requireName(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	path, err := optionalPath(c, "Path", "/")
+	if err != nil {
+		return nil, err
+	}
+	if s.users[strings.ToLower(name)] != nil {
+		return nil, alreadyExists("User with name %s already exists.", name)
+	}
+	u := &user{name: name, path: path, id: s.newID("AIDA"), created: c.now, tags: tags(c.form),
+		inline: map[string]string{}, attached: map[string]bool{}, groups: map[string]bool{}}
+	s.users[strings.ToLower(name)] = u
+	return struct {
+		User xmlUser `xml:"User"`
+	}{u.xml()}, nil
+}
+
+func (s *Sim) getUser(c *call) (any, *apiError) {
+	var u *user
+	if c.form.Get("UserName") == "" {
+		// Without a name GetUser describes the caller.
+		k := s.keys[c.caller]
+		if k == nil {
+			return nil, validation("Must specify userName when calling with non-User credentials")
+		}
+		u = s.users[k.user]
+	} else {
+		var err *apiError
+		if u, err = s.user(c, "UserName"); err != nil {
+			return nil, err
+		}
+	}
+	return struct {
+		User xmlUser `xml:"User"`
+	}{u.xml()}, nil
+}
+
+func (s *Sim) listUsers(c *call) (any, *apiError) {
+	prefix, err := optionalPath(c, "PathPrefix", "/")
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, k := range sortedKeys(s.users) {
+		if strings.HasPrefix(s.users[k].path, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	start, end, next, err := page(c, keys)
+	if err != nil {
+		return nil, err
+	}
+	res := struct {
+		Users       []xmlUser `xml:"Users>member"`
+		IsTruncated bool      `xml:"IsTruncated"`
+		Marker      string    `xml:"Marker,omitempty"`
+	}{IsTruncated: next != "", Marker: next}
+	for _, k := range keys[start:end] {
+		x := s.users[k].xml()
+		x.Tags = nil // ListUsers does not return tags
+		res.Users = append(res.Users, x)
+	}
+	return res, nil
+}
+
+func (s *Sim) deleteUser(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u.login != nil:
+		return nil, deleteConflict("delete login profile")
+	case len(u.keys) > 0:
+		return nil, deleteConflict("delete access keys")
+	case len(u.inline) > 0:
+		return nil, deleteConflict("delete policies")
+	case len(u.attached) > 0:
+		return nil, deleteConflict("detach all policies")
+	case len(u.groups) > 0:
+		return nil, deleteConflict("remove users from group")
+	}
+	delete(s.users, strings.ToLower(u.name))
+	return nil, nil
+}
+
+func (s *Sim) putUserPolicy(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	name, err := requireName(c, "PolicyName")
+	if err != nil {
+		return nil, err
+	}
+	doc := c.form.Get("PolicyDocument")
+	if doc == "" {
+		return nil, validation("1 validation error detected: Value null at 'policyDocument' failed to satisfy constraint: Member must not be null")
+	}
+	if len(doc) > 2048 {
+		return nil, &apiError{status: 409, code: "LimitExceeded", msg: "Maximum policy size of 2048 bytes exceeded for user " + u.name}
+	}
+	u.inline[name] = doc
+	return nil, nil
+}
+
+func (s *Sim) getUserPolicy(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	name, err := requireName(c, "PolicyName")
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := u.inline[name]
+	if !ok {
+		return nil, noSuchEntity("The user policy with name %s cannot be found.", name)
+	}
+	return struct {
+		UserName       string `xml:"UserName"`
+		PolicyName     string `xml:"PolicyName"`
+		PolicyDocument string `xml:"PolicyDocument"`
+	}{u.name, name, url.QueryEscape(doc)}, nil
+}
+
+func (s *Sim) deleteUserPolicy(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	name, err := requireName(c, "PolicyName")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := u.inline[name]; !ok {
+		return nil, noSuchEntity("The user policy with name %s cannot be found.", name)
+	}
+	delete(u.inline, name)
+	return nil, nil
+}
+
+func (s *Sim) listUserPolicies(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	keys := sortedKeys(u.inline)
+	start, end, next, err := page(c, keys)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyNames []string `xml:"PolicyNames>member"`
+		IsTruncated bool     `xml:"IsTruncated"`
+		Marker      string   `xml:"Marker,omitempty"`
+	}{keys[start:end], next != "", next}, nil
+}
+
+func (s *Sim) attachUserPolicy(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	arn := c.form.Get("PolicyArn")
+	if !strings.HasPrefix(arn, "arn:aws:iam::") || !strings.Contains(arn, ":policy/") {
+		return nil, &apiError{status: 400, code: "InvalidInput", msg: "ARN " + arn + " is not valid."}
+	}
+	if len(u.attached) >= 20 && !u.attached[arn] {
+		return nil, &apiError{status: 409, code: "LimitExceeded", msg: "Cannot exceed quota for PoliciesPerUser: 20"}
+	}
+	u.attached[arn] = true
+	return nil, nil
+}
+
+func (s *Sim) detachUserPolicy(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	arn := c.form.Get("PolicyArn")
+	if !u.attached[arn] {
+		return nil, noSuchEntity("Policy %s was not found.", arn)
+	}
+	delete(u.attached, arn)
+	return nil, nil
+}
+
+func (s *Sim) listAttachedUserPolicies(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	keys := sortedKeys(u.attached)
+	start, end, next, err := page(c, keys)
+	if err != nil {
+		return nil, err
+	}
+	res := struct {
+		AttachedPolicies []xmlAttached `xml:"AttachedPolicies>member"`
+		IsTruncated      bool          `xml:"IsTruncated"`
+		Marker           string        `xml:"Marker,omitempty"`
+	}{IsTruncated: next != "", Marker: next}
+	for _, arn := range keys[start:end] {
+		res.AttachedPolicies = append(res.AttachedPolicies, xmlAttached{PolicyName: arn[strings.LastIndex(arn, "/")+1:], PolicyArn: arn})
+	}
+	return res, nil
+}
+
+func (s *Sim) createGroup(c *call) (any, *apiError) {
+	name, err := requireName(c, "GroupName")
+	if err != nil {
+		return nil, err
+	}
+	path, err := optionalPath(c, "Path", "/")
+	if err != nil {
+		return nil, err
+	}
+	if s.groups[strings.ToLower(name)] != nil {
+		return nil, alreadyExists("Group with name %s already exists.", name)
+	}
+	g := &group{name: name, path: path, id: s.newID("AGPA"), created: c.now, members: map[string]bool{}}
+	s.groups[strings.ToLower(name)] = g
+	return struct {
+		Group xmlGroup `xml:"Group"`
+	}{g.xml()}, nil
+}
+
+func (s *Sim) addUserToGroup(c *call) (any, *apiError) {
+	g, err := s.group(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	g.members[strings.ToLower(u.name)] = true
+	u.groups[strings.ToLower(g.name)] = true
+	return nil, nil
+}
+
+func (s *Sim) removeUserFromGroup(c *call) (any, *apiError) {
+	g, err := s.group(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	if !u.groups[strings.ToLower(g.name)] {
+		return nil, noSuchEntity("User %s is not in group %s.", u.name, g.name)
+	}
+	delete(g.members, strings.ToLower(u.name))
+	delete(u.groups, strings.ToLower(g.name))
+	return nil, nil
+}
+
+func (s *Sim) listGroupsForUser(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	keys := sortedKeys(u.groups)
+	start, end, next, err := page(c, keys)
+	if err != nil {
+		return nil, err
+	}
+	res := struct {
+		Groups      []xmlGroup `xml:"Groups>member"`
+		IsTruncated bool       `xml:"IsTruncated"`
+		Marker      string     `xml:"Marker,omitempty"`
+	}{IsTruncated: next != "", Marker: next}
+	for _, k := range keys[start:end] {
+		res.Groups = append(res.Groups, s.groups[k].xml())
+	}
+	return res, nil
+}
+
+func (s *Sim) createLoginProfile(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	if c.form.Get("Password") == "" {
+		return nil, validation("1 validation error detected: Value null at 'password' failed to satisfy constraint: Member must not be null")
+	}
+	if u.login != nil {
+		return nil, alreadyExists("Login Profile for user %s already exists.", u.name)
+	}
+	u.login = &loginProfile{created: c.now, resetRequired: c.form.Get("PasswordResetRequired") == "true"}
+	return struct {
+		LoginProfile xmlLoginProfile `xml:"LoginProfile"`
+	}{xmlLoginProfile{u.name, isoTime(c.now), u.login.resetRequired}}, nil
+}
+
+func (s *Sim) getLoginProfile(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	if u.login == nil {
+		return nil, noSuchEntity("Login Profile for User %s cannot be found.", u.name)
+	}
+	return struct {
+		LoginProfile xmlLoginProfile `xml:"LoginProfile"`
+	}{xmlLoginProfile{u.name, isoTime(u.login.created), u.login.resetRequired}}, nil
+}
+
+func (s *Sim) deleteLoginProfile(c *call) (any, *apiError) {
+	u, err := s.user(c, "UserName")
+	if err != nil {
+		return nil, err
+	}
+	if u.login == nil {
+		return nil, noSuchEntity("Login Profile for User %s cannot be found.", u.name)
+	}
+	u.login = nil
+	return nil, nil
+}
