@@ -1,0 +1,227 @@
+// Package awssim is a wire-compatible, stateful, in-memory simulation of the parts of AWS
+// that tollgate uses (EC2 here; IAM and STS in the mounted iamsim package). It is served
+// over real HTTP so the unmodified aws-sdk-go-v2 clients are exercised end to end by
+// pointing BaseEndpoint or AWS_ENDPOINT_URL at it.
+//
+// The simulator keeps a driven clock (so tests never sleep), computes instance lifecycle
+// lazily from that clock, keeps a ground-truth billing ledger, and exposes fault knobs
+// (throttling, error rates, lost responses, latency, eventual consistency). It is a test
+// and demo tool, never a production path.
+package awssim
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate/tollgate/awssim/iamsim"
+)
+
+// DefaultStart is where a manual clock starts when Options.Start is zero.
+var DefaultStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// Options configure a simulator.
+type Options struct {
+	// Clock is "manual" (the default: starts at Start and moves only when advanced, so
+	// tests are deterministic) or "real" (wall-clock time, for demos).
+	Clock string
+	// Start is the manual clock's starting time; zero means DefaultStart.
+	Start time.Time
+	// Regions are the regions that exist; empty means DefaultRegions.
+	Regions []string
+	// Logger receives one debug line per request; nil discards.
+	Logger *slog.Logger
+}
+
+// QueryService serves one AWS Query-protocol service mounted into the simulator.
+type QueryService interface {
+	ServeQuery(w http.ResponseWriter, r *http.Request, service, region, accessKeyID, action string, form url.Values)
+}
+
+// Sim is one simulated AWS account. All methods are safe for concurrent use.
+type Sim struct {
+	log *slog.Logger
+
+	clockMu sync.Mutex
+	manual  bool
+	cur     time.Time     // manual clock reading
+	offset  time.Duration // added to wall time when the clock is real
+
+	mountMu sync.RWMutex
+	mounts  map[string]QueryService
+
+	mu          sync.Mutex // guards everything below
+	regionNames []string
+	regions     map[string]*region
+	byID        map[string]*instance // every instance ever launched, all regions
+	volByID     map[string]*volume
+	counter     uint64
+	faults      Faults
+	faultState  *faultState
+
+	reqCounter atomic.Uint64
+}
+
+// New returns a simulator with seeded images in every region, no instances and no
+// faults. IAM and STS are served by an iamsim instance sharing this clock.
+func New(opts Options) *Sim {
+	s := &Sim{
+		log:     opts.Logger,
+		manual:  opts.Clock != "real",
+		mounts:  map[string]QueryService{},
+		regions: map[string]*region{},
+		byID:    map[string]*instance{},
+		volByID: map[string]*volume{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.cur = opts.Start
+	if s.cur.IsZero() {
+		s.cur = DefaultStart
+	}
+	s.cur = s.cur.UTC()
+	names := opts.Regions
+	if len(names) == 0 {
+		names = DefaultRegions
+	}
+	for _, n := range names {
+		if _, dup := s.regions[n]; dup {
+			continue
+		}
+		s.regionNames = append(s.regionNames, n)
+		s.regions[n] = newRegion(n)
+	}
+	s.faultState = newFaultState(Faults{})
+	iam := iamsim.New(s.Now)
+	s.Mount("iam", iam)
+	s.Mount("sts", iam)
+	return s
+}
+
+// Mount routes requests whose SigV4 credential scope names service to q.
+func (s *Sim) Mount(service string, q QueryService) {
+	s.mountMu.Lock()
+	defer s.mountMu.Unlock()
+	s.mounts[service] = q
+}
+
+// Now is the simulator's clock reading, in UTC.
+func (s *Sim) Now() time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	if s.manual {
+		return s.cur
+	}
+	return time.Now().Add(s.offset).UTC()
+}
+
+// Advance moves the clock forward by d. Instance lifecycle and billing are computed from
+// the clock, so everything that would have happened in the interval has happened.
+// Under a real clock it shifts the reading by d as well.
+func (s *Sim) Advance(d time.Duration) {
+	if d < 0 {
+		return
+	}
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	if s.manual {
+		s.cur = s.cur.Add(d)
+	} else {
+		s.offset += d
+	}
+}
+
+// Regions lists the simulated regions in configuration order.
+func (s *Sim) Regions() []string { return append([]string(nil), s.regionNames...) }
+
+// ServeHTTP serves the AWS Query APIs and the /_sim/ control endpoints.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/_sim" {
+		s.serveControl(w, r)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeEC2Error(w, "", &apiError{Status: 400, Code: "MalformedQueryString", Message: err.Error()})
+		return
+	}
+	service, region, akid := credentialScope(r)
+	if service == "" {
+		service = "ec2"
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	action := r.Form.Get("Action")
+	s.log.Debug("awssim request", "service", service, "region", region, "action", action)
+	if service == "ec2" {
+		s.serveEC2(w, r, region, action, r.Form)
+		return
+	}
+	s.mountMu.RLock()
+	q := s.mounts[service]
+	s.mountMu.RUnlock()
+	if q == nil {
+		writeEC2Error(w, s.newRequestID(), &apiError{Status: 400, Code: "InvalidAction",
+			Message: fmt.Sprintf("The service %q is not simulated.", service)})
+		return
+	}
+	if lat := s.currentFaults().Latency; lat > 0 {
+		sleepCtx(r, lat)
+	}
+	q.ServeQuery(w, r, service, region, akid, action, r.Form)
+}
+
+// credentialScope extracts service, region and access key id from a SigV4 Authorization
+// header (or presigned query). Signatures are never verified: any credentials work.
+func credentialScope(r *http.Request) (service, region, akid string) {
+	cred := ""
+	if a := r.Header.Get("Authorization"); a != "" {
+		if i := strings.Index(a, "Credential="); i >= 0 {
+			cred = a[i+len("Credential="):]
+			if j := strings.IndexAny(cred, ", "); j >= 0 {
+				cred = cred[:j]
+			}
+		}
+	} else if c := r.URL.Query().Get("X-Amz-Credential"); c != "" {
+		cred = c
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) >= 5 {
+		return parts[3], parts[2], parts[0]
+	}
+	return "", "", ""
+}
+
+func (s *Sim) newRequestID() string {
+	n := s.reqCounter.Add(1)
+	a, b := hash64("req", fmt.Sprint(n)), mix64(n)
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", uint32(a>>32), uint16(a>>16), uint16(a)&0xfff,
+		uint16(b>>48)&0x3fff|0x8000, b&0xffffffffffff)
+}
+
+// nextCounter returns a fresh number for deriving a resource id. Callers hold s.mu.
+func (s *Sim) nextCounter() uint64 {
+	s.counter++
+	return s.counter
+}
+
+// newID makes a unique AWS-shaped id such as "i-0abc…" from the simulator's counter.
+// Callers hold s.mu.
+func (s *Sim) newID(prefix string) string {
+	return prefix + "-" + hex17(mix64(s.nextCounter()^hash64(prefix)))
+}
+
+func sleepCtx(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}

@@ -1,0 +1,410 @@
+package awssim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ec2Namespace is the XML namespace of every EC2 Query response.
+const ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+// awsTime is the timestamp format EC2 writes (ISO 8601, milliseconds, UTC).
+const awsTime = "2006-01-02T15:04:05.000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(awsTime) }
+
+// apiError is an EC2 error response.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func badParam(format string, args ...any) *apiError {
+	return errf(400, "InvalidParameterValue", format, args...)
+}
+
+func missing(name string) *apiError {
+	return errf(400, "MissingParameter", "The request must contain the parameter %s", name)
+}
+
+type xmlErrorResponse struct {
+	XMLName   xml.Name `xml:"Response"`
+	Code      string   `xml:"Errors>Error>Code"`
+	Message   string   `xml:"Errors>Error>Message"`
+	RequestID string   `xml:"RequestID"`
+}
+
+func writeEC2Error(w http.ResponseWriter, reqID string, e *apiError) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	_ = xml.NewEncoder(&buf).Encode(xmlErrorResponse{Code: e.Code, Message: e.Message, RequestID: reqID})
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// marshalEC2 renders a successful response as <ActionResponse xmlns=…>…</ActionResponse>,
+// with requestId first as EC2 writes it.
+func marshalEC2(action, reqID string, body any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	fmt.Fprintf(&buf, "<%sResponse xmlns=%q><requestId>%s</requestId>", action, ec2Namespace, reqID)
+	if body != nil {
+		// Encode under a throwaway element and keep only its children.
+		var b bytes.Buffer
+		if err := xml.NewEncoder(&b).EncodeElement(body, xml.StartElement{Name: xml.Name{Local: "x"}}); err != nil {
+			return nil, err
+		}
+		s := b.Bytes()
+		s = bytes.TrimPrefix(s, []byte("<x>"))
+		s = bytes.TrimSuffix(s, []byte("</x>"))
+		buf.Write(s)
+	}
+	fmt.Fprintf(&buf, "</%sResponse>", action)
+	return buf.Bytes(), nil
+}
+
+// --- request parsing -------------------------------------------------------------
+
+// call wraps one request's form with the Query-protocol list conventions.
+type call struct {
+	form   url.Values
+	action string
+	reqID  string
+}
+
+func (c *call) get(k string) string { return c.form.Get(k) }
+
+func (c *call) has(k string) bool { _, ok := c.form[k]; return ok }
+
+// indices returns the sorted list indices N present as prefix.N or prefix.N.* keys.
+func (c *call) indices(prefix string) []int {
+	seen := map[int]bool{}
+	p := prefix + "."
+	for k := range c.form {
+		if !strings.HasPrefix(k, p) {
+			continue
+		}
+		rest := k[len(p):]
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			rest = rest[:i]
+		}
+		if n, err := strconv.Atoi(rest); err == nil {
+			seen[n] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// list returns the values of a flattened list: prefix.1, prefix.2, …
+func (c *call) list(prefix string) []string {
+	var out []string
+	for _, n := range c.indices(prefix) {
+		if v, ok := c.form[prefix+"."+strconv.Itoa(n)]; ok {
+			out = append(out, v[0])
+		}
+	}
+	return out
+}
+
+func (c *call) boolean(k string) bool { return strings.EqualFold(c.get(k), "true") }
+
+func (c *call) integer(k string) (int, bool, *apiError) {
+	v := c.get(k)
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, false, badParam("Invalid value '%s' for %s", v, k)
+	}
+	return n, true, nil
+}
+
+func (c *call) timestamp(k string) (time.Time, bool, *apiError) {
+	v := c.get(k)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, awsTime, "2006-01-02T15:04:05Z"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), true, nil
+		}
+	}
+	return time.Time{}, false, badParam("Invalid value '%s' for %s", v, k)
+}
+
+// filter is one EC2 Filter: the resource matches if any value matches (wildcards
+// allowed); all filters of a request must match.
+type filter struct {
+	name   string
+	values []string
+}
+
+func (c *call) filters() []filter {
+	var out []filter
+	for _, n := range c.indices("Filter") {
+		p := "Filter." + strconv.Itoa(n)
+		out = append(out, filter{name: c.get(p + ".Name"), values: c.list(p + ".Value")})
+	}
+	return out
+}
+
+// tags reads a Tag.N.Key/Value list under prefix.
+func (c *call) tags(prefix string) ([]xmlTag, *apiError) {
+	var out []xmlTag
+	for _, n := range c.indices(prefix) {
+		p := prefix + "." + strconv.Itoa(n)
+		k := c.get(p + ".Key")
+		if k == "" {
+			return nil, badParam("Tag key must not be empty")
+		}
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return nil, badParam("Tag keys starting with 'aws:' are reserved for internal use")
+		}
+		if len(k) > 128 {
+			return nil, badParam("Tag key exceeds the maximum length of 128 characters")
+		}
+		v := c.get(p + ".Value")
+		if len(v) > 256 {
+			return nil, badParam("Tag value exceeds the maximum length of 256 characters")
+		}
+		out = append(out, xmlTag{Key: k, Value: v})
+	}
+	if len(out) > 50 {
+		return nil, errf(400, "TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
+	}
+	return out, nil
+}
+
+// matchFilters applies filters to a resource described by values(name). An unknown filter
+// name is an error, as in EC2.
+func matchFilters(fs []filter, values func(name string) ([]string, bool)) (bool, *apiError) {
+	for _, f := range fs {
+		got, known := values(f.name)
+		if !known {
+			return false, badParam("The filter '%s' is invalid", f.name)
+		}
+		ok := false
+		for _, want := range f.values {
+			for _, g := range got {
+				if glob(want, g) {
+					ok = true
+					break
+				}
+			}
+			if ok {
+				break
+			}
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// tagFilterValues answers the tag:KEY, tag-key and tag-value filters.
+func tagFilterValues(tags map[string]string, name string) ([]string, bool) {
+	switch {
+	case strings.HasPrefix(name, "tag:"):
+		if v, ok := tags[name[4:]]; ok {
+			return []string{v}, true
+		}
+		return nil, true
+	case name == "tag-key":
+		out := make([]string, 0, len(tags))
+		for k := range tags {
+			out = append(out, k)
+		}
+		return out, true
+	case name == "tag-value":
+		out := make([]string, 0, len(tags))
+		for _, v := range tags {
+			out = append(out, v)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// page tokens are opaque to clients; inside they carry a kind and a position.
+func makeToken(kind string, pos uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatUint(pos, 10)))
+}
+
+func parseToken(kind, tok string) (uint64, *apiError) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil && strings.HasPrefix(string(b), kind+":") {
+		if n, err := strconv.ParseUint(string(b[len(kind)+1:]), 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	return 0, errf(400, "InvalidNextToken", "The token '%s' is invalid.", tok)
+}
+
+// maxResults validates MaxResults against [lo, hi]; 0 means "not given".
+func (c *call) maxResults(lo, hi int) (int, *apiError) {
+	n, ok, err := c.integer("MaxResults")
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, nil
+	}
+	if n < lo || n > hi {
+		return 0, badParam("Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", n, lo, hi)
+	}
+	return n, nil
+}
+
+// --- response shapes ---------------------------------------------------------------
+
+type xmlTag struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+func tagsXML(m map[string]string) []xmlTag {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]xmlTag, len(keys))
+	for i, k := range keys {
+		out[i] = xmlTag{k, m[k]}
+	}
+	return out
+}
+
+type xmlState struct {
+	Code int    `xml:"code"`
+	Name string `xml:"name"`
+}
+
+func stateXML(name string) xmlState { return xmlState{stateCodes[name], name} }
+
+type xmlGroup struct {
+	GroupID   string `xml:"groupId"`
+	GroupName string `xml:"groupName"`
+}
+
+type xmlStateReason struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+type xmlEBS struct {
+	VolumeID            string `xml:"volumeId"`
+	Status              string `xml:"status"`
+	AttachTime          string `xml:"attachTime"`
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+}
+
+type xmlBDM struct {
+	DeviceName string `xml:"deviceName"`
+	EBS        xmlEBS `xml:"ebs"`
+}
+
+type xmlPlacement struct {
+	AvailabilityZone string `xml:"availabilityZone"`
+	GroupName        string `xml:"groupName"`
+	Tenancy          string `xml:"tenancy"`
+}
+
+type xmlProfile struct {
+	Arn string `xml:"arn"`
+	ID  string `xml:"id"`
+}
+
+type xmlMonitoring struct {
+	State string `xml:"state"`
+}
+
+type xmlInstance struct {
+	InstanceID            string          `xml:"instanceId"`
+	ImageID               string          `xml:"imageId"`
+	State                 xmlState        `xml:"instanceState"`
+	PrivateDNSName        string          `xml:"privateDnsName"`
+	DNSName               string          `xml:"dnsName"`
+	Reason                string          `xml:"reason"`
+	KeyName               string          `xml:"keyName,omitempty"`
+	AmiLaunchIndex        int             `xml:"amiLaunchIndex"`
+	InstanceType          string          `xml:"instanceType"`
+	LaunchTime            string          `xml:"launchTime"`
+	Placement             xmlPlacement    `xml:"placement"`
+	Monitoring            xmlMonitoring   `xml:"monitoring"`
+	SubnetID              string          `xml:"subnetId"`
+	VpcID                 string          `xml:"vpcId"`
+	PrivateIP             string          `xml:"privateIpAddress"`
+	PublicIP              string          `xml:"ipAddress,omitempty"`
+	SourceDestCheck       bool            `xml:"sourceDestCheck"`
+	Groups                []xmlGroup      `xml:"groupSet>item"`
+	StateReason           *xmlStateReason `xml:"stateReason,omitempty"`
+	Architecture          string          `xml:"architecture"`
+	RootDeviceType        string          `xml:"rootDeviceType"`
+	RootDeviceName        string          `xml:"rootDeviceName"`
+	BlockDevices          []xmlBDM        `xml:"blockDeviceMapping>item,omitempty"`
+	InstanceLifecycle     string          `xml:"instanceLifecycle,omitempty"`
+	SpotInstanceRequestID string          `xml:"spotInstanceRequestId,omitempty"`
+	VirtualizationType    string          `xml:"virtualizationType"`
+	ClientToken           string          `xml:"clientToken"`
+	Tags                  []xmlTag        `xml:"tagSet>item,omitempty"`
+	Hypervisor            string          `xml:"hypervisor"`
+	IamInstanceProfile    *xmlProfile     `xml:"iamInstanceProfile,omitempty"`
+	EbsOptimized          bool            `xml:"ebsOptimized"`
+	EnaSupport            bool            `xml:"enaSupport"`
+	PlatformDetails       string          `xml:"platformDetails"`
+	UsageOperation        string          `xml:"usageOperation"`
+}
+
+type xmlReservation struct {
+	ReservationID string        `xml:"reservationId"`
+	OwnerID       string        `xml:"ownerId"`
+	Groups        []xmlGroup    `xml:"groupSet>item,omitempty"`
+	Instances     []xmlInstance `xml:"instancesSet>item"`
+}
+
+type xmlStateChange struct {
+	InstanceID    string   `xml:"instanceId"`
+	CurrentState  xmlState `xml:"currentState"`
+	PreviousState xmlState `xml:"previousState"`
+}
+
+type xmlStateChanges struct {
+	Instances []xmlStateChange `xml:"instancesSet>item"`
+}
+
+type xmlDescribeInstances struct {
+	Reservations []xmlReservation `xml:"reservationSet>item"`
+	NextToken    string           `xml:"nextToken,omitempty"`
+}
+
+type xmlReturn struct {
+	Return bool `xml:"return"`
+}
