@@ -1,0 +1,40 @@
+# tollgate — the commands the README and CI use.
+GO      ?= go
+BIN     ?= bin
+PKGS    ?= ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build test lint bench fuzz-smoke dev clean
+
+all: build
+
+## build: both binaries into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/tollgate ./cmd/tollgated
+
+## test: every test with the race detector (the README's and CI's test command)
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## lint: go vet, and staticcheck when it is installed
+lint:
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); \
+	else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+## bench: every benchmark once (the integration benchmark builds and execs the binaries)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 $(PKGS)
+	$(GO) test -run='^$$' -bench=. -count=1 ./integration/
+
+## fuzz-smoke: each fuzz target for $(FUZZTIME)
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-smoke.sh
+
+## dev: a complete daemon on the simulated cloud
+dev:
+	$(GO) run ./cmd/tollgated dev
+
+clean:
+	rm -rf $(BIN)
