@@ -1,0 +1,26 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/config"
+)
+
+// newCloud builds the cloud client from the configuration. Credentials are never
+// configured here: the SDK's standard chain (and EC2_ACCESS_KEY/EC2_SECRET_KEY) finds them.
+func newCloud(ctx context.Context, cfg *config.Config, log *slog.Logger) (*cloud.Client, error) {
+	c, err := cloud.New(ctx, cloud.Config{
+		Regions:      cfg.AWS.Regions,
+		EndpointURL:  cfg.AWS.EndpointURL,
+		Profile:      cfg.AWS.Profile,
+		RunPerSecond: cfg.AWS.RunInstancesPerSecond,
+		RunBurst:     cfg.AWS.RunInstancesBurst,
+	}, log.With("component", "cloud"))
+	if err != nil {
+		return nil, fmt.Errorf("cloud client: %w", err)
+	}
+	return c, nil
+}

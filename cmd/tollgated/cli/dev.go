@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/config"
+)
+
+// Development credentials: obviously fake, accepted by the simulator and by nothing else.
+const (
+	devAccessKeyID     = "AKIDTOLLGATEDEVONLY0"
+	devSecretAccessKey = "tollgate-dev-fake-secret-not-for-aws"
+)
+
+// DevCmd is `tollgated dev`: the whole system on the built-in simulated cloud, in a
+// temporary directory, with the invoking user enrolled as admin. Ctrl-C removes it all.
+type DevCmd struct {
+	Dir  string `help:"Keep state in DIR instead of a new temporary directory (not removed at exit)." placeholder:"DIR" type:"path"`
+	Keep bool   `help:"Keep the temporary directory at exit."`
+}
+
+// Run starts the simulator and the daemon and serves until interrupted.
+func (c *DevCmd) Run(env *Env) (err error) {
+	me, err := user.Current()
+	if err != nil {
+		return fmt.Errorf("who am I: %w", err)
+	}
+	grp, err := user.LookupGroupId(me.Gid)
+	if err != nil {
+		return fmt.Errorf("primary group of %s: %w", me.Username, err)
+	}
+	dir := c.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "tollgate-dev-"); err != nil {
+			return fmt.Errorf("temporary directory: %w", err)
+		}
+		if !c.Keep {
+			defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	log := env.logger("info")
+	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With("component", "awssim")})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, sim.Close()) }()
+
+	path := filepath.Join(dir, "tollgate.toml")
+	if err := os.WriteFile(path, []byte(devConfig(dir, sim.URL, grp.Name)), 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("dev config: %w", err)
+	}
+	// The SDK's standard chain reads these first; set before the cloud client exists.
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":     devAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": devSecretAccessKey,
+		"AWS_SESSION_TOKEN":     "",
+		"AWS_PROFILE":           "",
+	} {
+		if v == "" {
+			os.Unsetenv(k)
+		} else if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	cl, err := newCloud(env.Ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl})
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	ctx, cancel := context.WithCancel(env.Ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	client := broker.NewClient(d.Socket())
+	if _, err := client.AddUsers(ctx, broker.UsersAddRequest{Users: []string{me.Username}}); err != nil {
+		cancel()
+		return errors.Join(fmt.Errorf("enrol %s: %w", me.Username, err), <-done)
+	}
+	printDevHelp(env, d.Socket(), sim.URL, path, me.Username)
+	select {
+	case err = <-done:
+		return err
+	case <-env.Ctx.Done():
+	}
+	fmt.Fprintln(env.Err, "tollgated dev: stopping")
+	return <-done
+}
+
+// devConfig is the development configuration: everything in dir, the simulator as the
+// cloud, the invoking user's primary group as the admin group.
+func devConfig(dir, endpoint, adminGroup string) string {
+	q := strconv.Quote
+	return `# Written by 'tollgated dev'; the simulated cloud only.
+[broker]
+socket = ` + q(filepath.Join(dir, "tollgate.sock")) + `
+database = ` + q(filepath.Join(dir, "tollgate.db")) + `
+admin_group = ` + q(adminGroup) + `
+reconcile_interval = "1m"
+
+[aws]
+regions = ["us-west-2", "us-east-1"]
+endpoint_url = ` + q(endpoint) + `
+
+[accounting]
+collect_interval = "1m"
+
+[policy.default]
+max_instances = 4
+max_vcpus = 8
+instance_types = ["t3.micro", "t3.small", "t3.medium"]
+images = [` + q(awssim.FixedImageID) + `]
+regions = ["us-west-2", "us-east-1"]
+default_lifetime = "2h"
+max_lifetime = "12h"
+expire_action = "stop"
+budget_usd = 20.0
+budget_period = "month"
+spot = "allowed"
+`
+}
+
+// printDevHelp tells the user how to point the CLI at this daemon.
+func printDevHelp(env *Env, socket, simURL, cfgPath, userName string) {
+	w := env.Out
+	fmt.Fprintf(w, "tollgated dev: daemon on the simulated cloud (awssim at %s)\n", simURL)
+	fmt.Fprintf(w, "config: %s  (%s is enrolled and admin)\n\n", cfgPath, userName)
+	fmt.Fprintf(w, "In another shell:\n\n")
+	fmt.Fprintf(w, "  export TOLLGATE_SOCKET=%s\n", socket)
+	fmt.Fprintf(w, "  go run ./cmd/tollgate whoami\n")
+	fmt.Fprintf(w, "  go run ./cmd/tollgate keys ssh\n")
+	fmt.Fprintf(w, "  go run ./cmd/tollgate launch --type t3.micro --name demo --wait\n")
+	fmt.Fprintf(w, "  go run ./cmd/tollgate ls\n")
+	fmt.Fprintf(w, "  go run ./cmd/tollgate quota\n")
+	fmt.Fprintf(w, "  go run ./cmd/tollgate admin instances ls\n\n")
+	fmt.Fprintf(w, "Ctrl-C stops the daemon and the simulator and removes their state.\n")
+	if f, ok := w.(interface{ Sync() error }); ok {
+		_ = f.Sync()
+	}
+}

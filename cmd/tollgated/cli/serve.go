@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/tollgate/tollgate/broker"
+)
+
+// ServeCmd is `tollgated serve`: config → cloud → broker, until SIGINT or SIGTERM.
+type ServeCmd struct{}
+
+// Run serves.
+func (c *ServeCmd) Run(env *Env) error {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := env.logger(cfg.Broker.LogLevel)
+	cl, err := newCloud(env.Ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl})
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	log.Info("serving", logSocket, d.Socket(), logPath, cfg.Path)
+	if err := d.Run(env.Ctx); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
