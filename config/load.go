@@ -73,11 +73,13 @@ func Parse(name string, data []byte) (*Config, error) {
 	data = bytes.Clone(data)
 
 	sc := scanDocument(data)
-	if len(sc.creds) > 0 {
-		for _, e := range sc.creds {
-			e.File = name
+	for _, early := range [][]*Error{sc.creds, sc.types} {
+		if len(early) > 0 {
+			for _, e := range early {
+				e.File = name
+			}
+			return nil, joinErrors(early)
 		}
-		return nil, joinErrors(sc.creds)
 	}
 
 	fc := newFileConfig()
@@ -178,7 +180,7 @@ func friendlyMessage(msg string) string {
 		"int": "an integer", "*int": "an integer", "uint32": "an integer", "config.fileMode": "an integer such as 0o660",
 		"float64": "a number", "*float64": "a number",
 		"string": "a string", "*string": "a string",
-		"[]string": "a list of strings",
+		"[]string":        "a list of strings",
 		"config.duration": `a duration string such as "4h"`, "*config.duration": `a duration string such as "4h"`,
 		"config.interval":    `a duration string such as "5m"`,
 		"map[string]float64": "a table of numbers",
@@ -287,6 +289,7 @@ type scan struct {
 	lines   map[string]int // keyString(path) → line of its first appearance
 	groups  []string       // policy.group names in order of appearance
 	creds   []*Error       // credential keys, refused before decoding
+	types   []*Error       // durations written as numbers, which the decoder cannot place
 	err     error          // a syntax error, if any
 	errLine int
 }
@@ -326,6 +329,10 @@ func scanDocument(data []byte) (sc *scan) {
 		if len(parts) > 0 && isCredentialKey(parts[len(parts)-1]) {
 			sc.creds = append(sc.creds, &Error{Line: line, Key: keyString(path), Message: credentialHint})
 		}
+		if v := kv.Value(); v != nil && v.Kind != unstable.String && isDurationKey(path) {
+			sc.types = append(sc.types, &Error{Line: line, Key: keyString(path),
+				Message: fmt.Sprintf("expected a duration string such as \"4h\", got a TOML %s", kindName(v.Kind))})
+		}
 		if v := kv.Value(); v != nil && v.Kind == unstable.InlineTable {
 			it := v.Children()
 			for it.Next() {
@@ -342,6 +349,10 @@ func scanDocument(data []byte) (sc *scan) {
 			parts, line := keyParts(&p, e)
 			table = parts
 			record(table, line)
+			if isDurationKey(parts) {
+				sc.types = append(sc.types, &Error{Line: line, Key: keyString(parts),
+					Message: "expected a duration string such as \"4h\", got a TOML table"})
+			}
 			for i, part := range parts {
 				if isCredentialKey(part) {
 					sc.creds = append(sc.creds, &Error{Line: line, Key: keyString(parts[:i+1]), Message: credentialHint})
@@ -365,6 +376,40 @@ func scanDocument(data []byte) (sc *scan) {
 	return sc
 }
 
+// isDurationKey reports whether path is a key the file writes as a duration string.
+// go-toml hands a number for such a key to UnmarshalText without a position, so the scan
+// catches it first.
+func isDurationKey(path []string) bool {
+	switch len(path) {
+	case 2:
+		k := path[0] + "." + path[1]
+		return k == "broker.reconcile_interval" || k == "accounting.collect_interval" || k == "iam.propagation_timeout"
+	case 3, 4:
+		if path[0] != "policy" || (len(path) == 3) != (path[1] == "default") || (len(path) == 4 && path[1] != "group") {
+			return false
+		}
+		return slices.Contains([]string{"default_lifetime", "max_lifetime", "expire_warning"}, path[len(path)-1])
+	}
+	return false
+}
+
+func kindName(k unstable.Kind) string {
+	switch k {
+	case unstable.Integer:
+		return "integer"
+	case unstable.Float:
+		return "float"
+	case unstable.Bool:
+		return "boolean"
+	case unstable.Array:
+		return "array"
+	case unstable.InlineTable:
+		return "table"
+	default:
+		return "date or time"
+	}
+}
+
 // keyParts returns the parts of a table's or key-value's key and the line it starts on.
 func keyParts(p *unstable.Parser, n *unstable.Node) ([]string, int) {
 	var parts []string
@@ -382,7 +427,9 @@ func keyParts(p *unstable.Parser, n *unstable.Node) ([]string, int) {
 
 // duration is a lease duration in the file: a string such as "4h", read with
 // quota.ParseDuration (whole minutes).
-type duration time.Duration
+// It is a struct so that go-toml hands a bare integer to UnmarshalText too, instead of
+// storing it as nanoseconds.
+type duration struct{ d time.Duration }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *duration) UnmarshalText(b []byte) error {
@@ -390,26 +437,26 @@ func (d *duration) UnmarshalText(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*d = duration(v)
+	d.d = v
 	return nil
 }
 
 // interval is an operational interval or timeout in the file ("5m", "30s"): unlike a
 // lease it may be given in seconds.
-type interval time.Duration
+type interval struct{ d time.Duration }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *interval) UnmarshalText(b []byte) error {
 	s := string(b)
 	if v, err := quota.ParseDuration(s); err == nil {
-		*d = interval(v)
+		d.d = v
 		return nil
 	}
 	v, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil || v < 0 || v%time.Second != 0 {
 		return fmt.Errorf("%q is not a duration (use whole seconds or more, e.g. 30s, 5m, 1h)", s)
 	}
-	*d = interval(v)
+	d.d = v
 	return nil
 }
 
@@ -506,12 +553,12 @@ func newFileConfig() *fileConfig {
 			AdminGroup:        d.Broker.AdminGroup,
 			EnrollGroups:      d.Broker.EnrollGroups,
 			SocketMode:        fileMode(d.Broker.SocketMode),
-			ReconcileInterval: interval(d.Broker.ReconcileInterval),
+			ReconcileInterval: interval{d.Broker.ReconcileInterval},
 			LogLevel:          d.Broker.LogLevel,
 		},
 		AWS: d.AWS,
 		Accounting: fileAccounting{
-			CollectInterval: interval(d.Accounting.CollectInterval),
+			CollectInterval: interval{d.Accounting.CollectInterval},
 			TermStart:       d.Accounting.TermStart,
 			TermEnd:         d.Accounting.TermEnd,
 			MailCommand:     d.Accounting.MailCommand,
@@ -522,7 +569,7 @@ func newFileConfig() *fileConfig {
 			Path:               d.IAM.Path,
 			PolicyFile:         d.IAM.PolicyFile,
 			PolicyName:         d.IAM.PolicyName,
-			PropagationTimeout: interval(d.IAM.PropagationTimeout),
+			PropagationTimeout: interval{d.IAM.PropagationTimeout},
 		},
 	}
 }
@@ -551,12 +598,12 @@ func (fc *fileConfig) config(sc *scan) (*Config, []*Error) {
 			AdminGroup:        fc.Broker.AdminGroup,
 			EnrollGroups:      fc.Broker.EnrollGroups,
 			SocketMode:        uint32(fc.Broker.SocketMode),
-			ReconcileInterval: time.Duration(fc.Broker.ReconcileInterval),
+			ReconcileInterval: fc.Broker.ReconcileInterval.d,
 			LogLevel:          fc.Broker.LogLevel,
 		},
 		AWS: fc.AWS,
 		Accounting: Accounting{
-			CollectInterval: time.Duration(fc.Accounting.CollectInterval),
+			CollectInterval: fc.Accounting.CollectInterval.d,
 			TermStart:       date("accounting.term_start", fc.Accounting.TermStart),
 			TermEnd:         date("accounting.term_end", fc.Accounting.TermEnd),
 			Prices:          fc.Accounting.Prices,
@@ -569,7 +616,7 @@ func (fc *fileConfig) config(sc *scan) (*Config, []*Error) {
 			Path:               fc.IAM.Path,
 			PolicyFile:         fc.IAM.PolicyFile,
 			PolicyName:         fc.IAM.PolicyName,
-			PropagationTimeout: time.Duration(fc.IAM.PropagationTimeout),
+			PropagationTimeout: fc.IAM.PropagationTimeout.d,
 		},
 	}
 	def := DefaultPolicy()
@@ -598,7 +645,7 @@ func (o fileOverride) override() quota.Override {
 		if d == nil {
 			return nil
 		}
-		v := time.Duration(*d)
+		v := d.d
 		return &v
 	}
 	return quota.Override{
