@@ -29,6 +29,7 @@ type fairLimiter struct {
 	next    int                  // index into order of the owner served next
 	held    int                  // tokens taken from the bucket but not yet handed out
 	running bool                 // a dispatcher goroutine is active
+	grants  int                  // tokens handed out so far, to number grants
 }
 
 // ticket is one place in a fairLimiter queue. ready is closed when the token is granted.
@@ -37,6 +38,7 @@ type ticket struct {
 	owner   string
 	ready   chan struct{}
 	granted bool // guarded by l.mu
+	seq     int  // guarded by l.mu: 1 for the first token the limiter handed out, ...
 }
 
 // newFairLimiter returns a limiter allowing perSecond tokens a second with the given
@@ -96,10 +98,12 @@ func (l *fairLimiter) enqueue(owner string) *ticket {
 // wait blocks until the ticket is granted or ctx is done; in the latter case the ticket
 // leaves its queue, and a token granted in the meantime goes back to the limiter.
 func (t *ticket) wait(ctx context.Context) error {
-	select {
-	case <-t.ready:
-		return nil
-	case <-ctx.Done():
+	if ctx.Err() == nil {
+		select {
+		case <-t.ready:
+			return nil
+		case <-ctx.Done():
+		}
 	}
 	l := t.l
 	l.mu.Lock()
@@ -119,6 +123,8 @@ func (t *ticket) wait(ctx context.Context) error {
 
 // grant hands the token to the ticket. Callers hold l.mu.
 func (t *ticket) grant() {
+	t.l.grants++
+	t.seq = t.l.grants
 	t.granted = true
 	close(t.ready)
 }
