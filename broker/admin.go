@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/iamusers"
+)
+
+func (d *Daemon) handleWhoAmI(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	groups := c.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	return WhoAmI{User: c.Name, UID: c.UID, Groups: groups, Admin: c.Admin, Enrolled: c.Enrolled,
+		Disabled: c.Disabled, Version: Version}, nil
+}
+
+func (d *Daemon) handleUsage(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	u, err := d.acct.Usage(ctx, c.Name)
+	if err != nil {
+		return nil, fmt.Errorf("usage of %s: %w", c.Name, err)
+	}
+	return u, nil
+}
+
+func (d *Daemon) handleNotices(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	if c.Name == "" {
+		return NoticeList{Notices: []accounting.Notice{}}, nil
+	}
+	all := r.URL.Query().Get("all") == "1"
+	ns, err := d.acct.Notices(ctx, c.Name, all)
+	if err != nil {
+		return nil, fmt.Errorf("notices of %s: %w", c.Name, err)
+	}
+	if ns == nil {
+		ns = []accounting.Notice{}
+	}
+	return NoticeList{Notices: ns}, nil
+}
+
+func (d *Daemon) handleAudit(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := db.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action")}
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("since %q is not an RFC 3339 time", s)}
+		}
+		f.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100000 {
+			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("limit %q is not a number from 1 to 100000", s)}
+		}
+		f.Limit = n
+	}
+	es, err := d.db.ListAudit(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if es == nil {
+		es = []db.AuditEntry{}
+	}
+	return AuditList{Entries: es}, nil
+}
+
+func (d *Daemon) handleCollect(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	if err := decodeBody(r, &struct{}{}, maxBody); err != nil {
+		return nil, err
+	}
+	res, err := d.acct.Collect(ctx)
+	if err != nil {
+		d.audit(ctx, nil, c, "collect", "", db.Failed, err.Error(), nil)
+		return nil, &Error{Code: CodeCloudError, Message: "collect: " + err.Error()}
+	}
+	d.audit(ctx, nil, c, "collect", "", db.Allowed, "", map[string]any{"instances": res.Instances})
+	return res, nil
+}
+
+func (d *Daemon) handleReport(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	var req accounting.ReportRequest
+	if err := decodeBody(r, &req, maxBody); err != nil {
+		return nil, err
+	}
+	rep, err := d.acct.Report(ctx, req)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "report: " + err.Error()}
+	}
+	return rep, nil
+}
+
+func (d *Daemon) handleIAMList(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	ids, err := d.iam.List(ctx)
+	if err != nil {
+		return nil, &Error{Code: CodeCloudError, Message: "list IAM identities: " + err.Error()}
+	}
+	if ids == nil {
+		ids = []iamusers.Identity{}
+	}
+	return IdentityList{Identities: ids}, nil
+}
+
+func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	var req IAMRevokeRequest
+	if err := decodeBody(r, &req, maxBody); err != nil {
+		d.audit(ctx, nil, c, "iam.revoke", "", db.Refused, err.Error(), nil)
+		return nil, err
+	}
+	if (req.User == "") == !req.All {
+		e := &Error{Code: CodeInvalidRequest, Message: "name one user, or ask for all"}
+		if req.User != "" {
+			e.Message = "name one user or ask for all, not both"
+		}
+		d.audit(ctx, nil, c, "iam.revoke", req.User, db.Refused, e.Message, nil)
+		return nil, e
+	}
+	var revoked []string
+	var err error
+	if req.All {
+		revoked, err = d.iam.RevokeAll(ctx)
+	} else {
+		err = d.iam.Revoke(ctx, req.User)
+		if err == nil {
+			revoked = []string{req.User}
+		}
+	}
+	target := req.User
+	if req.All {
+		target = "*"
+	}
+	if err != nil {
+		d.audit(ctx, nil, c, "iam.revoke", target, db.Failed, err.Error(), nil)
+		return nil, &Error{Code: CodeCloudError, Message: "revoke IAM identity: " + err.Error()}
+	}
+	if revoked == nil {
+		revoked = []string{}
+	}
+	d.audit(ctx, nil, c, "iam.revoke", target, db.Allowed, "", map[string]any{"revoked": revoked})
+	return IAMRevokeResponse{Revoked: revoked}, nil
+}

@@ -1,0 +1,146 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/quota"
+)
+
+// caller is who sent a request: the peer uid the kernel reported at accept, resolved
+// through NSS, with the enrolment the database holds.
+type caller struct {
+	UserInfo
+	Admin    bool
+	Enrolled bool
+	Disabled bool
+	row      *db.User // nil if the user has no users row (yet)
+}
+
+// identify resolves the peer uid to a caller. It never fails for an unknown uid: such a
+// caller is simply not enrolled and not an admin (uid 0 aside).
+func (d *Daemon) identify(ctx context.Context, uid int) (*caller, error) {
+	c := &caller{UserInfo: UserInfo{UID: uid}}
+	info, err := d.users.LookupUID(uid)
+	switch {
+	case errors.Is(err, ErrNoSuchUser):
+		c.Admin = uid == 0
+		return c, nil
+	case err != nil:
+		return nil, fmt.Errorf("resolve uid %d: %w", uid, err)
+	}
+	c.UserInfo = info
+	c.Admin = uid == 0 || slices.Contains(info.Groups, d.cfg.Broker.AdminGroup)
+	row, ok, err := d.db.GetUser(ctx, info.Name)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		c.row = &row
+		c.Enrolled = !row.Disabled
+		c.Disabled = row.Disabled
+		return c, nil
+	}
+	for _, g := range d.cfg.Broker.EnrollGroups {
+		if slices.Contains(info.Groups, g) {
+			c.Enrolled = true
+			break
+		}
+	}
+	return c, nil
+}
+
+// requireEnrolled refuses callers who may not use tollgate, and records a member of an
+// enrol group on first use (so keys, overrides and audit have a users row to hang on).
+func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
+	switch {
+	case c.Name == "":
+		return &Error{Code: CodeNotEnrolled, Message: fmt.Sprintf("uid %d has no user name in the name service", c.UID)}
+	case c.Disabled:
+		return &Error{Code: CodeDisabled, Message: fmt.Sprintf("tollgate user %s is disabled", c.Name),
+			Hint: "ask a tollgate admin to re-enable you"}
+	case !c.Enrolled:
+		return &Error{Code: CodeNotEnrolled, Message: fmt.Sprintf("%s is not enrolled in tollgate", c.Name),
+			Hint: "ask a tollgate admin to enrol you (tollgate admin users add " + c.Name + ")"}
+	}
+	if c.row == nil {
+		if err := d.db.EnsureGroupUser(ctx, c.Name, c.UID, d.now()); err != nil {
+			return err
+		}
+		row, ok, err := d.db.GetUser(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.row = &row
+		}
+	}
+	return nil
+}
+
+// effectivePolicy is default ← the user's groups (in configuration order) ← the user's
+// own override.
+func (d *Daemon) effectivePolicy(groups []string, override *quota.Override) quota.Policy {
+	order := d.cfg.Policy.GroupOrder
+	if len(order) == 0 {
+		for g := range d.cfg.Policy.Group {
+			order = append(order, g)
+		}
+		sort.Strings(order)
+	}
+	var ovs []quota.Override
+	for _, g := range order {
+		if o, ok := d.cfg.Policy.Group[g]; ok && slices.Contains(groups, g) {
+			ovs = append(ovs, o)
+		}
+	}
+	return quota.Effective(d.cfg.Policy.Default, ovs, override)
+}
+
+// policyFor is the caller's effective policy.
+func (d *Daemon) policyFor(c *caller) (quota.Policy, error) {
+	var ov *quota.Override
+	if c.row != nil {
+		o, err := parseOverride(c.row.Overrides)
+		if err != nil {
+			return quota.Policy{}, fmt.Errorf("policy override of %s: %w", c.Name, err)
+		}
+		ov = &o
+	}
+	return d.effectivePolicy(c.Groups, ov), nil
+}
+
+// policyOf is an enrolled user's effective policy by name, for accounting (budgets,
+// expire_action) where there is no connection to take a uid from.
+func (d *Daemon) policyOf(ctx context.Context, user string) (quota.Policy, error) {
+	info, err := d.users.LookupName(user)
+	if err != nil && !errors.Is(err, ErrNoSuchUser) {
+		return quota.Policy{}, err
+	}
+	c := &caller{UserInfo: info}
+	c.Name = user
+	row, ok, err := d.db.GetUser(ctx, user)
+	if err != nil {
+		return quota.Policy{}, err
+	}
+	if ok {
+		c.row = &row
+	}
+	return d.policyFor(c)
+}
+
+func parseOverride(s string) (quota.Override, error) {
+	var o quota.Override
+	if s == "" {
+		return o, nil
+	}
+	if err := json.Unmarshal([]byte(s), &o); err != nil {
+		return o, err
+	}
+	return o, nil
+}

@@ -1,0 +1,387 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/iamusers"
+)
+
+// Version is reported by whoami; cmd may set it at link time.
+var Version = "dev"
+
+// Defaults applied when the configuration leaves a broker key unset.
+const (
+	DefaultDatabase          = "/var/lib/tollgate/tollgate.db"
+	DefaultAdminGroup        = "tollgate-admin"
+	DefaultSocketMode        = 0o666
+	DefaultReconcileInterval = 5 * time.Minute
+	// DefaultReconcileGrace is how old a requested launch must be before reconcile may
+	// close it as failed: younger ones may still have a RunInstances call in flight.
+	DefaultReconcileGrace = 2 * time.Minute
+	nssCacheTTL           = 30 * time.Second
+)
+
+// Slog attribute keys: constant, so log lines can be searched.
+const (
+	logUser     = "user"
+	logUID      = "uid"
+	logRequest  = "request"
+	logRegion   = "region"
+	logInstance = "instance"
+	logErr      = "err"
+	logPath     = "path"
+	logCount    = "count"
+)
+
+// Accounting is what the broker needs of the accounting engine; *accounting.Service
+// satisfies it. Declared here so the broker runs while accounting is incomplete.
+type Accounting interface {
+	Usage(ctx context.Context, user string) (accounting.Usage, error)
+	SpentUSD(ctx context.Context, user string, since time.Time) (float64, error)
+	Collect(ctx context.Context) (accounting.CollectResult, error)
+	Report(ctx context.Context, req accounting.ReportRequest) (accounting.Report, error)
+	Notices(ctx context.Context, user string, all bool) ([]accounting.Notice, error)
+	UnreadNotices(ctx context.Context, user string) (int, error)
+	Run(ctx context.Context) error
+}
+
+// Prices is what admission needs of the price table; *accounting.Prices satisfies it.
+type Prices interface {
+	OnDemand(region, typ string) (float64, error)
+	VCPUs(typ string) (int, error)
+}
+
+// IAM is what the broker needs of per-user IAM identities; *iamusers.Service satisfies it.
+type IAM interface {
+	Issue(ctx context.Context, user string, rotate bool) (iamusers.Credentials, error)
+	List(ctx context.Context) ([]iamusers.Identity, error)
+	Revoke(ctx context.Context, user string) error
+	RevokeAll(ctx context.Context) ([]string, error)
+	Recover(ctx context.Context) error
+}
+
+// Hooks are test-only crash points in the launch; nil in production. A hook that panics
+// with http.ErrAbortHandler kills the launch at that step as kill -9 would.
+type Hooks struct {
+	AfterIntent  func() // the launch record is committed (state requested)
+	BeforeRun    func() // the keypair is in place, RunInstances is next
+	AfterRun     func() // RunInstances returned (with or without an error)
+	BeforeRecord func() // the instances are about to be recorded
+}
+
+func (h *Hooks) call(f func(h *Hooks) func()) {
+	if h == nil {
+		return
+	}
+	if fn := f(h); fn != nil {
+		fn()
+	}
+}
+
+// Options wires a Daemon.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	Now    func() time.Time // default time.Now
+	Cloud  Cloud            // required
+	Users  UserDB           // default: os/user (NSS), cached briefly
+	Hooks  *Hooks           // test-only crash points
+
+	// Accounting, IAM and Prices default to accounting.New, iamusers.New and
+	// accounting.LoadPrices built from Config; tests may inject their own.
+	Accounting Accounting
+	IAM        IAM
+	Prices     Prices
+	// ReconcileGrace overrides DefaultReconcileGrace.
+	ReconcileGrace time.Duration
+}
+
+// Daemon is tollgated's broker: the socket server, admission, the crash-safe launch and
+// reconcile. Start it with New, serve with Run, and Close it.
+type Daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	cloud   Cloud
+	users   UserDB
+	hooks   *Hooks
+	db      *db.DB
+	acct    Accounting
+	iam     IAM
+	prices  Prices
+	regions []string
+	grace   time.Duration
+	socket  string
+
+	ln  *net.UnixListener
+	srv *http.Server
+
+	keyMu    sync.Mutex
+	keyLocks map[string]*sync.Mutex
+
+	imageMu    sync.Mutex
+	imageCache map[string]imageEntry
+
+	reconcileMu sync.Mutex
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// New opens the database, builds accounting and IAM, settles IAM intents and launches
+// left by a previous run, and listens on the socket. It refuses to start if a live
+// daemon answers on the socket. Serve with Run.
+func New(ctx context.Context, opts Options) (*Daemon, error) {
+	if opts.Config == nil {
+		return nil, errors.New("broker: no configuration")
+	}
+	if opts.Cloud == nil {
+		return nil, errors.New("broker: no cloud client")
+	}
+	cfg := withDefaults(*opts.Config)
+	d := &Daemon{
+		cfg:        &cfg,
+		log:        opts.Logger,
+		now:        opts.Now,
+		cloud:      opts.Cloud,
+		users:      opts.Users,
+		hooks:      opts.Hooks,
+		grace:      opts.ReconcileGrace,
+		socket:     cfg.Broker.Socket,
+		keyLocks:   map[string]*sync.Mutex{},
+		imageCache: map[string]imageEntry{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.users == nil {
+		d.users = newCachedUsers(OSUsers{}, nssCacheTTL, d.now)
+	}
+	if d.grace == 0 {
+		d.grace = DefaultReconcileGrace
+	}
+	d.regions = configRegions(&cfg)
+
+	// Claim the socket first: a live daemon means we must not touch its database.
+	ln, err := listenSocket(d.socket, os.FileMode(cfg.Broker.SocketMode))
+	if err != nil {
+		return nil, err
+	}
+	d.ln = ln
+	fail := func(err error) (*Daemon, error) {
+		d.Close()
+		return nil, err
+	}
+	if d.db, err = db.Open(ctx, cfg.Broker.Database); err != nil {
+		return fail(err)
+	}
+	d.db.Now = d.now
+	if err := d.buildServices(opts); err != nil {
+		return fail(err)
+	}
+	if err := d.iam.Recover(ctx); err != nil {
+		return fail(fmt.Errorf("recover IAM intents: %w", err))
+	}
+	// A fresh process has no RunInstances in flight: every requested launch is settled.
+	if _, err := d.reconcile(ctx, 0); err != nil {
+		d.log.Warn("start-up reconcile failed; will retry", logErr, err)
+	}
+	d.srv = &http.Server{
+		Handler:           d.routes(),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
+	d.log.Info("tollgated listening", logPath, d.socket)
+	return d, nil
+}
+
+func (d *Daemon) buildServices(opts Options) error {
+	d.prices = opts.Prices
+	if d.prices == nil {
+		p, err := accounting.LoadPrices(d.cfg.Accounting.Prices, d.cfg.Accounting.VolumePrices)
+		if err != nil {
+			return fmt.Errorf("load prices: %w", err)
+		}
+		d.prices = p
+	}
+	d.acct = opts.Accounting
+	if d.acct == nil {
+		ac, ok := d.cloud.(accounting.Cloud)
+		if !ok {
+			return errors.New("broker: the cloud client does not offer what accounting needs; pass Options.Accounting")
+		}
+		p, _ := d.prices.(*accounting.Prices)
+		svc, err := accounting.New(accounting.Options{
+			DB: d.db, Cloud: ac, Config: d.cfg.Accounting, Regions: d.regions, Prices: p,
+			Policy: d.policyOf, Adopt: d.adopt, Logger: d.log.With("component", "accounting"), Now: d.now,
+		})
+		if err != nil {
+			return fmt.Errorf("start accounting: %w", err)
+		}
+		// Asserted at run time so the broker builds while accounting is incomplete.
+		a, ok := any(svc).(Accounting)
+		if !ok {
+			return errors.New("broker: accounting.Service lacks methods the broker needs")
+		}
+		d.acct = a
+	}
+	d.iam = opts.IAM
+	if d.iam == nil {
+		ic, _ := d.cloud.(iamusers.Cloud)
+		region := ""
+		if len(d.regions) > 0 {
+			region = d.regions[0]
+		}
+		svc, err := iamusers.New(iamusers.Options{
+			DB: d.db, Cloud: ic, Config: d.cfg.IAM, Region: region,
+			Logger: d.log.With("component", "iamusers"), Now: d.now,
+		})
+		if err != nil {
+			return fmt.Errorf("start IAM identities: %w", err)
+		}
+		i, ok := any(svc).(IAM)
+		if !ok {
+			return errors.New("broker: iamusers.Service lacks methods the broker needs")
+		}
+		d.iam = i
+	}
+	return nil
+}
+
+// withDefaults fills the broker keys the daemon cannot run without.
+func withDefaults(c config.Config) config.Config {
+	b := &c.Broker
+	if b.Socket == "" {
+		b.Socket = DefaultSocket
+	}
+	if b.Database == "" {
+		b.Database = DefaultDatabase
+	}
+	if b.AdminGroup == "" {
+		b.AdminGroup = DefaultAdminGroup
+	}
+	if b.SocketMode == 0 {
+		b.SocketMode = DefaultSocketMode
+	}
+	if b.ReconcileInterval <= 0 {
+		b.ReconcileInterval = DefaultReconcileInterval
+	}
+	return c
+}
+
+// configRegions is every region instances may live in: the configured ones plus any a
+// policy allows, so reconcile never misses a region users can launch into.
+func configRegions(c *config.Config) []string {
+	var out []string
+	add := func(rs []string) {
+		for _, r := range rs {
+			if r != "" && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	add(c.AWS.Regions)
+	add(c.Policy.Default.Regions)
+	for _, g := range c.Policy.Group {
+		add(g.Regions)
+	}
+	return out
+}
+
+// Run serves the socket, reconciles every broker.reconcile_interval and runs accounting
+// until ctx ends, then shuts down gracefully and closes the daemon.
+func (d *Daemon) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		err := d.srv.Serve(peerListener{d.ln})
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := d.acct.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("accounting stopped", logErr, err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d.cfg.Broker.ReconcileInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if _, err := d.reconcile(bg, d.grace); err != nil && bg.Err() == nil {
+					d.log.Warn("reconcile failed", logErr, err)
+				}
+			}
+		}
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := d.srv.Shutdown(sctx); serr != nil && err == nil {
+		err = fmt.Errorf("shut down: %w", serr)
+	}
+	wg.Wait()
+	return errors.Join(err, d.Close())
+}
+
+// Close stops listening and closes the database. It does not wait for requests in
+// flight (Run's graceful shutdown does); a launch interrupted here is settled by the next
+// start-up's reconcile, exactly as after a crash.
+func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() {
+		var errs []error
+		if d.srv != nil {
+			errs = append(errs, ignoreClosed(d.srv.Close()))
+		}
+		if d.ln != nil {
+			errs = append(errs, ignoreClosed(d.ln.Close()))
+		}
+		if d.db != nil {
+			errs = append(errs, d.db.Close())
+		}
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Socket is the socket path the daemon listens on.
+func (d *Daemon) Socket() string { return d.socket }
+
+// DB is the daemon's database.
+func (d *Daemon) DB() *db.DB { return d.db }

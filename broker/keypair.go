@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/cloud"
+)
+
+// imageTTL bounds how long an image lookup is reused: launches in a burst share one
+// DescribeImages call instead of each spending the account's API rate.
+const imageTTL = 5 * time.Minute
+
+type imageEntry struct {
+	img cloud.Image
+	at  time.Time
+}
+
+// keyLock serialises keypair imports per user and region: two concurrent launches must
+// not both import (the second would fail as a duplicate).
+func (d *Daemon) keyLock(user, region string) *sync.Mutex {
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
+	k := user + "\x00" + region
+	m, ok := d.keyLocks[k]
+	if !ok {
+		m = &sync.Mutex{}
+		d.keyLocks[k] = m
+	}
+	return m
+}
+
+// ensureKeyPair makes sure the user's current SSH public key exists as the keypair named
+// after the user in region, importing it lazily the first time and re-importing (delete,
+// import) when the user has uploaded a new key since.
+func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
+	m := d.keyLock(user, region)
+	m.Lock()
+	defer m.Unlock()
+	key, ok, err := d.db.GetSSHKey(ctx, user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no SSH public key on file (run `tollgate keys ssh`)")
+	}
+	fp, ok, err := d.db.KeyImport(ctx, user, region)
+	if err != nil {
+		return err
+	}
+	if ok && fp == key.Fingerprint {
+		return nil
+	}
+	// Unknown or stale keypair: replace whatever holds the name.
+	if _, exists, err := d.cloud.DescribeKeyPair(ctx, region, user); err != nil {
+		return fmt.Errorf("describe keypair %s in %s: %w", user, region, err)
+	} else if exists {
+		if err := d.cloud.DeleteKeyPair(ctx, region, user); err != nil && !isNotFound(err) {
+			return fmt.Errorf("delete stale keypair %s in %s: %w", user, region, err)
+		}
+	}
+	if _, err := d.cloud.ImportKeyPair(ctx, region, user, []byte(key.PublicKey)); err != nil {
+		return fmt.Errorf("import keypair %s in %s: %w", user, region, err)
+	}
+	if err := d.db.PutKeyImport(ctx, user, region, key.Fingerprint, d.now()); err != nil {
+		return err
+	}
+	d.log.Info("keypair imported", logUser, user, logRegion, region)
+	return nil
+}
+
+// resolveImage finds an image by ami id or exact name in region, so name patterns in
+// policy can be checked against the image's real name.
+func (d *Daemon) resolveImage(ctx context.Context, region, image string) (cloud.Image, error) {
+	k := region + "\x00" + image
+	now := d.now()
+	d.imageMu.Lock()
+	e, ok := d.imageCache[k]
+	d.imageMu.Unlock()
+	if ok && now.Sub(e.at) < imageTTL && now.Sub(e.at) >= 0 {
+		return e.img, nil
+	}
+	var ids, names []string
+	if strings.HasPrefix(image, "ami-") {
+		ids = []string{image}
+	} else {
+		if strings.ContainsAny(image, "*?[") {
+			return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+				Message: fmt.Sprintf("image %q is a pattern: give an ami id or an exact image name", image)}
+		}
+		names = []string{image}
+	}
+	imgs, err := d.cloud.DescribeImages(ctx, region, ids, names)
+	if err != nil && !isNotFound(err) {
+		return cloud.Image{}, &Error{Code: CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
+	}
+	var found []cloud.Image
+	for _, im := range imgs {
+		if im.ID == image || im.Name == image {
+			found = append(found, im)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return cloud.Image{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("image %q does not exist in %s", image, region)}
+	case 1:
+	default:
+		return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+			Message: fmt.Sprintf("image name %q is ambiguous in %s (%d images): give its ami id", image, region, len(found))}
+	}
+	d.imageMu.Lock()
+	d.imageCache[k] = imageEntry{found[0], now}
+	d.imageMu.Unlock()
+	return found[0], nil
+}

@@ -1,0 +1,104 @@
+package broker
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tollgate/tollgate/db"
+)
+
+// minRSABits is the smallest RSA key accepted: EC2 and current OpenSSH refuse less.
+const minRSABits = 2048
+
+// parsePublicKey accepts one SSH public key in authorized_keys format (ed25519, RSA of
+// at least 2048 bits, or ECDSA) and returns it normalised ("type base64 comment") with
+// its SHA256 fingerprint. A private key is refused outright, without echoing it.
+func parsePublicKey(text string) (line, fingerprint string, err error) {
+	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "PuTTY-User-Key-File") {
+		return "", "", &Error{Code: CodeInvalidRequest,
+			Message: "that is a PRIVATE key: it must never leave your home directory; upload the public key (the .pub file) instead",
+			Hint:    "tollgate keys ssh --public-key ~/.ssh/id_ed25519.pub"}
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return "", "", &Error{Code: CodeInvalidRequest, Message: "no public key given"}
+	}
+	key, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(text))
+	if err != nil {
+		return "", "", &Error{Code: CodeInvalidRequest, Message: "not an SSH public key in authorized_keys format (ssh-ed25519 AAAA… comment)"}
+	}
+	if len(strings.TrimSpace(string(rest))) > 0 {
+		return "", "", &Error{Code: CodeInvalidRequest, Message: "more than one key given: upload exactly one public key"}
+	}
+	if len(options) > 0 {
+		return "", "", &Error{Code: CodeInvalidRequest, Message: "authorized_keys options are not accepted: upload the bare public key"}
+	}
+	switch key.Type() {
+	case ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521:
+	case ssh.KeyAlgoRSA:
+		ck, ok := key.(ssh.CryptoPublicKey)
+		if !ok {
+			return "", "", &Error{Code: CodeInvalidRequest, Message: "cannot read the RSA key's size"}
+		}
+		rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey)
+		if !ok || rk.N.BitLen() < minRSABits {
+			bits := 0
+			if ok {
+				bits = rk.N.BitLen()
+			}
+			return "", "", &Error{Code: CodeInvalidRequest,
+				Message: fmt.Sprintf("RSA key of %d bits is too short: at least %d bits (or use ed25519)", bits, minRSABits)}
+		}
+	default:
+		return "", "", &Error{Code: CodeInvalidRequest,
+			Message: fmt.Sprintf("key type %s is not accepted: use ssh-ed25519, ssh-rsa (≥ %d bits) or ecdsa-sha2-nistp*", key.Type(), minRSABits)}
+	}
+	line = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	if comment = strings.TrimSpace(comment); comment != "" {
+		line += " " + comment
+	}
+	return line, ssh.FingerprintSHA256(key), nil
+}
+
+func (d *Daemon) handleKeysSSH(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	var req SSHKeyRequest
+	if err := decodeBody(r, &req, maxBody); err != nil {
+		d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Refused, err.Error(), nil)
+		return nil, err
+	}
+	line, fp, err := parsePublicKey(req.PublicKey)
+	if err != nil {
+		d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Refused, err.Error(), nil)
+		return nil, err
+	}
+	if err := d.db.PutSSHKey(ctx, db.SSHKey{User: c.Name, PublicKey: line, Fingerprint: fp, UpdatedAt: d.now()}); err != nil {
+		return nil, err
+	}
+	d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Allowed, "", map[string]any{"fingerprint": fp})
+	return SSHKeyResponse{User: c.Name, KeyName: c.Name, Fingerprint: fp}, nil
+}
+
+func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) (any, error) {
+	var req AWSKeyRequest
+	if err := decodeBody(r, &req, maxBody); err != nil {
+		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Refused, err.Error(), nil)
+		return nil, err
+	}
+	creds, err := d.iam.Issue(ctx, c.Name, req.Rotate)
+	if err != nil {
+		// iamusers' errors name users and keys by id, never a secret.
+		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Failed, err.Error(), map[string]any{"rotate": req.Rotate})
+		if e, ok := err.(*Error); ok {
+			return nil, e
+		}
+		return nil, &Error{Code: CodeCloudError, Message: "issue AWS access key: " + err.Error()}
+	}
+	d.audit(ctx, nil, c, "keys.aws", c.Name, db.Allowed, "",
+		map[string]any{"rotate": req.Rotate, "access_key_id": creds.AccessKeyID, "iam_user": creds.IAMUser})
+	return creds, nil
+}

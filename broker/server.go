@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/tollgate/tollgate/quota"
+)
+
+// Request body limits: every schema is small except a launch's user-data (16 KiB raw,
+// about 22 KiB once base64-encoded in JSON).
+const (
+	maxBody       = 64 << 10
+	maxLaunchBody = maxBody + 2*quota.MaxUserData
+)
+
+// handlerFunc serves one path for an identified caller and returns the response value.
+type handlerFunc func(ctx context.Context, c *caller, r *http.Request) (any, error)
+
+// access says who may call a path.
+type access int
+
+const (
+	anyone   access = iota // whoami: even callers who are not enrolled
+	enrolled               // ordinary user requests
+	admin                  // /v1/admin/*
+)
+
+// routes builds the mux: every path of api.go, each with its method and access level.
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(method, path string, acc access, fn handlerFunc) {
+		mux.Handle(method+" "+path, d.wrap(acc, fn))
+	}
+	h(http.MethodGet, PathWhoAmI, anyone, d.handleWhoAmI)
+	h(http.MethodPost, PathLaunch, enrolled, d.handleLaunch)
+	h(http.MethodGet, PathInstances, enrolled, d.handleInstances)
+	h(http.MethodPost, PathStop, enrolled, d.actionHandler("stop", false))
+	h(http.MethodPost, PathStart, enrolled, d.actionHandler("start", false))
+	h(http.MethodPost, PathTerminate, enrolled, d.actionHandler("terminate", false))
+	h(http.MethodPost, PathExtend, enrolled, d.handleExtend)
+	h(http.MethodGet, PathQuota, enrolled, d.handleQuota)
+	h(http.MethodGet, PathUsage, enrolled, d.handleUsage)
+	h(http.MethodGet, PathNotices, anyone, d.handleNotices)
+	h(http.MethodPost, PathKeysSSH, enrolled, d.handleKeysSSH)
+	h(http.MethodPost, PathKeysAWS, enrolled, d.handleKeysAWS)
+
+	h(http.MethodGet, PathAdminUsers, admin, d.handleUsers)
+	h(http.MethodPost, PathAdminUsersAdd, admin, d.handleUsersAdd)
+	h(http.MethodPost, PathAdminUsersImport, admin, d.handleUsersImport)
+	h(http.MethodPost, PathAdminUsersSet, admin, d.handleUsersSet)
+	h(http.MethodPost, PathAdminUsersDisable, admin, d.handleUsersDisable)
+	h(http.MethodPost, PathAdminUsersRemove, admin, d.handleUsersRemove)
+	h(http.MethodGet, PathAdminInstances, admin, d.handleAdminInstances)
+	h(http.MethodPost, PathAdminTerminate, admin, d.actionHandler("terminate", true))
+	h(http.MethodGet, PathAdminAudit, admin, d.handleAudit)
+	h(http.MethodPost, PathAdminCollect, admin, d.handleCollect)
+	h(http.MethodPost, PathAdminReport, admin, d.handleReport)
+	h(http.MethodGet, PathAdminIAM, admin, d.handleIAMList)
+	h(http.MethodPost, PathAdminIAMRevoke, admin, d.handleIAMRevoke)
+	h(http.MethodPost, PathAdminReconcile, admin, d.handleReconcile)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Code: CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+// wrap identifies the caller from the connection's peer credentials, checks access, adds
+// the notices header, and writes the result or the error as JSON.
+func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		cred, ok := credFrom(ctx)
+		if !ok {
+			writeError(w, &Error{Code: CodeInternal, Message: "connection without peer credentials"})
+			return
+		}
+		c, err := d.identify(ctx, int(cred.Uid))
+		if err != nil {
+			d.log.Error("identify caller", logUID, cred.Uid, logErr, err)
+			writeError(w, &Error{Code: CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
+			return
+		}
+		switch acc {
+		case enrolled:
+			err = d.requireEnrolled(ctx, c)
+		case admin:
+			if !c.Admin {
+				err = &Error{Code: CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
+					displayName(c), d.cfg.Broker.AdminGroup)}
+			}
+		}
+		var out any
+		if err == nil {
+			out, err = fn(ctx, c, r)
+		}
+		if c.Name != "" {
+			if n, nerr := d.acct.UnreadNotices(ctx, c.Name); nerr == nil {
+				w.Header().Set(HeaderNotices, strconv.Itoa(n))
+			}
+		}
+		if err != nil {
+			writeError(w, d.publicError(r, c, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func displayName(c *caller) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return "uid " + strconv.Itoa(c.UID)
+}
+
+// publicError turns err into what the caller may see: *Error and refusals as they are,
+// anything else logged in full and reported as internal.
+func (d *Daemon) publicError(r *http.Request, c *caller, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ref *quota.Refusal
+	if errors.As(err, &ref) {
+		return &Error{Code: ref.Code, Message: ref.Message}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: CodeUnavailable, Message: "request cancelled"}
+	}
+	d.log.Error("request failed", logPath, r.URL.Path, logUser, c.Name, logErr, err)
+	return &Error{Code: CodeInternal, Message: "internal error; see the daemon's log"}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(&Error{Code: CodeInternal, Message: "encode response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, e *Error) { writeJSON(w, e.Status(), e) }
+
+// decodeBody reads r's body as exactly one JSON object of v's closed schema.
+func decodeBody(r *http.Request, v any, limit int64) error {
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+		}
+		return &Error{Code: CodeInvalidRequest, Message: "read request body: " + err.Error()}
+	}
+	return DecodeRequest(data, v)
+}
+
+// DecodeRequest decodes data as exactly one JSON object into v, refusing unknown fields,
+// trailing data and anything but an object. An empty body decodes as {}. The error is a
+// *Error with CodeInvalidRequest naming the problem.
+func DecodeRequest(data []byte, v any) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	if data[0] != '{' {
+		return &Error{Code: CodeInvalidRequest, Message: "request body must be one JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &Error{Code: CodeInvalidRequest, Message: "invalid request: " + jsonProblem(err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &Error{Code: CodeInvalidRequest, Message: "invalid request: data after the JSON object"}
+	}
+	return nil
+}
+
+// jsonProblem shortens encoding/json's messages to what a user can act on.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be %s, not %s", te.Field, te.Type, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
+	}
+	return err.Error()
+}

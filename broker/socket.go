@@ -1,0 +1,122 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenSocket opens the daemon's pathname socket. It creates the directory (0755) if
+// missing, refuses to start if a live daemon answers on path, removes a stale socket only
+// if the file there IS a socket (never a regular file someone pointed the config at), and
+// sets the socket's mode.
+func listenSocket(path string, mode os.FileMode) (*net.UnixListener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create socket directory %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("check socket %s: %w", path, err)
+	case fi.Mode()&fs.ModeSocket == 0:
+		return nil, fmt.Errorf("socket path %s exists and is not a socket (%s): refusing to remove it", path, fi.Mode().Type())
+	default:
+		if live(path) {
+			return nil, fmt.Errorf("another tollgated is already serving on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("set mode of socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// live reports whether something accepts connections on the socket at path.
+func live(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// peerConn is an accepted connection with the kernel's credentials of its peer, read
+// once at accept: identity never comes from anything the client sends.
+type peerConn struct {
+	net.Conn
+	cred unix.Ucred
+}
+
+// peerListener reads SO_PEERCRED of every accepted connection.
+type peerListener struct {
+	*net.UnixListener
+}
+
+// Accept returns the next connection as a *peerConn. A connection whose credentials
+// cannot be read is closed and skipped, never served anonymously.
+func (l peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		cred, err := peerCred(c)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		return &peerConn{Conn: c, cred: cred}, nil
+	}
+}
+
+func peerCred(c *net.UnixConn) (unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return unix.Ucred{}, fmt.Errorf("peer credentials: %w", err)
+	}
+	var cred *unix.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return unix.Ucred{}, fmt.Errorf("peer credentials: %w", err)
+	}
+	if serr != nil {
+		return unix.Ucred{}, fmt.Errorf("peer credentials: %w", serr)
+	}
+	return *cred, nil
+}
+
+type credKey struct{}
+
+// connContext puts the connection's peer credentials in every request's context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*peerConn); ok {
+		return context.WithValue(ctx, credKey{}, pc.cred)
+	}
+	return ctx
+}
+
+// credFrom returns the peer credentials of the request's connection.
+func credFrom(ctx context.Context) (unix.Ucred, bool) {
+	c, ok := ctx.Value(credKey{}).(unix.Ucred)
+	return c, ok
+}
