@@ -25,9 +25,7 @@ const (
 
 // Slog attribute keys.
 const (
-	logErr    = "err"
 	logPath   = "path"
-	logURL    = "url"
 	logSocket = "socket"
 )
 

@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/tollgate/tollgate/awssim"
 )
@@ -30,21 +25,17 @@ func (c *SimCmd) Run(env *Env) error {
 	if f, ok := env.Out.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}
-	<-env.Ctx.Done()
-	return srv.Close()
-}
-
-// simServer is a running simulator.
-type simServer struct {
-	URL string
-	Sim *awssim.Sim
-	srv *http.Server
-	ln  net.Listener
+	select {
+	case <-env.Ctx.Done():
+		return srv.Close()
+	case <-waitChan(srv):
+		return fmt.Errorf("simulator stopped: %w", srv.Wait())
+	}
 }
 
 // startSim serves a new simulator on addr. Only loopback addresses are accepted: the
 // simulator takes any credentials and must never look like a real endpoint to others.
-func startSim(addr string, opts awssim.Options) (*simServer, error) {
+func startSim(addr string, opts awssim.Options) (*awssim.Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, &usageError{fmt.Sprintf("--listen %s: %v", addr, err)}
@@ -52,29 +43,16 @@ func startSim(addr string, opts awssim.Options) (*simServer, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, &usageError{fmt.Sprintf("--listen %s: the simulator listens on loopback only (e.g. 127.0.0.1:0)", addr)}
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, _, err := awssim.Start(addr, opts)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("start simulator on %s: %w", addr, err)
 	}
-	sim := awssim.New(opts)
-	s := &simServer{
-		URL: "http://" + ln.Addr().String(),
-		Sim: sim,
-		ln:  ln,
-		srv: &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(slog.New(slog.DiscardHandler).Handler(), slog.LevelDebug)},
-	}
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && opts.Logger != nil {
-			opts.Logger.Error("awssim stopped", logErr, err)
-		}
-	}()
-	return s, nil
+	return srv, nil
 }
 
-// Close stops the simulator's server.
-func (s *simServer) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return s.srv.Shutdown(ctx)
+// waitChan is closed when srv stops serving on its own.
+func waitChan(srv *awssim.Server) <-chan struct{} {
+	c := make(chan struct{})
+	go func() { _ = srv.Wait(); close(c) }()
+	return c
 }
