@@ -75,8 +75,8 @@ func Default() *Config {
 }
 
 // Defaults fills the zero fields of a configuration built in code with their defaults
-// (policy.default.regions from aws.regions), and orders any groups missing from
-// GroupOrder by name. It cannot tell an unset field from one set to zero: Parse fills
+// (policy.default.regions from aws.regions), and appends any groups missing from
+// GroupOrder, by name. It cannot tell an unset field from one set to zero: Parse fills
 // defaults only for keys the file leaves out, so a file can set collect_interval = "0"
 // or budget_usd = 0, and code that wants those should set them after Defaults.
 func (c *Config) Defaults() {
@@ -135,14 +135,9 @@ func (c *Config) Defaults() {
 	str(&p.Spot, dp.Spot)
 	str(&p.VolumeType, dp.VolumeType)
 
-	var missing []string
-	for g := range c.Policy.Group {
-		if !slices.Contains(c.Policy.GroupOrder, g) {
-			missing = append(missing, g)
-		}
+	if len(c.Policy.Group) > 0 {
+		c.Policy.GroupOrder = c.groupOrder()
 	}
-	sort.Strings(missing)
-	c.Policy.GroupOrder = append(c.Policy.GroupOrder, missing...)
 
 	dur(&c.Accounting.CollectInterval, d.Accounting.CollectInterval)
 
@@ -170,10 +165,17 @@ func (c *Config) EffectivePolicy(groups []string, user *quota.Override) quota.Po
 // configuration built in code without GroupOrder still applies every group, in a
 // deterministic order.
 func (c *Config) groupOrder() []string {
-	order := slices.Clone(c.Policy.GroupOrder)
+	order := make([]string, 0, len(c.Policy.Group))
+	seen := make(map[string]bool, len(c.Policy.Group))
+	for _, g := range c.Policy.GroupOrder {
+		if !seen[g] {
+			seen[g] = true
+			order = append(order, g)
+		}
+	}
 	var rest []string
 	for g := range c.Policy.Group {
-		if !slices.Contains(order, g) {
+		if !seen[g] {
 			rest = append(rest, g)
 		}
 	}

@@ -307,13 +307,32 @@ func scanDocument(data []byte) (sc *scan) {
 	}()
 	var p unstable.Parser
 	p.Reset(data)
+	// Line starts, for finding a key's line by binary search (Parser.Shape counts from
+	// the start of the document each time, which is quadratic in big files).
+	starts := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	lineOf := func(offset int) int {
+		i, found := slices.BinarySearch(starts, offset)
+		if found {
+			return i + 1
+		}
+		return i
+	}
 	var table []string
 	seenGroup := map[string]bool{}
 	record := func(path []string, line int) {
-		for i := 1; i <= len(path); i++ {
-			k := keyString(path[:i])
-			if _, ok := sc.lines[k]; !ok {
-				sc.lines[k] = line
+		var k strings.Builder
+		for i, part := range path {
+			if i > 0 {
+				k.WriteByte('.')
+			}
+			k.WriteString(keyString([]string{part}))
+			if _, ok := sc.lines[k.String()]; !ok {
+				sc.lines[k.String()] = line
 			}
 		}
 		if len(path) >= 3 && path[0] == "policy" && path[1] == "group" && !seenGroup[path[2]] {
@@ -323,7 +342,7 @@ func scanDocument(data []byte) (sc *scan) {
 	}
 	var keyValue func(prefix []string, kv *unstable.Node)
 	keyValue = func(prefix []string, kv *unstable.Node) {
-		parts, line := keyParts(&p, kv)
+		parts, line := keyParts(kv, lineOf)
 		path := append(slices.Clone(prefix), parts...)
 		record(path, line)
 		if len(parts) > 0 && isCredentialKey(parts[len(parts)-1]) {
@@ -346,7 +365,7 @@ func scanDocument(data []byte) (sc *scan) {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			parts, line := keyParts(&p, e)
+			parts, line := keyParts(e, lineOf)
 			table = parts
 			record(table, line)
 			if isDurationKey(parts) {
@@ -411,14 +430,14 @@ func kindName(k unstable.Kind) string {
 }
 
 // keyParts returns the parts of a table's or key-value's key and the line it starts on.
-func keyParts(p *unstable.Parser, n *unstable.Node) ([]string, int) {
+func keyParts(n *unstable.Node, lineOf func(offset int) int) ([]string, int) {
 	var parts []string
 	line := 0
 	it := n.Key()
 	for it.Next() {
 		k := it.Node()
 		if line == 0 {
-			line = p.Shape(k.Raw).Start.Line
+			line = lineOf(int(k.Raw.Offset))
 		}
 		parts = append(parts, string(k.Data))
 	}
