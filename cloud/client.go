@@ -47,7 +47,9 @@ type Config struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between attempts (tests shorten it).
 	MaxBackoff time.Duration
-	// HTTPClient replaces the SDK's HTTP client when set.
+	// HTTPClient replaces the SDK's HTTP client when set. The SDK cannot add an
+	// AWS_CA_BUNDLE to a plain *http.Client, so with one set New fails: put the CA roots
+	// into this client's transport instead, or leave it nil.
 	HTTPClient *http.Client
 	// Now is the clock for time-dependent defaults; nil means time.Now. The RunInstances
 	// limiter paces real requests and so always runs on the wall clock.
