@@ -199,7 +199,7 @@ func TestErrors(t *testing.T) {
 	}{
 		// Syntax and types.
 		{"syntax", "[broker\n", []string{`1: expected ']' to close table name`}},
-		{"duplicate key", "[broker]\nsocket = \"/a\"\nsocket = \"/b\"\n", []string{`3: socket: key socket is already defined`}},
+		{"duplicate key", "[broker]\nsocket = \"/a\"\nsocket = \"/b\"\n", []string{`3: broker.socket: key socket is already defined`}},
 		{"type mismatch string", "[broker]\nsocket = 3\n", []string{`2: broker.socket: expected a string, got a TOML integer`}},
 		{"type mismatch int", "[policy.default]\nmax_instances = \"2\"\n", []string{`2: policy.default.max_instances: expected an integer, got a TOML string`}},
 		{"type mismatch list", "[aws]\nregions = \"us-west-2\"\n", []string{`2: aws.regions: expected a list of strings, got a TOML string`}},

@@ -85,7 +85,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	fc := newFileConfig()
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(fc); err != nil {
-		return nil, decodeErrors(name, err)
+		return nil, sc.completeKeys(decodeErrors(name, err))
 	}
 	if sc.err != nil {
 		// The decoder accepted what the scanner did not: report the scanner's view.
@@ -196,6 +196,23 @@ func friendlyMessage(msg string) string {
 	return fmt.Sprintf("expected %s, got a TOML %s", want, got)
 }
 
+// completeKeys gives go-toml's errors that name a key relative to its table (duplicate
+// keys: "socket" for broker.socket) the full path, found by the error's line.
+func (sc *scan) completeKeys(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Key == "" || e.Line == 0 {
+		return err
+	}
+	best := e.Key
+	for _, k := range sc.atLine[e.Line] {
+		if strings.HasSuffix(k, "."+e.Key) && len(k) > len(best) {
+			best = k
+		}
+	}
+	e.Key = best
+	return err
+}
+
 // keyString prints a key path the way it would be written in TOML: parts joined by dots,
 // quoted when they are not bare keys.
 func keyString(parts []string) string {
@@ -287,17 +304,18 @@ func isCredentialKey(name string) bool {
 // order of the [policy.group.*] tables.
 type scan struct {
 	lines   map[string]int // keyString(path) → line of its first appearance
-	groups  []string       // policy.group names in order of appearance
-	creds   []*Error       // credential keys, refused before decoding
-	types   []*Error       // durations written as numbers, which the decoder cannot place
-	err     error          // a syntax error, if any
+	atLine  map[int][]string
+	groups  []string // policy.group names in order of appearance
+	creds   []*Error // credential keys, refused before decoding
+	types   []*Error // durations written as numbers, which the decoder cannot place
+	err     error    // a syntax error, if any
 	errLine int
 }
 
 // scanDocument walks the document with go-toml's unstable parser to map every key path
 // (tables, dotted keys and inline tables alike) to its line.
 func scanDocument(data []byte) (sc *scan) {
-	sc = &scan{lines: map[string]int{}}
+	sc = &scan{lines: map[string]int{}, atLine: map[int][]string{}}
 	defer func() {
 		// The scan only adds positions to errors: a parser panic on hostile input must
 		// not take down the caller, and the decoder reports the syntax error itself.
@@ -335,6 +353,7 @@ func scanDocument(data []byte) (sc *scan) {
 				sc.lines[k.String()] = line
 			}
 		}
+		sc.atLine[line] = append(sc.atLine[line], k.String())
 		if len(path) >= 3 && path[0] == "policy" && path[1] == "group" && !seenGroup[path[2]] {
 			seenGroup[path[2]] = true
 			sc.groups = append(sc.groups, path[2])

@@ -124,4 +124,5 @@ type Refusal struct {
 	Code string `json:"code"`
 }
 
+// Error returns the message, so a Refusal can travel as an error.
 func (r *Refusal) Error() string { return r.Message }
