@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/broker"
@@ -84,25 +86,25 @@ func lifetimeFlag(flag, s string) (*time.Duration, error) {
 	return &d, nil
 }
 
-// parseLease reads "4h", "90m", "1h30m" or "2d" (d = 24h).
+// parseLease reads "4h", "90m", "1h30m" or "2d" (d = 24h) as whole minutes.
 func parseLease(s string) (time.Duration, error) {
-	var days int
-	rest := s
-	if n, err := fmt.Sscanf(s, "%dd", &days); n == 1 && err == nil {
-		i := 0
-		for i < len(s) && s[i] != 'd' {
-			i++
-		}
-		rest = s[i+1:]
-	}
+	bad := fmt.Errorf("not a duration (use e.g. 4h, 90m, 1h30m, 2d)")
 	var d time.Duration
-	if rest != "" {
-		var err error
-		if d, err = time.ParseDuration(rest); err != nil {
-			return 0, fmt.Errorf("not a duration (use e.g. 4h, 90m, 1h30m, 2d)")
+	rest := s
+	if days, after, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, bad
 		}
+		d, rest = time.Duration(n)*24*time.Hour, after
 	}
-	d += time.Duration(days) * 24 * time.Hour
+	if rest != "" {
+		v, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, bad
+		}
+		d += v
+	}
 	if d <= 0 || d%time.Minute != 0 {
 		return 0, fmt.Errorf("must be a positive whole number of minutes")
 	}
