@@ -79,6 +79,9 @@ type Hooks struct {
 	BeforeRun    func() // the keypair is in place, RunInstances is next
 	AfterRun     func() // RunInstances returned (with or without an error)
 	BeforeRecord func() // the instances are about to be recorded
+	// PeerUID maps the kernel's peer uid to the uid the request is treated as: tests run
+	// as one OS user and use it to act as several.
+	PeerUID func(real int) int
 }
 
 func (h *Hooks) call(f func(h *Hooks) func()) {

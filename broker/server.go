@@ -81,7 +81,11 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 			writeError(w, &Error{Code: CodeInternal, Message: "connection without peer credentials"})
 			return
 		}
-		c, err := d.identify(ctx, int(cred.Uid))
+		uid := int(cred.Uid)
+		if d.hooks != nil && d.hooks.PeerUID != nil {
+			uid = d.hooks.PeerUID(uid)
+		}
+		c, err := d.identify(ctx, uid)
 		if err != nil {
 			d.log.Error("identify caller", logUID, cred.Uid, logErr, err)
 			writeError(w, &Error{Code: CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
