@@ -36,15 +36,17 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 	if in.ClientToken == "" {
 		in.ClientToken = newClientToken()
 	}
-	if err := c.runLimiter(in.Region).Wait(ctx, in.Owner); err != nil {
-		return nil, fmt.Errorf("run instances in %s: waiting for the rate limiter: %w", in.Region, err)
-	}
 	input := runInput(in)
 	if in.VolumeSizeGB > 0 || in.VolumeType != "" {
-		input.BlockDeviceMappings = []types.BlockDeviceMapping{{
-			DeviceName: aws.String(c.rootDevice(ctx, in.Region, in.ImageID)),
-			Ebs:        rootEBS(in),
-		}}
+		dev, err := c.rootDevice(ctx, cl, in.Region, in.ImageID)
+		if err != nil {
+			// Nothing was launched: a definite failure the caller may simply repeat.
+			return nil, fmt.Errorf("run instances in %s: root device of %s: %w", in.Region, in.ImageID, err)
+		}
+		input.BlockDeviceMappings = []types.BlockDeviceMapping{{DeviceName: aws.String(dev), Ebs: rootEBS(in)}}
+	}
+	if err := c.runLimiter(in.Region).Wait(ctx, in.Owner); err != nil {
+		return nil, fmt.Errorf("run instances in %s: waiting for the rate limiter: %w", in.Region, err)
 	}
 	start := c.now()
 	out, err := cl.RunInstances(ctx, input)
@@ -135,29 +137,32 @@ func rootEBS(in RunInput) *types.EbsBlockDevice {
 
 // rootDevice returns the image's root device name, so a size override resizes the root
 // volume instead of adding a second one (Ubuntu images use /dev/sda1, Amazon Linux
-// /dev/xvda). It is cached; on failure it falls back to /dev/xvda and RunInstances
-// itself reports a bad image.
-func (c *Client) rootDevice(ctx context.Context, region, image string) string {
+// /dev/xvda). Guessing on a failed lookup would silently attach an extra volume, so a
+// failure is returned; an image that names no root device gets /dev/xvda. Cached per
+// region and image (an AMI id never changes its root device).
+func (c *Client) rootDevice(ctx context.Context, cl *ec2.Client, region, image string) (string, error) {
 	key := region + "/" + image
 	c.mu.Lock()
 	dev, ok := c.roots[key]
 	c.mu.Unlock()
 	if ok {
-		return dev
-	}
-	cl, err := c.ec2Client(region)
-	if err != nil {
-		return defaultRootDev
+		return dev, nil
 	}
 	out, err := cl.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{image}})
-	if err != nil || len(out.Images) == 0 || aws.ToString(out.Images[0].RootDeviceName) == "" {
-		return defaultRootDev
+	if err != nil {
+		return "", err
+	}
+	if len(out.Images) == 0 {
+		return "", fmt.Errorf("image %s not found", image)
 	}
 	dev = aws.ToString(out.Images[0].RootDeviceName)
+	if dev == "" {
+		dev = defaultRootDev
+	}
 	c.mu.Lock()
 	c.roots[key] = dev
 	c.mu.Unlock()
-	return dev
+	return dev, nil
 }
 
 // newClientToken returns a random idempotency token (EC2 allows up to 64 ASCII chars).

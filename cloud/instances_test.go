@@ -361,3 +361,45 @@ func TestCreateTags(t *testing.T) {
 		t.Errorf("CreateTags on no resources = %v, want nil", err)
 	}
 }
+
+// TestRunInstancesRootVolume checks that a volume override lands on each image's own
+// root device: resized in place, never a second volume beside the image's root.
+func TestRunInstancesRootVolume(t *testing.T) {
+	f := setup(t)
+	images, err := f.c.DescribeImages(f.ctx, west, nil, []string{"al2023-ami-*-x86_64"})
+	if err != nil || len(images) != 1 {
+		t.Fatalf("DescribeImages(al2023) = %+v, %v; want one image", images, err)
+	}
+	tests := []struct {
+		name, image string
+		size        int
+		volType     string
+		wantSize    int
+		wantType    string
+	}{
+		{"ubuntu root /dev/sda1 resized", awssim.FixedImageID, 30, "", 30, "gp3"},
+		{"amazon linux root /dev/xvda resized", images[0].ID, 12, "gp2", 12, "gp2"},
+		{"type only keeps the image's size", images[0].ID, 0, "gp2", 8, "gp2"},
+		{"no override", awssim.FixedImageID, 0, "", 8, "gp3"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			insts := f.run(t, cloud.RunInput{ClientToken: fmt.Sprintf("tok-root-%d", i), ImageID: tt.image,
+				VolumeSizeGB: tt.size, VolumeType: tt.volType})
+			vols, err := f.c.DescribeVolumes(f.ctx, west, ids(insts))
+			if err != nil {
+				t.Fatalf("DescribeVolumes: %v", err)
+			}
+			if len(vols) != 1 {
+				t.Fatalf("%d volumes (%+v), want exactly the root", len(vols), vols)
+			}
+			if vols[0].SizeGB != tt.wantSize || vols[0].Type != tt.wantType {
+				t.Errorf("root volume = %d GB %s, want %d GB %s", vols[0].SizeGB, vols[0].Type, tt.wantSize, tt.wantType)
+			}
+		})
+	}
+	_, err = f.c.RunInstances(f.ctx, cloud.RunInput{Region: west, ImageID: "ami-0000000000000dead", Type: "t3.micro", VolumeSizeGB: 20})
+	if !cloud.IsNotFound(err) {
+		t.Errorf("RunInstances with an unknown image and a volume override = %v, want a NotFound error", err)
+	}
+}
