@@ -30,7 +30,9 @@ func TestPeerCredentialsAreRead(t *testing.T) {
 
 func TestPeerCredentialsWithoutMapping(t *testing.T) {
 	h := newHarness(t)
-	h.hooks.PeerUID = nil // the harness's hooks are read per request
+	h.users.mu.Lock()
+	h.users.passthrough = true
+	h.users.mu.Unlock()
 	got, err := h.c.WhoAmI(h.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +76,10 @@ func TestEnrolment(t *testing.T) {
 		}
 	})
 	t.Run("unknown uid", func(t *testing.T) {
-		h.hooks.PeerUID = func(int) int { return 4242 }
-		defer func() { h.hooks.PeerUID = h.users.peerUID }()
+		h.users.mu.Lock()
+		h.users.cur = 4242
+		h.users.mu.Unlock()
+		defer h.users.as("alice")
 		_, err := h.c.Instances(h.ctx)
 		wantCode(t, err, CodeNotEnrolled)
 	})

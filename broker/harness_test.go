@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +41,8 @@ type fakeUsers struct {
 	byUID   map[int]UserInfo
 	cur     int
 	realUID int
+	// passthrough serves requests as the real peer uid.
+	passthrough bool
 }
 
 func newFakeUsers() *fakeUsers {
@@ -74,6 +78,9 @@ func (f *fakeUsers) peerUID(real int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.realUID = real
+	if f.passthrough {
+		return real
+	}
 	return f.cur
 }
 
@@ -182,6 +189,7 @@ type harness struct {
 	acct   *fakeAccounting
 	iam    *fakeIAM
 	hooks  *Hooks
+	crash  atomic.Value // string: the launch step at which the daemon "dies"
 	d      *Daemon
 	c      *Client
 	stop   context.CancelFunc
@@ -240,10 +248,27 @@ func newHarness(t testing.TB, mod ...func(*config.Config)) *harness {
 		acct: &fakeAccounting{spent: map[string]float64{}, unread: map[string]int{}}, iam: &fakeIAM{},
 		logger: logger}
 	h.users.as("alice")
-	h.hooks = &Hooks{PeerUID: h.users.peerUID}
+	h.crash.Store("")
+	h.hooks = &Hooks{
+		AfterIntent:  h.crashAt("after-intent"),
+		BeforeRun:    h.crashAt("before-run"),
+		AfterRun:     h.crashAt("after-run"),
+		BeforeRecord: h.crashAt("before-record"),
+		PeerUID:      h.users.peerUID,
+	}
 	h.start()
 	t.Cleanup(h.shutdown)
 	return h
+}
+
+// crashAt returns a hook that kills the request at step when the test asks for it: the
+// handler dies on the spot, as the whole daemon would under kill -9.
+func (h *harness) crashAt(step string) func() {
+	return func() {
+		if h.crash.Load().(string) == step {
+			panic(http.ErrAbortHandler)
+		}
+	}
 }
 
 // start starts a daemon on the harness's configuration, database and cloud.
