@@ -37,7 +37,7 @@ var credentialEnv = []string{
 
 // clearEnv isolates the test from the machine's AWS configuration: no credential
 // variables, empty shared config files, no instance metadata.
-func clearEnv(t *testing.T) {
+func clearEnv(t testing.TB) {
 	t.Helper()
 	for _, k := range credentialEnv {
 		t.Setenv(k, "") // registers restoration
@@ -141,7 +141,7 @@ type fixture struct {
 
 // setup starts awssim with a manual clock, sets AWS_* test credentials and returns a
 // Client with fast retries. mod adjusts the Config before New.
-func setup(t *testing.T, mod ...func(*cloud.Config)) *fixture {
+func setup(t testing.TB, mod ...func(*cloud.Config)) *fixture {
 	t.Helper()
 	clearEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", testKeyID)
@@ -150,7 +150,7 @@ func setup(t *testing.T, mod ...func(*cloud.Config)) *fixture {
 }
 
 // setupEnv is setup without touching the environment.
-func setupEnv(t *testing.T, mod ...func(*cloud.Config)) *fixture {
+func setupEnv(t testing.TB, mod ...func(*cloud.Config)) *fixture {
 	t.Helper()
 	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
 	f := &fixture{sim: sim, url: url, log: &syncBuffer{}, ctx: context.Background()}
