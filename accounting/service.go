@@ -1,12 +1,11 @@
 package accounting
 
-// PLACEHOLDER written by the lead so dependants compile; the accounting engineer replaces
-// this file's bodies (keeping the signatures).
-
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/cloud"
@@ -14,8 +13,6 @@ import (
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
-
-var errTODO = errors.New("accounting: not implemented yet")
 
 // Cloud is what accounting needs of the cloud; *cloud.Client satisfies it.
 type Cloud interface {
@@ -40,52 +37,66 @@ type Options struct {
 	Adopt  func(ctx context.Context, insts []cloud.Instance) error
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// Mail, if set, replaces running Config.MailCommand (tests). It gets the user's mail
+	// address, a subject and the notice text.
+	Mail func(ctx context.Context, to, subject, body string) error
+	// Tick is the wall-clock period of Run's loop (default 1 minute: the reaper's and the
+	// budget checks' resolution).
+	Tick time.Duration
 }
 
-// Service is the accounting engine.
-type Service struct{ opts Options }
+// Service is the accounting engine: the collector, costs and spend, budgets, leases,
+// notices and reports. It is safe for concurrent use, and several processes (the daemon
+// and a cron collector) may share one database.
+type Service struct {
+	opts   Options
+	log    *slog.Logger
+	prices *Prices
+	term   [2]time.Time // budget term from config (zero when not set)
 
-// New returns a Service.
-func New(opts Options) (*Service, error) { return &Service{opts: opts}, nil }
-
-// Usage is a user's spend this period.
-func (s *Service) Usage(ctx context.Context, user string) (Usage, error) { return Usage{}, errTODO }
-
-// SpentUSD is the user's spend in [since, now) from snapshots.
-func (s *Service) SpentUSD(ctx context.Context, user string, since time.Time) (float64, error) {
-	return 0, nil
+	collectMu   sync.Mutex // one collector pass at a time in this process
+	mu          sync.Mutex
+	lastCollect time.Time
 }
 
-// Collect runs one collector pass over every region.
-func (s *Service) Collect(ctx context.Context) (CollectResult, error) { return CollectResult{}, errTODO }
-
-// Report builds a spend report.
-func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error) {
-	return Report{}, errTODO
+// New returns a Service. DB and Cloud are required; a nil Prices loads the shipped table
+// with the configured overrides.
+func New(opts Options) (*Service, error) {
+	if opts.DB == nil {
+		return nil, errors.New("accounting: no database")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = time.Minute
+	}
+	s := &Service{opts: opts, log: opts.Logger, prices: opts.Prices}
+	if s.prices == nil {
+		p, err := LoadPrices(opts.Config.Prices, opts.Config.VolumePrices)
+		if err != nil {
+			return nil, fmt.Errorf("accounting: %w", err)
+		}
+		s.prices = p
+	}
+	for i, d := range []string{opts.Config.TermStart, opts.Config.TermEnd} {
+		if d == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return nil, fmt.Errorf("accounting: term date %q: want YYYY-MM-DD", d)
+		}
+		s.term[i] = t
+	}
+	return s, nil
 }
 
-// Notices returns the user's notices (unread only unless all) and marks them read.
-func (s *Service) Notices(ctx context.Context, user string, all bool) ([]Notice, error) {
-	return nil, nil
-}
+// Prices is the price table the Service costs with.
+func (s *Service) Prices() *Prices { return s.prices }
 
-// UnreadNotices counts the user's unread notices.
-func (s *Service) UnreadNotices(ctx context.Context, user string) (int, error) { return 0, nil }
-
-// Run runs the collector schedule, the reaper and budget enforcement until ctx ends.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
-
-// Prices is the price table: shipped on-demand prices, config overrides, EBS prices.
-type Prices struct{}
-
-// LoadPrices loads the shipped table with overrides ("type/region" → USD/h) and EBS
-// overrides ("gp3" → USD per GB-month).
-func LoadPrices(overrides, volumeOverrides map[string]float64) (*Prices, error) {
-	return &Prices{}, nil
-}
-
-// OnDemand is the on-demand USD/hour of typ in region; an unknown one is an error naming it.
-func (p *Prices) OnDemand(region, typ string) (float64, error) { return 0.0104, nil }
-
-// VCPUs is the vCPU count of typ.
-func (p *Prices) VCPUs(typ string) (int, error) { return 2, nil }
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }

@@ -1,0 +1,141 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/db"
+)
+
+// Notice kinds.
+const (
+	KindLeaseWarning = "lease_warning" // a lease ends soon
+	KindLeaseExpired = "lease_expired" // the reaper stopped or terminated an instance
+	KindBudget80     = "budget_80"     // 80% of the budget spent
+	KindBudget100    = "budget_100"    // the budget is spent
+	KindBudgetAction = "budget_action" // budget_action stopped or terminated instances
+	KindAdopted      = "adopted"       // reconcile adopted an instance launched outside the daemon
+)
+
+// mailTimeout bounds one run of mail_command, so a stuck mailer cannot stall the reaper.
+const mailTimeout = 30 * time.Second
+
+// Notify stores a notice for user, once per (kind, ref): sending the same notice again
+// (a second reaper pass, a cron collector and the daemon at once) is a no-op. A new
+// notice is also mailed when mail_command is configured. It reports whether the notice
+// was new. The message must not hold a secret.
+func (s *Service) Notify(ctx context.Context, user, kind, ref, message string) (bool, error) {
+	var added bool
+	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+		var err error
+		added, err = s.notifyTx(ctx, tx, user, kind, ref, message)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if added {
+		s.mail(ctx, user, kind, message)
+	}
+	return added, nil
+}
+
+func (s *Service) notifyTx(ctx context.Context, q db.Querier, user, kind, ref, message string) (bool, error) {
+	res, err := q.ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(user, kind, ref) DO NOTHING`, user, db.Time(s.now()), kind, ref, message)
+	if err != nil {
+		return false, fmt.Errorf("store notice for %s: %w", user, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// Notices returns the user's notices (unread only unless all) and marks them read. Read
+// tells whether each had been read before this call.
+func (s *Service) Notices(ctx context.Context, user string, all bool) ([]Notice, error) {
+	out := []Notice{}
+	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+		q := `SELECT id, user, at, kind, message, read FROM notices WHERE user = ?`
+		if !all {
+			q += ` AND read = 0`
+		}
+		rows, err := tx.QueryContext(ctx, q+` ORDER BY id`, user)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n Notice
+			var at string
+			if err := rows.Scan(&n.ID, &n.User, &at, &n.Kind, &n.Message, &n.Read); err != nil {
+				rows.Close()
+				return err
+			}
+			n.At, _ = db.ParseTime(at)
+			out = append(out, n)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE notices SET read = 1 WHERE user = ? AND read = 0`, user)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notices of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// UnreadNotices counts the user's unread notices.
+func (s *Service) UnreadNotices(ctx context.Context, user string) (int, error) {
+	var n int
+	if err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM notices WHERE user = ? AND read = 0`,
+		user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("unread notices of %s: %w", user, err)
+	}
+	return n, nil
+}
+
+// mail sends a notice by mail_command (or Options.Mail); failures are logged, never
+// fatal: the notice is stored either way.
+func (s *Service) mail(ctx context.Context, user, kind, message string) {
+	to := user
+	if s.opts.Config.MailDomain != "" {
+		to = user + "@" + s.opts.Config.MailDomain
+	}
+	subject := "tollgate: " + strings.ReplaceAll(kind, "_", " ")
+	var err error
+	switch {
+	case s.opts.Mail != nil:
+		err = s.opts.Mail(ctx, to, subject, message)
+	case len(s.opts.Config.MailCommand) > 0:
+		err = runMailCommand(ctx, s.opts.Config.MailCommand, to, subject, message)
+	default:
+		return
+	}
+	if err != nil {
+		s.log.Warn("mail notice", slog.String(logKeyUser, user), slog.String(logKeyKind, kind),
+			slog.String(logKeyError, err.Error()))
+	}
+}
+
+// runMailCommand runs argv without a shell ("{to}" in an argument becomes the recipient)
+// with a mail message on stdin: To and Subject headers, a blank line, the text.
+func runMailCommand(ctx context.Context, argv []string, to, subject, body string) error {
+	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+	defer cancel()
+	args := make([]string, len(argv))
+	for i, a := range argv {
+		args[i] = strings.ReplaceAll(a, "{to}", to)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin = strings.NewReader(fmt.Sprintf("To: %s\nSubject: %s\n\n%s\n", to, subject, body))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mail command %s: %w: %s", args[0], err, firstLine(strings.TrimSpace(string(out))))
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package accounting
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report output formats.
+const (
+	FormatTable = "table"
+	FormatCSV   = "csv"
+	FormatJSON  = "json"
+	FormatHTML  = "html"
+)
+
+// Render writes r as a table, CSV, JSON or a self-contained HTML page. Every format
+// prints the same total (USD to 4 decimals in CSV and HTML, the exact float in JSON).
+func Render(w io.Writer, r Report, format string) error {
+	switch format {
+	case "", FormatTable:
+		return renderTable(w, r)
+	case FormatCSV:
+		return renderCSV(w, r)
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case FormatHTML:
+		return renderHTML(w, r)
+	}
+	return fmt.Errorf("report format %q is not one of table, csv, json, html", format)
+}
+
+func hours(sec int64) string { return strconv.FormatFloat(float64(sec)/3600, 'f', 1, 64) }
+
+func usd4(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+
+func dateRange(r Report) string {
+	return r.Since.UTC().Format(time.DateOnly) + " to " + r.Until.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+func renderTable(w io.Writer, r Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "Spend %s by %s", dateRange(r), r.By)
+	if !r.AsOf.IsZero() {
+		fmt.Fprintf(w, " (last snapshot %s)", r.AsOf.UTC().Format("2006-01-02 15:04"))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(tw, "%s\tINSTANCES\tHOURS\tCOST_USD\t\n", strings.ToUpper(r.By))
+	n, secs := 0, int64(0)
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t\n", row.Key, row.Instances, hours(row.RunningSeconds), row.CostUSD)
+		n += row.Instances
+		secs += row.RunningSeconds
+	}
+	fmt.Fprintf(tw, "TOTAL\t%d\t%s\t%.2f\t\n", len(r.Instances)+len(r.Untracked), hours(secs), r.TotalUSD)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Untracked) > 0 {
+		sum := 0.0
+		for _, ic := range r.Untracked {
+			sum += ic.CostUSD
+		}
+		fmt.Fprintf(w, "\n%d untracked instance(s) launched outside tollgate cost $%.2f:\n", len(r.Untracked), sum)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "ID\tREGION\tTYPE\tSTATE\tHOURS\tCOST_USD\n")
+		for _, ic := range r.Untracked {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f%s\n", ic.ID, ic.Region, ic.Type, ic.State,
+				hours(ic.RunningSeconds), ic.CostUSD, flags(ic))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Unpriced) > 0 {
+		fmt.Fprintf(w, "\nUnpriced instance types (cost unknown, NOT zero): %s\n", strings.Join(r.Unpriced, ", "))
+	}
+	return nil
+}
+
+// flags marks a cost that is estimated or unknown.
+func flags(ic InstanceCost) string {
+	var f []string
+	if ic.Estimated {
+		f = append(f, "estimated")
+	}
+	if ic.Unpriced {
+		f = append(f, "unpriced")
+	}
+	if len(f) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(f, ", ") + ")"
+}
+
+func renderCSV(w io.Writer, r Report) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{r.By, "instances", "running_hours", "cost_usd"})
+	secs := int64(0)
+	for _, row := range r.Rows {
+		secs += row.RunningSeconds
+		_ = cw.Write([]string{row.Key, strconv.Itoa(row.Instances), hours(row.RunningSeconds), usd4(row.CostUSD)})
+	}
+	_ = cw.Write([]string{"TOTAL", strconv.Itoa(len(r.Instances) + len(r.Untracked)), hours(secs), usd4(r.TotalUSD)})
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,254 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Report groupings.
+const (
+	ByUser    = "user"
+	ByGroup   = "group"
+	ByPurpose = "purpose"
+	ByType    = "type"
+	ByRegion  = "region"
+	ByDay     = "day"
+)
+
+// chartSeries is how many users (or groups) the chart stacks before lumping the rest
+// into "other": a chart of a thousand colours says nothing.
+const chartSeries = 10
+
+// Placeholder keys for instances without the attribute grouped by.
+const (
+	keyUntracked = "(untracked)"
+	keyNone      = "(none)"
+	keyOther     = "other"
+)
+
+const day = 24 * 3600
+
+// Report builds a spend report over [Since, Until) grouped by req.By. Every row, every
+// day and the total are sums of the same per-instance, per-window costs, so they agree.
+func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error) {
+	now := s.now()
+	by := req.By
+	if by == "" {
+		by = ByUser
+	}
+	switch by {
+	case ByUser, ByGroup, ByPurpose, ByType, ByRegion, ByDay:
+	default:
+		return Report{}, fmt.Errorf("report: by %q is not one of user, group, purpose, type, region, day", by)
+	}
+	since, until := req.Since.UTC(), req.Until.UTC()
+	if until.IsZero() {
+		until = now
+	}
+	if since.IsZero() {
+		since = s.defaultSince(now)
+	}
+	if !since.Before(until) {
+		return Report{}, fmt.Errorf("report: since %s is not before until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	r := Report{Since: since, Until: until, By: by, Rows: []ReportRow{}, Days: []DaySpend{},
+		Untracked: []InstanceCost{}, Instances: []InstanceCost{}}
+	var d *costData
+	var c *coster
+	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if d, err = loadCosts(ctx, tx, scope{}, since.Unix(), true); err != nil {
+			return err
+		}
+		ss, err := loadSpot(ctx, tx, d.Periods)
+		if err != nil {
+			return err
+		}
+		asOf, err := lastSnapshot(ctx, tx)
+		r.AsOf = unixTime(asOf)
+		c = &coster{prices: s.prices, spot: ss, now: now.Unix()}
+		return err
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	from, to := since.Unix(), until.Unix()
+	costs := instanceCosts(c, d, from, to)
+	unpriced := map[string]bool{}
+	for _, ic := range sortedCosts(costs) {
+		in := d.Instances[ic.ID]
+		r.TotalUSD += ic.CostUSD
+		if ic.Unpriced {
+			unpriced[ic.Type] = true
+		}
+		if in != nil && !in.Tracked {
+			r.Untracked = append(r.Untracked, ic)
+		} else {
+			r.Instances = append(r.Instances, ic)
+		}
+	}
+	r.Unpriced = sortedKeys(unpriced)
+
+	rows := map[string]*ReportRow{}
+	members := map[string]map[string]bool{}
+	chart := map[string]map[string]float64{} // day → series → USD
+	seriesTotal := map[string]float64{}
+	seriesKey := func(in *instInfo) string {
+		if by == ByGroup {
+			return groupKey(in)
+		}
+		return userKey(in)
+	}
+	addRow := func(key, id string, pc piece) {
+		row := rows[key]
+		if row == nil {
+			row = &ReportRow{Key: key}
+			rows[key] = row
+			members[key] = map[string]bool{}
+		}
+		row.CostUSD += pc.USD
+		row.RunningSeconds += pc.RunSeconds
+		if !members[key][id] {
+			members[key][id] = true
+			row.Instances++
+		}
+	}
+	// Every cost is split by UTC day: the chart needs it, and by=day rows are those days.
+	each := func(id, typ string, start, end int64, cost func(a, b int64) piece) {
+		in := d.Instances[id]
+		if in == nil {
+			in = &instInfo{ID: id}
+		}
+		a, b := max(start, from), min(end, to)
+		for ds := a - a%day; ds < b; ds += day {
+			pc := cost(max(ds, from), min(ds+day, to))
+			if pc.USD == 0 && pc.RunSeconds == 0 {
+				continue
+			}
+			dk := time.Unix(ds, 0).UTC().Format(time.DateOnly)
+			if by == ByDay {
+				addRow(dk, id, pc)
+			} else {
+				addRow(rowKey(by, in, typ), id, pc)
+			}
+			sk := seriesKey(in)
+			if chart[dk] == nil {
+				chart[dk] = map[string]float64{}
+			}
+			chart[dk][sk] += pc.USD
+			seriesTotal[sk] += pc.USD
+		}
+	}
+	for _, p := range d.Periods {
+		end := p.End
+		if end == 0 {
+			end = max(c.now, p.Start)
+		}
+		end = max(end, p.Start+minBilledSeconds)
+		each(p.InstanceID, p.Type, p.Start, end, func(a, b int64) piece { return c.period(p, a, b) })
+	}
+	for _, v := range d.Volumes {
+		end := v.End
+		if end == 0 {
+			end = c.now
+		}
+		in := d.Instances[v.InstanceID]
+		typ := ""
+		if in != nil {
+			typ = in.Type
+		}
+		each(v.InstanceID, typ, v.Start, end, func(a, b int64) piece { return c.volume(v, a, b) })
+	}
+	for _, k := range sortedKeys(rows) {
+		r.Rows = append(r.Rows, *rows[k])
+	}
+	if by != ByDay {
+		sort.SliceStable(r.Rows, func(i, j int) bool { return r.Rows[i].CostUSD > r.Rows[j].CostUSD })
+	}
+	shown := topSeries(seriesTotal, chartSeries)
+	for _, dk := range sortedKeys(chart) {
+		ds := DaySpend{Day: dk, Spend: map[string]float64{}}
+		for k, v := range chart[dk] {
+			if !shown[k] {
+				k = keyOther
+			}
+			ds.Spend[k] += v
+		}
+		r.Days = append(r.Days, ds)
+	}
+	if by != ByGroup {
+		for _, k := range sortedKeys(shown) {
+			if k == keyUntracked || k == keyNone {
+				continue
+			}
+			pol, err := s.policy(ctx, k)
+			if err == nil && pol.BudgetUSD > 0 {
+				r.Budgets = append(r.Budgets, BudgetLine{Key: k, BudgetUSD: pol.BudgetUSD})
+			}
+		}
+	}
+	return r, nil
+}
+
+// defaultSince is the start of the current term when one is configured, else of the
+// calendar month.
+func (s *Service) defaultSince(now time.Time) time.Time {
+	if !s.term[0].IsZero() && !s.term[0].After(now) {
+		return s.term[0]
+	}
+	return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+func userKey(in *instInfo) string {
+	if !in.Tracked || in.Owner == "" {
+		return keyUntracked
+	}
+	return in.Owner
+}
+
+func groupKey(in *instInfo) string {
+	if !in.Tracked || in.Owner == "" {
+		return keyUntracked
+	}
+	if in.Group == "" {
+		return keyNone
+	}
+	return in.Group
+}
+
+func rowKey(by string, in *instInfo, typ string) string {
+	switch by {
+	case ByGroup:
+		return groupKey(in)
+	case ByPurpose:
+		if in.Purpose == "" {
+			return keyNone
+		}
+		return in.Purpose
+	case ByType:
+		if typ == "" {
+			return keyNone
+		}
+		return typ
+	case ByRegion:
+		return in.Region
+	}
+	return userKey(in)
+}
+
+// topSeries returns the n keys with the largest totals.
+func topSeries(totals map[string]float64, n int) map[string]bool {
+	keys := sortedKeys(totals)
+	sort.SliceStable(keys, func(i, j int) bool { return totals[keys[i]] > totals[keys[j]] })
+	out := map[string]bool{}
+	for i, k := range keys {
+		if i >= n {
+			break
+		}
+		out[k] = true
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
+)
+
+// goneWindow is how long after its end an instance is still loaded for a snapshot:
+// EC2 keeps terminated instances visible for about an hour.
+const goneWindow = 2 * time.Hour
+
+// unixTime converts a stored Unix second to a time (zero stays zero).
+func unixTime(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// secTime formats a Unix second for a TEXT timestamp column; whole seconds only, so the
+// column stays lexically ordered.
+func secTime(s int64) string { return db.Time(unixTime(s)) }
+
+// parseUnix parses a TEXT timestamp column into Unix seconds (0 when empty or bad).
+func parseUnix(s string) int64 {
+	t, err := db.ParseTime(s)
+	if err != nil || t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// loadRegionState reads what a snapshot of region is compared with.
+func loadRegionState(ctx context.Context, q db.Querier, region string, at int64) (*regionState, error) {
+	st := &regionState{Region: region, Instances: map[string]*knownInstance{}, Volumes: map[string]bool{}}
+	goneSince := secTime(at - int64(goneWindow/time.Second))
+	var lastOK, lastRun sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT max(CASE WHEN ok = 1 THEN last_s END), max(last_s)
+		FROM acct_region_runs WHERE region = ?`, region).Scan(&lastOK, &lastRun); err != nil {
+		return nil, fmt.Errorf("load region runs: %w", err)
+	}
+	st.LastOK, st.LastRun = lastOK.Int64, lastRun.Int64
+
+	rows, err := q.QueryContext(ctx, `SELECT id, coalesce(owner, ''), type, state, public_ip, private_ip,
+		tags, launched_at, last_seen, gone_at
+		FROM instances WHERE region = ? AND (gone_at = '' OR gone_at >= ?)`, region, goneSince)
+	if err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+	for rows.Next() {
+		k := &knownInstance{}
+		var launched, seen, gone string
+		if err := rows.Scan(&k.ID, &k.Owner, &k.Type, &k.State, &k.PublicIP, &k.PrivateIP, &k.Tags,
+			&launched, &seen, &gone); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load instances: %w", err)
+		}
+		k.LaunchedAt, k.LastSeen, k.Gone = parseUnix(launched), parseUnix(seen), gone != ""
+		st.Instances[k.ID] = k
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT p.instance_id, p.id, p.start_s, coalesce(p.end_s, 0), p.end_how, p.estimated
+		FROM acct_periods p JOIN instances i ON i.id = p.instance_id
+		WHERE i.region = ? AND (i.gone_at = '' OR i.gone_at >= ?)
+		  AND p.start_s = (SELECT max(start_s) FROM acct_periods q WHERE q.instance_id = p.instance_id)`,
+		region, goneSince)
+	if err != nil {
+		return nil, fmt.Errorf("load periods: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		pr := &periodRow{}
+		if err := rows.Scan(&id, &pr.ID, &pr.Start, &pr.End, &pr.How, &pr.Estimated); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load periods: %w", err)
+		}
+		if k := st.Instances[id]; k != nil {
+			k.Last = pr
+			if pr.End == 0 {
+				k.Open = pr
+			}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("load periods: %w", err)
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT volume_id FROM acct_volumes WHERE region = ? AND end_s IS NULL`, region)
+	if err != nil {
+		return nil, fmt.Errorf("load volumes: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load volumes: %w", err)
+		}
+		st.Volumes[id] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("load volumes: %w", err)
+	}
+	return st, nil
+}
+
+// applyPlan writes a snapshot's plan, the volumes and spot prices fetched for it, and
+// the region's run record, all inside tx. It returns the rows written.
+func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, vols []cloud.Volume,
+	spot []cloud.SpotPrice, at int64, seen int) (int, error) {
+	n := 0
+	exec := func(query string, args ...any) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+		return nil
+	}
+	atText := secTime(at)
+	for _, o := range p.Inserts {
+		if err := exec(`INSERT INTO instances(id, region, type, image, name, purpose, spot, tracked, state,
+			public_ip, private_ip, launched_at, last_seen, tags)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+			o.ID, st.Region, o.Type, o.ImageID, o.Tags[cloud.TagName], o.Tags[cloud.TagPurpose], o.Spot, o.State,
+			o.PublicIP, o.PrivateIP, db.Time(o.LaunchTime), atText, tagsJSON(o.Tags)); err != nil {
+			return n, fmt.Errorf("insert untracked instance %s: %w", o.ID, err)
+		}
+	}
+	for _, u := range p.Updates {
+		q := `UPDATE instances SET state = ?, type = ?, public_ip = ?, private_ip = ?, tags = ?, last_seen = ?`
+		if u.Ungone {
+			q += `, gone_at = ''`
+		}
+		if err := exec(q+` WHERE id = ?`, u.State, u.Type, u.PublicIP, u.PrivIP, u.Tags, atText, u.ID); err != nil {
+			return n, fmt.Errorf("update instance %s: %w", u.ID, err)
+		}
+	}
+	for _, e := range p.Ends {
+		if err := exec(`UPDATE acct_periods SET end_s = ?, end_how = ?, estimated = ? WHERE id = ? AND end_s IS NULL`,
+			e.End, e.How, e.Estimated, e.ID); err != nil {
+			return n, fmt.Errorf("close period: %w", err)
+		}
+	}
+	for _, id := range p.Reopen {
+		if err := exec(`UPDATE acct_periods SET end_s = NULL, end_how = '', estimated = 0 WHERE id = ?`, id); err != nil {
+			return n, fmt.Errorf("reopen period: %w", err)
+		}
+	}
+	for _, np := range p.Periods {
+		var end any
+		if np.End > 0 {
+			end = np.End
+		}
+		if err := exec(`INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how, estimated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(instance_id, start_s) DO NOTHING`,
+			np.InstanceID, st.Region, np.AZ, np.Type, np.Spot, np.Start, end, np.How, np.Estimated); err != nil {
+			return n, fmt.Errorf("open period for %s: %w", np.InstanceID, err)
+		}
+	}
+	need := map[string]bool{}
+	for _, id := range p.NeedVolumes {
+		need[id] = true
+	}
+	for _, v := range vols {
+		if !need[v.InstanceID] || st.Volumes[v.ID] {
+			continue
+		}
+		start := v.CreatedAt.Unix()
+		if v.CreatedAt.IsZero() {
+			start = at
+		}
+		if err := exec(`INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			v.ID, v.InstanceID, st.Region, v.Type, v.SizeGB, start); err != nil {
+			return n, fmt.Errorf("record volume %s: %w", v.ID, err)
+		}
+	}
+	for _, g := range p.Gone {
+		q := `UPDATE instances SET gone_at = ?`
+		if g.Estimated {
+			// A vanished instance no longer exists: it counts as terminated from now on.
+			q += `, state = CASE WHEN state IN ('pending', 'running', 'stopping', 'stopped') THEN 'terminated' ELSE state END`
+		}
+		if err := exec(q+` WHERE id = ? AND gone_at = ''`, secTime(g.At), g.ID); err != nil {
+			return n, fmt.Errorf("mark %s gone: %w", g.ID, err)
+		}
+		if err := exec(`UPDATE acct_volumes SET end_s = max(start_s, ?), estimated = ? WHERE instance_id = ? AND end_s IS NULL`,
+			g.At, g.Estimated, g.ID); err != nil {
+			return n, fmt.Errorf("close volumes of %s: %w", g.ID, err)
+		}
+	}
+	for _, sp := range spot {
+		if err := exec(`INSERT INTO acct_spot_prices(region, type, az, at_s, price) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, st.Region, sp.Type, sp.AvailabilityZone, sp.At.Unix(), sp.USDPerHour); err != nil {
+			return n, fmt.Errorf("record spot price: %w", err)
+		}
+	}
+	k, err := recordRun(ctx, tx, st.Region, at, true, "", seen)
+	return n + k, err
+}
+
+// recordRun notes one snapshot of region: it extends the region's latest run when the
+// outcome is the same, so storage grows with changes of outcome only.
+func recordRun(ctx context.Context, q db.Querier, region string, at int64, ok bool, errText string, seen int) (int, error) {
+	var id int64
+	var lastOK bool
+	var lastErr string
+	err := q.QueryRowContext(ctx, `SELECT id, ok, error FROM acct_region_runs WHERE region = ? ORDER BY id DESC LIMIT 1`,
+		region).Scan(&id, &lastOK, &lastErr)
+	switch {
+	case err == nil && lastOK == ok && lastErr == errText:
+		_, err = q.ExecContext(ctx, `UPDATE acct_region_runs SET last_s = max(last_s, ?), runs = runs + 1, instances = ?
+			WHERE id = ?`, at, seen, id)
+	case err == nil || err == sql.ErrNoRows:
+		_, err = q.ExecContext(ctx, `INSERT INTO acct_region_runs(region, ok, error, first_s, last_s, instances)
+			VALUES (?, ?, ?, ?, ?, ?)`, region, ok, errText, at, at, seen)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("record %s snapshot: %w", region, err)
+	}
+	return 1, nil
+}
