@@ -31,5 +31,5 @@ type Identity struct {
 	CreatedAt   time.Time `json:"created_at"`
 	LastRotated time.Time `json:"last_rotated,omitempty"`
 	Keys        []Key     `json:"keys"`
-	State       string    `json:"state"` // active | creating | revoking
+	State       string    `json:"state"` // active | creating | revoking | untracked | missing
 }

@@ -1,6 +1,8 @@
 package iamsim
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -55,10 +57,12 @@ func (s *Sim) newID(prefix string) string {
 	return fmt.Sprintf("%sSIM%013d", prefix, s.counter)
 }
 
+// newSecret returns 40 random characters, like an AWS secret access key, so a test that
+// greps for a leaked secret cannot match by accident.
 func (s *Sim) newSecret() string {
-	s.counter++
-	// Deterministic but unguessable enough for a simulator: never used to sign anything.
-	return fmt.Sprintf("simSecret%031d", s.counter*7919)
+	b := make([]byte, 30)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func (s *Sim) user(c *call, param string) (*user, *apiError) {

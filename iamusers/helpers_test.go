@@ -1,0 +1,157 @@
+package iamusers_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/tollgate/tollgate/awssim/iamsim"
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/iamusers"
+)
+
+// clock is the manual clock shared by the simulator and the service.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// env is a service on a temp database and an iamsim account reached over HTTP through
+// the real cloud client.
+type env struct {
+	t      *testing.T
+	clock  *clock
+	sim    *iamsim.Sim
+	cloud  *cloud.Client
+	admin  *iam.Client // direct IAM access, for changes "out of band"
+	dbPath string
+	db     *db.DB
+	logs   *syncBuffer
+	opts   iamusers.Options
+	svc    *iamusers.Service
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	// Keep the developer's own AWS files and variables out of the test.
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDDAEMONTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-secret-not-a-student-one")
+	t.Setenv("AWS_REGION", "us-west-2")
+
+	c := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	sim := iamsim.New(c.Now)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cl, err := cloud.New(ctx, cloud.Config{Regions: []string{"us-west-2"}, EndpointURL: srv.URL, MaxAttempts: 2, MaxBackoff: time.Millisecond, Now: c.Now}, logger)
+	if err != nil {
+		t.Fatalf("cloud.New: %v", err)
+	}
+	dbPath := filepath.Join(dir, "tollgate.db")
+	d, err := db.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatalf("db.Open: %v", err)
+	}
+	d.Now = c.Now
+	t.Cleanup(func() { d.Close() })
+	admin := iam.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDADMIN", "x", "")},
+		func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	e := &env{t: t, clock: c, sim: sim, cloud: cl, admin: admin, dbPath: dbPath, db: d, logs: logs}
+	e.opts = iamusers.Options{
+		DB: d, Cloud: cl, Region: "us-west-2", Logger: logger, Now: c.Now,
+		Config: config.IAM{UserNamePattern: "tollgate-{user}", Path: "/tollgate/", PolicyName: "tollgate-student", PropagationTimeout: 30 * time.Second},
+		Sleep:  func(ctx context.Context, d time.Duration) error { c.Advance(d); return nil },
+	}
+	e.svc = e.newService(e.opts)
+	return e
+}
+
+func (e *env) newService(opts iamusers.Options) *iamusers.Service {
+	e.t.Helper()
+	s, err := iamusers.New(opts)
+	if err != nil {
+		e.t.Fatalf("iamusers.New: %v", err)
+	}
+	return s
+}
+
+func (e *env) issue(user string, rotate bool) iamusers.Credentials {
+	e.t.Helper()
+	cr, err := e.svc.Issue(context.Background(), user, rotate)
+	if err != nil {
+		e.t.Fatalf("Issue(%s, rotate=%v): %v", user, rotate, err)
+	}
+	return cr
+}
+
+// simUser returns the ground truth about an IAM user, failing if it does not exist.
+func (e *env) simUser(name string) iamsim.User {
+	e.t.Helper()
+	u, ok := e.sim.LookupUser(name)
+	if !ok {
+		e.t.Fatalf("IAM user %s does not exist", name)
+	}
+	return u
+}
+
+// createKey adds an access key directly in IAM (out of band).
+func (e *env) createKey(name string) string {
+	e.t.Helper()
+	out, err := e.admin.CreateAccessKey(context.Background(), &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		e.t.Fatalf("CreateAccessKey %s: %v", name, err)
+	}
+	return aws.ToString(out.AccessKey.AccessKeyId)
+}
+
+func (e *env) audit(action string) []db.AuditEntry {
+	e.t.Helper()
+	es, err := e.db.ListAudit(context.Background(), db.AuditFilter{Action: action})
+	if err != nil {
+		e.t.Fatalf("ListAudit: %v", err)
+	}
+	return es
+}
+
+func keyIDs(u iamsim.User) []string {
+	var out []string
+	for _, k := range u.Keys {
+		out = append(out, k.ID+"/"+k.Status)
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+package iamusers
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
+)
+
+// Revoke deletes user's identity and everything attached to it, including what was added
+// directly in the cloud. It returns ErrNotFound when tollgate knows no identity for user
+// and none exists under the configured path.
+func (s *Service) Revoke(ctx context.Context, user string) error {
+	if err := s.needCloud(); err != nil {
+		return err
+	}
+	ident, found, err := s.db.GetIAMIdentity(ctx, nil, user)
+	if err != nil {
+		return err
+	}
+	name := ident.IAMUser
+	if !found {
+		if name, err = s.IAMUserName(user); err != nil {
+			return err
+		}
+	}
+	defer s.lock(name)()
+	return s.revokeLocked(ctx, user, name, found)
+}
+
+// RevokeAll revokes every identity tollgate knows and every IAM user under the configured
+// path (end of term); it returns the IAM user names revoked, and the errors of those that
+// could not be.
+func (s *Service) RevokeAll(ctx context.Context) ([]string, error) {
+	if err := s.needCloud(); err != nil {
+		return nil, err
+	}
+	idents, err := s.db.ListIAMIdentities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.cloud.ListIAMUsers(ctx, s.cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	type target struct {
+		user     string // Unix user, "" when unknown
+		recorded bool
+	}
+	targets := map[string]target{} // by IAM user name
+	for _, u := range users {
+		unix, _ := s.unixUser(u.Name)
+		targets[u.Name] = target{user: unix}
+	}
+	for _, id := range idents {
+		// Recorded identities win: they name the Unix user exactly.
+		for n := range targets {
+			if strings.EqualFold(n, id.IAMUser) && n != id.IAMUser {
+				delete(targets, n)
+			}
+		}
+		targets[id.IAMUser] = target{user: id.User, recorded: true}
+	}
+	names := make([]string, 0, len(targets))
+	for n := range targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var revoked []string
+	var errs []error
+	for _, n := range names {
+		t := targets[n]
+		unlock := s.lock(n)
+		err := s.revokeLocked(ctx, t.user, n, t.recorded)
+		unlock()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		revoked = append(revoked, n)
+	}
+	return revoked, errors.Join(errs...)
+}
+
+// revokeLocked revokes IAM user name (Unix user user, "" if unknown); recorded says a
+// database row exists. The caller holds name's lock.
+func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded bool) error {
+	target := user
+	if target == "" {
+		target = name
+	}
+	u, exists, err := s.cloud.GetIAMUser(ctx, name)
+	if err != nil {
+		return err
+	}
+	if exists && !s.ours(u) {
+		if !recorded {
+			return fmt.Errorf("%w: %s (path %s)", ErrNotFound, name, u.Path)
+		}
+		// Recorded by us but moved out of our path: we still created it, delete it.
+	}
+	if !exists && !recorded {
+		return fmt.Errorf("%w for %s", ErrNotFound, target)
+	}
+	if recorded {
+		ident, _, err := s.db.GetIAMIdentity(ctx, nil, user)
+		if err != nil {
+			return err
+		}
+		ident.State, ident.UpdatedAt = db.IAMRevoking, s.now()
+		if err := s.db.PutIAMIdentity(ctx, nil, ident); err != nil {
+			return err
+		}
+	}
+	var detail map[string]any
+	if exists {
+		if detail, err = s.deleteIAMUser(ctx, name); err != nil {
+			s.audit(ctx, nil, "", ActionRevoke, target, db.Failed, err.Error(), map[string]any{"iam_user": name})
+			return err
+		}
+	} else {
+		detail = map[string]any{"iam_user": name, "note": "already absent from IAM"}
+	}
+	err = s.db.Immediate(ctx, func(tx *sql.Tx) error {
+		if user != "" {
+			if err := s.db.DeleteIAMIdentity(ctx, tx, user); err != nil {
+				return err
+			}
+		}
+		s.audit(ctx, tx, "", ActionRevoke, target, db.Allowed, "", detail)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("iam identity revoked", logUser, user, logIAMUser, name)
+	return nil
+}
+
+// deleteIAMUser removes, in this order, the login profile, access keys, inline policies,
+// attached policies and group memberships, then the user: IAM refuses to delete a user
+// with any of them left (DeleteConflict), so whatever was added out of band goes too.
+func (s *Service) deleteIAMUser(ctx context.Context, name string) (map[string]any, error) {
+	detail := map[string]any{"iam_user": name}
+	if err := s.cloud.DeleteIAMLoginProfile(ctx, name); err != nil {
+		return nil, err
+	}
+	keys, err := s.cloud.ListAccessKeys(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, k := range keys {
+		if err := s.cloud.DeleteAccessKey(ctx, name, k.ID); err != nil {
+			return nil, err
+		}
+		ids = append(ids, k.ID)
+	}
+	detail["keys"] = ids
+	policies, err := s.cloud.ListIAMUserPolicies(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range policies {
+		if err := s.cloud.DeleteIAMUserPolicy(ctx, name, p); err != nil {
+			return nil, err
+		}
+	}
+	detail["inline_policies"] = policies
+	attached, err := s.cloud.ListAttachedIAMUserPolicies(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, arn := range attached {
+		if err := s.cloud.DetachIAMUserPolicy(ctx, name, arn); err != nil {
+			return nil, err
+		}
+	}
+	detail["attached_policies"] = attached
+	groups, err := s.cloud.ListIAMGroupsForUser(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if err := s.cloud.RemoveIAMUserFromGroup(ctx, name, g); err != nil {
+			return nil, err
+		}
+	}
+	detail["groups"] = groups
+	if err := s.cloud.DeleteIAMUser(ctx, name); err != nil {
+		return nil, err
+	}
+	return detail, nil
+}
+
+// rollbackUser deletes an IAM user if it exists under our path (NoSuchEntity anywhere
+// means an earlier deletion got there first); it reports whether there was one.
+func (s *Service) rollbackUser(ctx context.Context, name string) (bool, error) {
+	u, exists, err := s.cloud.GetIAMUser(ctx, name)
+	if err != nil || !exists || !s.ours(u) {
+		return false, err
+	}
+	if _, err := s.deleteIAMUser(ctx, name); err != nil && !cloud.IsNoSuchEntity(err) {
+		return true, err
+	}
+	return true, nil
+}
