@@ -65,11 +65,26 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, regionName, actio
 		writeEC2Error(w, reqID, errf(500, "InternalError", "awssim: encoding response: %v", err))
 		return
 	}
+	if len(out) > sdkSafeResponseBytes {
+		sleepCtx(r, sdkRaceDelay)
+	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 }
+
+// The SDK (smithy-go) closes a request's body as soon as the response headers arrive,
+// and its body wrapper's WriteTo then returns io.EOF. net/http's connection write loop
+// still performs one last read of the body after sending it, treats that EOF as a write
+// error and closes the connection, cutting off any response body not yet buffered by the
+// client (its buffer is 4 KiB). Against AWS the network round trip hides the race; over
+// loopback a fast server loses it often. So responses too large to fit in the client's
+// buffer are held back briefly, giving the client's write loop time to finish.
+const (
+	sdkSafeResponseBytes = 3000
+	sdkRaceDelay         = 2 * time.Millisecond
+)
 
 func (s *Sim) applyEC2(h handler, regionName string, c *call) (any, *apiError) {
 	s.mu.Lock()
