@@ -66,7 +66,9 @@ func tags(kv ...string) runOpt {
 	}
 }
 
-func token(tok string) runOpt { return func(in *ec2.RunInstancesInput) { in.ClientToken = aws.String(tok) } }
+func token(tok string) runOpt {
+	return func(in *ec2.RunInstancesInput) { in.ClientToken = aws.String(tok) }
+}
 
 func spot(maxPrice string) runOpt {
 	return func(in *ec2.RunInstancesInput) {

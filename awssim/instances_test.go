@@ -404,7 +404,9 @@ func TestRunInstancesErrors(t *testing.T) {
 		{"arch mismatch", runInput(itype("t4g.micro")), "InvalidParameterValue", 400},
 		{"unknown key", runInput(func(in *ec2.RunInstancesInput) { in.KeyName = aws.String("nokey") }), "InvalidKeyPair.NotFound", 400},
 		{"min > max", runInput(func(in *ec2.RunInstancesInput) { in.MinCount, in.MaxCount = aws.Int32(3), aws.Int32(2) }), "InvalidParameterValue", 400},
-		{"bad az", runInput(func(in *ec2.RunInstancesInput) { in.Placement = &types.Placement{AvailabilityZone: aws.String("us-east-1a")} }), "InvalidParameterValue", 400},
+		{"bad az", runInput(func(in *ec2.RunInstancesInput) {
+			in.Placement = &types.Placement{AvailabilityZone: aws.String("us-east-1a")}
+		}), "InvalidParameterValue", 400},
 		{"bad user data", runInput(func(in *ec2.RunInstancesInput) { in.UserData = aws.String("not base64!") }), "InvalidParameterValue", 400},
 		{"reserved tag", runInput(tags("aws:x", "y")), "InvalidParameterValue", 400},
 		{"spot max price too low", runInput(spot("0.00001")), "SpotMaxPriceTooLow", 400},
