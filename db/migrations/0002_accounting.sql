@@ -18,6 +18,9 @@ CREATE TABLE acct_periods (
     estimated   INTEGER NOT NULL DEFAULT 0,    -- end_s estimated (missed transition, vanished)
     UNIQUE (instance_id, start_s)
 );
+-- The collector loads one region's live instances per snapshot.
+CREATE INDEX acct_instances_region ON instances(region, gone_at);
+
 CREATE INDEX acct_periods_open ON acct_periods(region) WHERE end_s IS NULL;
 CREATE INDEX acct_periods_start ON acct_periods(start_s);
 
