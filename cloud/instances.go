@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -48,7 +49,7 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 	if err := c.runLimiter(in.Region).Wait(ctx, in.Owner); err != nil {
 		return nil, fmt.Errorf("run instances in %s: waiting for the rate limiter: %w", in.Region, err)
 	}
-	start := c.now()
+	start := time.Now() // latency is wall time, whatever clock drives decisions
 	out, err := cl.RunInstances(ctx, input)
 	if err != nil {
 		c.logger.Warn("run instances failed", slog.String(logKeyRegion, in.Region),
@@ -65,7 +66,7 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 	}
 	c.logger.Info("instances launched", slog.String(logKeyRegion, in.Region),
 		slog.String(logKeyOwner, in.Owner), slog.String(logKeyToken, in.ClientToken),
-		slog.Any(logKeyInstances, ids), slog.Duration(logKeyElapsed, c.now().Sub(start)))
+		slog.Any(logKeyInstances, ids), slog.Duration(logKeyElapsed, time.Since(start)))
 	return insts, nil
 }
 
