@@ -121,7 +121,7 @@ regions = ["us-west-2", "us-east-1"]
 endpoint_url = ` + q(endpoint) + `
 
 [accounting]
-collect_interval = "1m"
+collect_interval = "15s"
 
 [policy.default]
 max_instances = 4
