@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/iamusers"
+)
+
+// AdminIAMCmd groups `tollgate admin iam …`.
+type AdminIAMCmd struct {
+	Ls     AdminIAMLsCmd     `cmd:"" help:"List IAM identities, their keys and ages, and last rotation."`
+	Revoke AdminIAMRevokeCmd `cmd:"" help:"Delete a user's IAM identity and everything attached to it, or --all at the end of term."`
+}
+
+// AdminIAMLsCmd is `tollgate admin iam ls`.
+type AdminIAMLsCmd struct{}
+
+// Run lists identities.
+func (c *AdminIAMLsCmd) Run(env *Env) error {
+	ids, err := env.Client.IAMIdentities(env.Ctx)
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		return printJSON(env.Out, broker.IdentityList{Identities: nonNil(ids)})
+	}
+	t := newTable(env.Out, "USER", "IAM USER", "STATE", "KEYS", "LAST ROTATED", "CREATED")
+	for _, id := range ids {
+		t.row(id.User, id.IAMUser, id.State, keySummary(id.Keys, env), relTime(id.LastRotated, env.Now()), day(id.CreatedAt))
+	}
+	return t.flush()
+}
+
+// keySummary is "AKIA… Active 3d, AKIA… Inactive 40d": each key's id, status and age.
+func keySummary(keys []iamusers.Key, env *Env) string {
+	var parts []string
+	for _, k := range keys {
+		age := "-"
+		if !k.CreatedAt.IsZero() {
+			age = shortDur(env.Now().Sub(k.CreatedAt))
+		}
+		parts = append(parts, k.ID+" "+k.Status+" "+age)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AdminIAMRevokeCmd is `tollgate admin iam revoke USER | --all`.
+type AdminIAMRevokeCmd struct {
+	User string `arg:"" optional:"" help:"User whose identity to revoke."`
+	All  bool   `help:"Revoke every identity under the configured IAM path (end of term)."`
+}
+
+// Run revokes.
+func (c *AdminIAMRevokeCmd) Run(env *Env) error {
+	if (c.User == "") == !c.All {
+		return usagef("give a USER or --all, not both")
+	}
+	resp, err := env.Client.IAMRevoke(env.Ctx, broker.IAMRevokeRequest{User: c.User, All: c.All})
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		return printJSON(env.Out, broker.IAMRevokeResponse{Revoked: nonNil(resp.Revoked)})
+	}
+	if len(resp.Revoked) == 0 {
+		fmt.Fprintln(env.Out, "no IAM identity to revoke")
+		return nil
+	}
+	for _, n := range resp.Revoked {
+		fmt.Fprintf(env.Out, "revoked %s\n", n)
+	}
+	return nil
+}
