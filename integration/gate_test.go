@@ -50,6 +50,7 @@ func testMultiUser(t *testing.T, dir string) {
 	bob := addUser(t, "tg-bob-"+sfx, homes, false)
 	admin := addUser(t, "tg-admin-"+sfx, homes, false, adminGroup)
 	eve := addUser(t, "tg-eve-"+sfx, homes, false)
+	carol := addUser(t, "tg-carol-"+sfx, homes, false)
 
 	c := newCluster(t, dir, clusterOptions{daemonUser: daemonUser, adminGroup: adminGroup})
 	assertDaemonUser(t, c, daemonUser)
@@ -66,6 +67,36 @@ func testMultiUser(t *testing.T, dir string) {
 		}
 		if slices.Contains(got, eve.name) {
 			t.Errorf("admin users ls = %v, holds %s who was never enrolled", got, eve.name)
+		}
+	})
+
+	t.Run("a roster with a bad line imports nothing", func(t *testing.T) {
+		roster := carol.name + ",sec-1\nNot A User,sec-1\n" + eve.name + ",sec-2,extra\n"
+		r := c.cliIn(t, admin, roster, "admin", "users", "import", "-")
+		if r.code != 1 {
+			t.Fatalf("import of a bad roster: exit %d, want 1\nstderr: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{"stdin:2:", "stdin:3:", "nothing imported"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("import of a bad roster: stderr = %q, want it to contain %q", r.stderr, want)
+			}
+		}
+		var list broker.UserList
+		c.jsonOK(t, admin, &list, "admin", "users", "ls")
+		if got := userNames(list.Users); slices.Contains(got, carol.name) {
+			t.Errorf("after a refused import, users = %v, holds %s", got, carol.name)
+		}
+	})
+
+	t.Run("a good roster imports", func(t *testing.T) {
+		r := c.cliIn(t, admin, "username,group\n"+carol.name+",sec-1\n", "admin", "users", "import", "-")
+		if r.code != 0 {
+			t.Fatalf("import: exit %d, want 0\nstderr: %s", r.code, r.stderr)
+		}
+		var list broker.UserList
+		c.jsonOK(t, admin, &list, "admin", "users", "ls")
+		if got := userNames(list.Users); !slices.Contains(got, carol.name) {
+			t.Errorf("after import, users = %v, want %s", got, carol.name)
 		}
 	})
 
@@ -186,6 +217,8 @@ func testMultiUser(t *testing.T, dir string) {
 		}
 	})
 
+	t.Run("an admin reads the spend report", func(t *testing.T) { checkReport(t, c, admin) })
+
 	t.Run("the secret key never leaks", func(t *testing.T) { checkSecret(t, c) })
 }
 
@@ -230,7 +263,20 @@ func testSingleUser(t *testing.T, dir string) {
 		}
 		c.ok(t, self, "terminate", ids[0])
 	})
+	t.Run("an admin reads the spend report", func(t *testing.T) { checkReport(t, c, self) })
 	t.Run("the secret key never leaks", func(t *testing.T) { checkSecret(t, c) })
+}
+
+// checkReport collects and asks for the spend report in every format.
+func checkReport(t *testing.T, c *cluster, admin account) {
+	t.Helper()
+	c.ok(t, admin, "admin", "collect")
+	for _, format := range []string{"table", "csv", "json", "html"} {
+		r := c.ok(t, admin, "admin", "report", "--format", format, "--by", "user")
+		if strings.TrimSpace(r.stdout) == "" {
+			t.Errorf("admin report --format %s printed nothing", format)
+		}
+	}
 }
 
 // launchOne launches one instance as u and returns its id.

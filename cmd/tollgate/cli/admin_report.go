@@ -35,13 +35,13 @@ func (c *AdminReportCmd) Run(env *Env) error {
 		format = "json"
 	}
 	if c.Output == "" {
-		return renderReport(env.Out, rep, format)
+		return accounting.Render(env.Out, rep, format)
 	}
 	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if err := renderReport(f, rep, format); err != nil {
+	if err := accounting.Render(f, rep, format); err != nil {
 		f.Close()
 		return fmt.Errorf("render report: %w", err)
 	}

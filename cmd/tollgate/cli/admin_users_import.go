@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // AdminUsersImportCmd is `tollgate admin users import FILE|-`. The roster is parsed here
@@ -26,16 +28,15 @@ func (c *AdminUsersImportCmd) Run(env *Env) error {
 		defer f.Close()
 		r, name = f, c.File
 	}
-	entries, err := parseRoster(name, io.LimitReader(r, 16<<20))
+	entries, err := config.ParseRoster(io.LimitReader(r, 16<<20))
 	if err != nil {
 		// Every bad line on its own line, then the one-line summary.
-		var multi interface{ Unwrap() []error }
-		if errors.As(err, &multi) {
-			errs := multi.Unwrap()
-			for _, e := range errs {
-				fmt.Fprintf(env.Err, "%s\n", oneLine(e.Error()))
+		var re *config.RosterError
+		if errors.As(err, &re) {
+			for _, l := range re.Lines {
+				fmt.Fprintf(env.Err, "%s:%d: %q: %s\n", name, l.Line, l.Text, l.Problem)
 			}
-			return fmt.Errorf("roster %s: %d bad line(s); nothing imported", name, len(errs))
+			return fmt.Errorf("roster %s: %d bad line(s); nothing imported", name, len(re.Lines))
 		}
 		return fmt.Errorf("roster %s: %w; nothing imported", name, err)
 	}
