@@ -67,13 +67,19 @@ type piece struct {
 
 // period is p's cost inside [from, until). Billing is per second with a 60 s minimum per
 // running period: the billed interval is [Start, max(End, Start+60)), clipped to the
-// window, and a running period ends at now.
+// window (a window reaching now keeps the whole minimum), and a running period ends at
+// now.
 func (c *coster) period(p costPeriod, from, until int64) piece {
 	end := p.End
 	if end == 0 {
 		end = max(c.now, p.Start)
 	}
 	billedEnd := max(end, p.Start+minBilledSeconds)
+	if until >= c.now {
+		// The minimum of a period that just started is owed already: a window reaching
+		// now includes it, as EC2's bill would.
+		until = max(until, billedEnd)
+	}
 	a, b := max(p.Start, from), min(billedEnd, until)
 	out := piece{Estimated: p.Estimated}
 	if r := min(end, until) - a; r > 0 {
