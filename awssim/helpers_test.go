@@ -3,6 +3,7 @@ package awssim_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -179,4 +180,13 @@ func near(a, b float64) bool {
 		d = -d
 	}
 	return d < 1e-9
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
