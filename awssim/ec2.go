@@ -51,7 +51,7 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, regionName, actio
 		writeEC2Error(w, reqID, errf(400, "InvalidAction", "The action %s is not valid for this web service.", action))
 		return
 	}
-	if lat := s.currentFaults().Latency; lat > 0 {
+	if lat := s.latency(); lat > 0 {
 		sleepCtx(r, lat)
 	}
 	c := &call{form: form, action: action, reqID: reqID}

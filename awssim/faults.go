@@ -159,6 +159,12 @@ func newFaultState(f Faults) *faultState {
 
 // SetFaults replaces the fault knobs, reseeding the generator and refilling buckets.
 func (s *Sim) SetFaults(f Faults) {
+	f.ErrorRate = copyRates(f.ErrorRate)
+	f.FailAfterApply = copyRates(f.FailAfterApply)
+	if f.Buckets != nil {
+		b := *f.Buckets
+		f.Buckets = &b
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
@@ -168,13 +174,38 @@ func (s *Sim) SetFaults(f Faults) {
 	}
 }
 
-// CurrentFaults returns the knobs in force.
+// CurrentFaults returns (a copy of) the knobs in force.
 func (s *Sim) CurrentFaults() Faults { return s.currentFaults() }
 
 func (s *Sim) currentFaults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.faults
+	f := s.faults
+	f.ErrorRate = copyRates(f.ErrorRate)
+	f.FailAfterApply = copyRates(f.FailAfterApply)
+	if f.Buckets != nil {
+		b := *f.Buckets
+		f.Buckets = &b
+	}
+	return f
+}
+
+// latency is the Latency knob, read without copying the other knobs.
+func (s *Sim) latency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.Latency
+}
+
+func copyRates(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // bucket is a token bucket's live level.

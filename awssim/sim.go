@@ -10,10 +10,12 @@
 package awssim
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,10 +173,43 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("The service %q is not simulated.", service)})
 		return
 	}
-	if lat := s.currentFaults().Latency; lat > 0 {
+	if lat := s.latency(); lat > 0 {
 		sleepCtx(r, lat)
 	}
-	q.ServeQuery(w, r, service, region, akid, action, r.Form)
+	// Buffer the mounted service's answer so that large ones get the same hold-back as
+	// EC2's (see sdkRaceDelay).
+	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	q.ServeQuery(buf, r, service, region, akid, action, r.Form)
+	if buf.body.Len() > sdkSafeResponseBytes {
+		sleepCtx(r, sdkRaceDelay)
+	}
+	for k, v := range buf.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(buf.body.Len()))
+	w.WriteHeader(buf.status)
+	_, _ = w.Write(buf.body.Bytes())
+}
+
+// bufferedResponse collects a response so it can be inspected before it is sent.
+type bufferedResponse struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if !b.wroteHeader {
+		b.status, b.wroteHeader = status, true
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.wroteHeader = true
+	return b.body.Write(p)
 }
 
 // credentialScope extracts service, region and access key id from a SigV4 Authorization
