@@ -51,13 +51,10 @@ func TestConcurrentRunInstances(t *testing.T) {
 }
 
 func TestDescribeAtScale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scale test")
-	}
 	e := newEnv(t)
 	regions := awssim.DefaultRegions
 	per := int32(1000)
-	if raceEnabled {
+	if raceEnabled || testing.Short() {
 		per = 200
 	}
 	for _, r := range regions {
