@@ -81,6 +81,8 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, regionName, actio
 // client (its buffer is 4 KiB). Against AWS the network round trip hides the race; over
 // loopback a fast server loses it often. So responses too large to fit in the client's
 // buffer are held back briefly, giving the client's write loop time to finish.
+// Upstream: aws/aws-sdk-go-v2 issues #1825 and #2737 (the SDK retries net.ErrClosed since
+// PR #2949, so production calls recover; RunInstances stays safe through its ClientToken).
 const (
 	sdkSafeResponseBytes = 3000
 	sdkRaceDelay         = 2 * time.Millisecond
