@@ -280,7 +280,7 @@ func checkReport(t *testing.T, c *cluster, admin account) {
 }
 
 // launchOne launches one instance as u and returns its id.
-func launchOne(t *testing.T, c *cluster, u account, args ...string) string {
+func launchOne(t testing.TB, c *cluster, u account, args ...string) string {
 	t.Helper()
 	var resp broker.LaunchResponse
 	c.jsonOK(t, u, &resp, append([]string{"launch"}, args...)...)

@@ -33,11 +33,16 @@ type Stdio struct {
 	Err io.Writer
 }
 
+// Globals are the flags every command takes.
+type Globals struct {
+	Socket string `help:"Path of tollgated's socket." env:"TOLLGATE_SOCKET" default:"${socket}" placeholder:"PATH"`
+	JSON   bool   `name:"json" help:"Print one JSON document on stdout instead of a table."`
+}
+
 // CLI is the root command. The KeysAWS and AdminIAM commands are the IAM engineer's
 // (keys_aws.go, admin_iam.go); this file only wires them in.
 type CLI struct {
-	Socket string `help:"Path of tollgated's socket." env:"TOLLGATE_SOCKET" default:"${socket}" placeholder:"PATH"`
-	JSON   bool   `name:"json" help:"Print one JSON document on stdout instead of a table."`
+	Globals
 
 	Launch    LaunchCmd    `cmd:"" help:"Launch instances within your quota."`
 	Ls        LsCmd        `cmd:"" help:"List your instances."`
@@ -100,14 +105,22 @@ func Main(ctx context.Context, args []string, stdio Stdio) (code int) {
 			code = e.code
 		}
 	}()
-	parser, err := kong.New(&root,
+	opts := []kong.Option{
 		kong.Name("tollgate"),
 		kong.Description("Launch and manage cloud instances through tollgated, within your quota and budget."),
 		kong.Writers(stdio.Out, stdio.Err),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
 		kong.Vars{"socket": broker.DefaultSocket},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	}
+	// Building kong's model of every command costs more than the request itself; when
+	// the command is known, model only it (same structs, same tags, same Run).
+	var target any = &root
+	if cmd, ok := selectCommand(&root, args); ok {
+		target = &root.Globals
+		opts = append(opts, kong.DynamicCommand(cmd.name, cmd.help, "", cmd.ptr))
+	}
+	parser, err := kong.New(target, opts...)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "tollgate: %v\n", err)
 		return ExitFailure
