@@ -23,10 +23,10 @@ lint:
 	else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-## bench: every benchmark once (the integration benchmark builds and execs the binaries)
+## bench: every benchmark (integration's BenchmarkLsProcess execs the built CLI against a
+## warm daemon on awssim and reports the median in ms)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 $(PKGS)
-	$(GO) test -run='^$$' -bench=. -count=1 ./integration/
+	$(GO) test -run='^$$' -bench=. -count=1 $(PKGS)
 
 ## fuzz-smoke: each fuzz target for $(FUZZTIME)
 fuzz-smoke:
