@@ -11,15 +11,12 @@ import (
 // including comments and blank lines that precede the next section (they belong to it),
 // and the file's line ending (LF or CRLF) is used for the new lines.
 func setINISection(data []byte, name, header string, body []string) []byte {
-	eol := "\n"
-	if bytes.Contains(data, []byte("\r\n")) {
-		eol = "\r\n"
-	}
+	lines := splitLinesKeepEOL(data)
+	eol := lineEnding(lines, name)
 	section := header + eol
 	for _, l := range body {
 		section += l + eol
 	}
-	lines := splitLinesKeepEOL(data)
 	var out bytes.Buffer
 	written := false
 	for i := 0; i < len(lines); {
@@ -56,6 +53,29 @@ func setINISection(data []byte, name, header string, body []string) []byte {
 		out.WriteString(section)
 	}
 	return out.Bytes()
+}
+
+// lineEnding is the file's line ending outside the sections named name: CRLF when most
+// lines there end so, else LF. Ignoring our own section makes a second run a no-op.
+func lineEnding(lines []string, name string) string {
+	crlf, lf := 0, 0
+	inOurs := false
+	for _, l := range lines {
+		if isHeader(l) {
+			inOurs = sectionName(l) == name
+		}
+		switch {
+		case inOurs:
+		case strings.HasSuffix(l, "\r\n"):
+			crlf++
+		case strings.HasSuffix(l, "\n"):
+			lf++
+		}
+	}
+	if crlf > lf {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // splitLinesKeepEOL splits after each "\n", keeping it; the last line may lack one.
