@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -117,7 +118,13 @@ func ListInstances(ctx context.Context, q Querier, f InstanceFilter) ([]Instance
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY i.launched_at, i.id"
-	rows, err := q.QueryContext(ctx, query, args...)
+	run := queryContext // a fixed query text: worth a cached prepared statement
+	if len(f.IDs) > 0 || len(f.Regions) > 0 {
+		run = func(ctx context.Context, q Querier, query string, args ...any) (*sql.Rows, error) {
+			return q.QueryContext(ctx, query, args...)
+		}
+	}
+	rows, err := run(ctx, q, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}

@@ -20,7 +20,7 @@ type SSHKey struct {
 // GetSSHKey reads a user's key; ok is false if they have none.
 func (d *DB) GetSSHKey(ctx context.Context, user string) (k SSHKey, ok bool, err error) {
 	var at string
-	err = d.sql.QueryRowContext(ctx, `SELECT user, public_key, fingerprint, updated_at FROM ssh_keys WHERE user = ?`, user).
+	err = queryRowContext(ctx, d.sql, `SELECT user, public_key, fingerprint, updated_at FROM ssh_keys WHERE user = ?`, user).
 		Scan(&k.User, &k.PublicKey, &k.Fingerprint, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SSHKey{}, false, nil

@@ -91,7 +91,7 @@ func RequestedLaunches(ctx context.Context, q Querier, owner string) ([]Launch, 
 }
 
 func queryLaunches(ctx context.Context, q Querier, query string, args ...any) ([]Launch, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := queryContext(ctx, q, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list launches: %w", err)
 	}

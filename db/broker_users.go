@@ -43,7 +43,7 @@ func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 
 // GetUser reads one user through q; ok is false if there is no such row.
 func GetUser(ctx context.Context, q Querier, name string) (u User, ok bool, err error) {
-	u, err = scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	u, err = scanUser(queryRowContext(ctx, q, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, false, nil
 	}

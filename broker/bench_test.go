@@ -1,0 +1,155 @@
+package broker
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/db"
+)
+
+// benchUsers is how many users admissions rotate over, so each user's holdings stay a
+// realistic handful of rows however large b.N grows.
+const benchUsers = 512
+
+func benchHarness(b *testing.B) (*harness, []*caller) {
+	b.Helper()
+	h := newHarness(b, func(c *config.Config) {
+		c.Policy.Default.MaxInstances = 1 << 20
+		c.Policy.Default.MaxVCPUs = 1 << 24
+		c.Policy.Default.BudgetUSD = 1e12
+	})
+	now := h.sim.Now()
+	callers := make([]*caller, benchUsers)
+	err := h.d.DB().Immediate(h.ctx, func(tx *sql.Tx) error {
+		for i := range callers {
+			u := db.User{Name: fmt.Sprintf("u%03d", i), UID: 10000 + i, Source: db.SourceAdmin, CreatedAt: now}
+			if err := db.InsertUser(h.ctx, tx, u); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(h.ctx, `INSERT INTO ssh_keys(user, public_key, fingerprint, updated_at) VALUES (?, 'k', 'SHA256:x', ?)`,
+				u.Name, db.Time(now)); err != nil {
+				return err
+			}
+			callers[i] = &caller{UserInfo: UserInfo{Name: u.Name, UID: u.UID}, Enrolled: true, row: &u}
+		}
+		_, err := tx.ExecContext(h.ctx, `CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, at TEXT NOT NULL)`)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, callers
+}
+
+// rawInsert is one single-row insert transaction, BEGIN IMMEDIATE, same pool and pragmas.
+func rawInsert(ctx context.Context, d *db.DB, i int) error {
+	return d.Immediate(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw(owner, at) VALUES (?, ?)`, fmt.Sprintf("u%03d", i%benchUsers), db.Time(time.Now()))
+		return err
+	})
+}
+
+// BenchmarkAdmission measures the admission path (policy, holdings, quota.Admit, launch
+// record and audit entry in one BEGIN IMMEDIATE transaction; no cloud call), then times
+// as many raw single-row insert transactions on the same file and reports both and the
+// ratio of admission throughput to raw insert throughput.
+func BenchmarkAdmission(b *testing.B) {
+	h, callers := benchHarness(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := h.d.admit(ctx, callers[i%benchUsers], LaunchRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	adm := time.Since(start)
+	b.StopTimer()
+	start = time.Now()
+	for i := 0; i < b.N; i++ {
+		if err := rawInsert(ctx, h.d.DB(), i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw := time.Since(start)
+	b.ReportMetric(float64(b.N)/adm.Seconds(), "admissions/s")
+	b.ReportMetric(float64(b.N)/raw.Seconds(), "raw_inserts/s")
+	b.ReportMetric(raw.Seconds()/adm.Seconds(), "ratio")
+}
+
+// BenchmarkRawInsert is the baseline alone: single-row insert transactions.
+func BenchmarkRawInsert(b *testing.B) {
+	h, _ := benchHarness(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rawInsert(ctx, h.d.DB(), i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkQuotaParallel runs GET /v1/quota round trips from 32 concurrent clients, each
+// on its own connection, and reports throughput and the p50/p99 latency.
+func BenchmarkQuotaParallel(b *testing.B) {
+	const clients = 32
+	h := newHarness(b)
+	h.enrol("alice", "alice")
+	if _, err := h.c.Launch(h.ctx, LaunchRequest{Count: 2}); err != nil {
+		b.Fatal(err)
+	}
+	cs := make([]*Client, clients)
+	for i := range cs {
+		cs[i] = NewClient(h.d.Socket())
+		if _, err := cs[i].Quota(h.ctx); err != nil { // warm the connection
+			b.Fatal(err)
+		}
+	}
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := range clients {
+		n := b.N / clients
+		if w < b.N%clients {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ls := make([]time.Duration, 0, n)
+			for range n {
+				t0 := time.Now()
+				if _, err := cs[w].Quota(h.ctx); err != nil {
+					b.Error(err)
+					return
+				}
+				ls = append(ls, time.Since(t0))
+			}
+			lat[w] = ls
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	var all []time.Duration
+	for _, ls := range lat {
+		all = append(all, ls...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50_ms")
+	b.ReportMetric(pct(0.99), "p99_ms")
+}
