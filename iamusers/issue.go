@@ -197,14 +197,21 @@ func (s *Service) waitPropagation(ctx context.Context, name string, key cloud.Ac
 	}
 }
 
-// ensureIdentity returns user's active identity, creating it if needed.
+// ensureIdentity returns user's active identity with the configured policy, creating it
+// if needed.
 func (s *Service) ensureIdentity(ctx context.Context, user, name string) (db.IAMIdentity, error) {
 	ident, found, err := s.db.GetIAMIdentity(ctx, nil, user)
 	if err != nil {
 		return db.IAMIdentity{}, err
 	}
 	if found && ident.State == db.IAMActive && ident.IAMUser == name {
-		return ident, nil
+		// Re-applying the policy keeps every identity on the configured one.
+		err := s.cloud.PutIAMUserPolicy(ctx, name, s.cfg.PolicyName, s.policyFor(user, name))
+		if !cloud.IsNoSuchEntity(err) {
+			return ident, err
+		}
+		s.log.Warn("iam user missing; recreating", logUser, user, logIAMUser, name)
+		return s.createIdentity(ctx, user, name)
 	}
 	if found && (ident.State == db.IAMRevoking || ident.IAMUser != name) {
 		// A revocation that did not finish, or a pattern changed since: finish with the

@@ -268,3 +268,16 @@ func TestNewRejectsBadPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyFollowsConfiguration(t *testing.T) {
+	e := newEnv(t)
+	e.issue("kim", false)
+	opts := e.opts
+	opts.Policy = []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::course/home/{user}/*"}]}`)
+	e.svc = e.newService(opts)
+	e.issue("kim", true)
+	got := e.simUser("tollgate-kim").InlinePolicies["tollgate-student"]
+	if want := `"Resource":"arn:aws:s3:::course/home/kim/*"`; !strings.Contains(got, want) {
+		t.Errorf("policy after reconfiguration = %s, want it to contain %s", got, want)
+	}
+}
