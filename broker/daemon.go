@@ -210,6 +210,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		Handler:           d.routes(),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
 	d.log.Info("tollgated listening", logPath, d.socket)
