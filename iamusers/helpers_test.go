@@ -48,7 +48,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 // env is a service on a temp database and an iamsim account reached over HTTP through
 // the real cloud client.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	sim    *iamsim.Sim
 	cloud  *cloud.Client
@@ -60,7 +60,7 @@ type env struct {
 	svc    *iamusers.Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -70,10 +70,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // key from the SigV4 scope: STS answers for it, and CreateAccessKey without a UserName
 // acts on its owner.
 func (s *Sim) ServeQuery(w http.ResponseWriter, r *http.Request, service, region, accessKeyID, action string, form url.Values) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.counter++
-	reqID := requestID(s.counter)
 	var h handler
 	var ns string
 	switch service {
@@ -82,12 +78,19 @@ func (s *Sim) ServeQuery(w http.ResponseWriter, r *http.Request, service, region
 	default:
 		h, ns = iamActions[action], iamNamespace
 	}
+	now := s.now().UTC() // before taking mu: the clock may be awssim's, with its own lock
+	s.mu.Lock()
+	s.counter++
+	reqID := requestID(s.counter)
+	var res any
+	var err *apiError
 	if h == nil {
-		writeError(w, reqID, &apiError{status: 400, code: "InvalidAction",
-			msg: "The action " + action + " is not valid for this web service."})
-		return
+		err = &apiError{status: 400, code: "InvalidAction", msg: "The action " + action + " is not valid for this web service."}
+	} else {
+		// The result is built under the lock (it reads the state); it is written after.
+		res, err = h(s, &call{form: form, caller: accessKeyID, now: now})
 	}
-	res, err := h(s, &call{form: form, caller: accessKeyID, now: s.now().UTC()})
+	s.mu.Unlock()
 	if err != nil {
 		writeError(w, reqID, err)
 		return
