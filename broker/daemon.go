@@ -193,9 +193,6 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return fail(err)
 	}
 	d.db.Now = d.now
-	// Keep the read pool's connections: database/sql's default of 2 idle connections makes
-	// every burst of concurrent requests open (and close) SQLite connections.
-	d.db.SQL().SetMaxIdleConns(8)
 	if err := d.buildServices(opts); err != nil {
 		return fail(err)
 	}

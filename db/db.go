@@ -74,7 +74,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// Keep as many idle connections as open ones: reopening an SQLite connection (and
+	// re-running the DSN pragmas) on every request costs more than the query itself.
 	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8)
 	// A second pool whose transactions all start with BEGIN IMMEDIATE: database/sql has
 	// no way to ask for it per transaction.
 	imm, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -83,6 +86,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	imm.SetMaxOpenConns(4)
+	imm.SetMaxIdleConns(4)
 	d := &DB{sql: sdb, imm: imm, path: path, Now: time.Now}
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
