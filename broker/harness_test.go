@@ -73,6 +73,13 @@ func (f *fakeUsers) as(name string) {
 	panic("fakeUsers: no user " + name)
 }
 
+// current is the name of the user requests come from.
+func (f *fakeUsers) current() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byUID[f.cur].Name
+}
+
 // peerUID is the harness's Hooks.PeerUID.
 func (f *fakeUsers) peerUID(real int) int {
 	f.mu.Lock()

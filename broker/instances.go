@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"slices"
@@ -79,7 +78,23 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 			d.audit(ctx, nil, c, auditAction, joinIDs(ids), db.Refused, e.Message, nil)
 			return nil, e
 		}
-		return d.act(ctx, c, auditAction, action, ids, byID), nil
+		var prev map[string]string
+		if action == "start" {
+			if prev, err = d.admitStart(ctx, c, auditAction, ids); err != nil {
+				return nil, err // a refusal is audited in the admission transaction
+			}
+		}
+		out := d.act(ctx, c, auditAction, action, ids, byID)
+		if prev != nil {
+			var failed []string
+			for _, res := range out.Results {
+				if res.Error != nil {
+					failed = append(failed, res.ID)
+				}
+			}
+			d.undoStart(context.WithoutCancel(ctx), prev, failed)
+		}
+		return out, nil
 	}
 }
 
@@ -185,41 +200,20 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 	if err != nil {
 		return refuse(&Error{Code: CodeInvalidRequest, Message: "duration: " + err.Error()})
 	}
-	rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{IDs: []string{req.ID}})
+	row, newExp, err := d.admitExtend(ctx, c, req.ID, dur)
 	if err != nil {
-		return nil, err
+		return nil, err // a refusal is audited in the admission transaction
 	}
-	if len(rows) == 0 || rows[0].Owner != c.Name {
-		return refuse(&Error{Code: CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", req.ID)})
-	}
-	row := rows[0]
-	if !row.Live() {
-		return refuse(&Error{Code: CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)})
-	}
-	pol, err := d.policyFor(c)
-	if err != nil {
-		return nil, err
-	}
-	newExp, ref := quota.Extend(pol, row.LaunchedAt, row.ExpiresAt, dur)
-	if ref != nil {
-		return refuse(&Error{Code: ref.Code, Message: ref.Message})
-	}
-	if err := d.cloud.CreateTags(ctx, row.Region, []string{row.ID}, map[string]string{
-		cloud.TagExpires: newExp.UTC().Format(time.RFC3339)}); err != nil {
+	if err := d.tagExpiry(ctx, row, newExp); err != nil {
+		if rerr := db.RevertInstanceExpiry(context.WithoutCancel(ctx), d.db.SQL(), row.ID, newExp, row.ExpiresAt); rerr != nil {
+			d.log.Error("undo extend", logInstance, row.ID, logErr, rerr)
+		}
 		e := &Error{Code: CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
 		d.audit(ctx, nil, c, "extend", row.ID, db.Failed, e.Message, nil)
 		return nil, e
 	}
-	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
-		if err := db.SetInstanceExpiry(ctx, tx, row.ID, newExp); err != nil {
-			return err
-		}
-		return d.audit(ctx, tx, c, "extend", row.ID, db.Allowed, "",
-			map[string]any{"duration": quota.FormatDuration(dur), "expires_at": newExp.UTC().Format(time.RFC3339)})
-	})
-	if err != nil {
-		return nil, err
-	}
+	d.audit(ctx, nil, c, "extend", row.ID, db.Allowed, "",
+		map[string]any{"duration": quota.FormatDuration(dur), "expires_at": newExp.UTC().Format(time.RFC3339)})
 	row.ExpiresAt = newExp
 	return apiInstance(row), nil
 }
@@ -230,7 +224,7 @@ func (d *Daemon) handleQuota(ctx context.Context, c *caller, r *http.Request) (a
 		return nil, err
 	}
 	now := d.now()
-	usage, err := d.holdings(ctx, d.db.SQL(), c.Name, now)
+	usage, err := d.holdings(ctx, d.db.SQL(), c.Name, now, nil)
 	if err != nil {
 		return nil, err
 	}

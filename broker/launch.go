@@ -155,7 +155,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 	var l db.Launch
 	var refusal *quota.Refusal
 	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
-		usage, err := d.holdings(ctx, tx, c.Name, now)
+		usage, err := d.holdings(ctx, tx, c.Name, now, nil)
 		if err != nil {
 			return err
 		}
@@ -229,49 +229,6 @@ func (d *Daemon) periodStart(pol quota.Policy, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return start
-}
-
-// holdings is what owner holds, read through q inside the admission transaction: live
-// instances, vCPUs of pending and running ones, the remaining cost of their leases, and
-// the same for launches still requested.
-func (d *Daemon) holdings(ctx context.Context, q db.Querier, owner string, now time.Time) (quota.Usage, error) {
-	var u quota.Usage
-	insts, err := db.ListInstances(ctx, q, db.InstanceFilter{Owner: owner, LiveOnly: true})
-	if err != nil {
-		return u, err
-	}
-	for _, in := range insts {
-		u.Instances++
-		if in.State != "pending" && in.State != "running" {
-			continue
-		}
-		vcpus, hourly := in.VCPUsEach, in.PriceHourly
-		if vcpus == 0 {
-			vcpus, _ = d.prices.VCPUs(in.Type)
-		}
-		if hourly == 0 {
-			hourly, _ = d.prices.OnDemand(in.Region, in.Type)
-		}
-		u.VCPUs += vcpus
-		u.CommittedUSD += hourly * remainingHours(in.ExpiresAt, now)
-	}
-	reqs, err := db.RequestedLaunches(ctx, q, owner)
-	if err != nil {
-		return u, err
-	}
-	for _, l := range reqs {
-		u.Instances += l.Count
-		u.VCPUs += l.Count * l.VCPUsEach
-		u.CommittedUSD += float64(l.Count) * l.PriceHourly * remainingHours(l.ExpiresAt, now)
-	}
-	return u, nil
-}
-
-func remainingHours(expires, now time.Time) float64 {
-	if expires.IsZero() || !expires.After(now) {
-		return 0
-	}
-	return expires.Sub(now).Hours()
 }
 
 // run calls RunInstances, retrying ambiguous failures with the same client token: EC2

@@ -203,3 +203,26 @@ func SetInstanceExpiry(ctx context.Context, q Querier, id string, expires time.T
 	}
 	return nil
 }
+
+// RevertInstanceState sets an instance's state back from `from` to `to`, only if it is
+// still `from`: an admission that marked it ahead of a cloud call that then failed must
+// not overwrite a state recorded since.
+func RevertInstanceState(ctx context.Context, q Querier, id, from, to string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE instances SET state = ?, last_seen = ? WHERE id = ? AND state = ?`,
+		to, Time(now), id, from)
+	if err != nil {
+		return fmt.Errorf("revert state of %s: %w", id, err)
+	}
+	return nil
+}
+
+// RevertInstanceExpiry moves an instance's lease expiry back from `from` to `to`, only if
+// it is still `from` (an extend whose cloud tag failed).
+func RevertInstanceExpiry(ctx context.Context, q Querier, id string, from, to time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE instances SET expires_at = ? WHERE id = ? AND expires_at = ?`,
+		Time(to), id, Time(from))
+	if err != nil {
+		return fmt.Errorf("revert expiry of %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package broker
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/quota"
+)
+
+// holdings is what owner holds, read through q inside an admission transaction: live
+// instances, vCPUs of pending and running ones, the remaining cost of every live lease
+// (stopped ones too: a stopped instance may be started again, so its lease stays
+// committed; otherwise stop → launch → start would overshoot the budget), and the same
+// for launches still requested. Instances in except are counted in Instances only: a
+// start admits them itself.
+func (d *Daemon) holdings(ctx context.Context, q db.Querier, owner string, now time.Time, except map[string]bool) (quota.Usage, error) {
+	var u quota.Usage
+	insts, err := db.ListInstances(ctx, q, db.InstanceFilter{Owner: owner, LiveOnly: true})
+	if err != nil {
+		return u, err
+	}
+	for _, in := range insts {
+		u.Instances++
+		if except[in.ID] {
+			continue
+		}
+		l := d.leaseOf(in)
+		if in.State == "pending" || in.State == "running" {
+			u.VCPUs += l.VCPUs
+		}
+		u.CommittedUSD += l.RemainingUSD(now)
+	}
+	reqs, err := db.RequestedLaunches(ctx, q, owner)
+	if err != nil {
+		return u, err
+	}
+	for _, l := range reqs {
+		u.Instances += l.Count
+		u.VCPUs += l.Count * l.VCPUsEach
+		u.CommittedUSD += float64(l.Count) * l.PriceHourly * quota.RemainingHours(l.ExpiresAt, now)
+	}
+	return u, nil
+}
+
+// leaseOf is in's lease for admission: vCPUs and price from its launch record, or from
+// the price table for instances adopted without one.
+func (d *Daemon) leaseOf(in db.Instance) quota.Lease {
+	l := quota.Lease{ID: in.ID, Type: in.Type, VCPUs: in.VCPUsEach, HourlyUSD: in.PriceHourly, ExpiresAt: in.ExpiresAt}
+	if l.VCPUs == 0 {
+		l.VCPUs, _ = d.prices.VCPUs(in.Type)
+	}
+	if l.HourlyUSD == 0 {
+		l.HourlyUSD, _ = d.prices.OnDemand(in.Region, in.Type)
+	}
+	return l
+}
+
+// admitStart decides a start of ids (all c's, already checked) in one BEGIN IMMEDIATE
+// transaction and, if admitted, marks the stopped ones pending in the same transaction,
+// so a concurrent launch or start counts their vCPUs and cannot overshoot max_vcpus. It
+// returns each marked instance's previous state, for undo should the cloud refuse. A
+// refusal is audited in the transaction and returned as *quota.Refusal.
+func (d *Daemon) admitStart(ctx context.Context, c *caller, auditAction string, ids []string) (map[string]string, error) {
+	pol, err := d.policyFor(c)
+	if err != nil {
+		return nil, err
+	}
+	now := d.now()
+	spent, err := d.spent(ctx, c.Name, pol, now)
+	if err != nil {
+		return nil, err
+	}
+	except := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		except[id] = true
+	}
+	prev := map[string]string{}
+	var refusal *quota.Refusal
+	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
+		rows, err := db.ListInstances(ctx, tx, db.InstanceFilter{IDs: ids})
+		if err != nil {
+			return err
+		}
+		usage, err := d.holdings(ctx, tx, c.Name, now, except)
+		if err != nil {
+			return err
+		}
+		usage.SpentUSD = spent
+		leases := make([]quota.Lease, 0, len(rows))
+		for _, row := range rows {
+			if row.Live() {
+				leases = append(leases, d.leaseOf(row))
+			}
+		}
+		if ref := quota.AdmitStart(pol, usage, leases, now); ref != nil {
+			refusal = ref
+			return d.audit(ctx, tx, c, auditAction, joinIDs(ids), db.Refused, ref.Message,
+				map[string]any{"limit": ref.Limit, "code": ref.Code})
+		}
+		for _, row := range rows {
+			if row.State != "stopped" {
+				continue
+			}
+			if err := db.UpdateInstanceState(ctx, tx, row.ID, "pending", "", "", now); err != nil {
+				return err
+			}
+			prev[row.ID] = row.State
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admit start: %w", err)
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	return prev, nil
+}
+
+// undoStart puts back the state admitStart recorded for instances the cloud did not
+// start, unless something else has recorded a state for them since.
+func (d *Daemon) undoStart(ctx context.Context, prev map[string]string, ids []string) {
+	now := d.now()
+	for _, id := range ids {
+		st, ok := prev[id]
+		if !ok {
+			continue
+		}
+		if err := db.RevertInstanceState(ctx, d.db.SQL(), id, "pending", st, now); err != nil {
+			d.log.Error("undo start admission", logInstance, id, logErr, err)
+		}
+	}
+}
+
+// admitExtend decides extending row's lease by dur in one BEGIN IMMEDIATE transaction
+// (max_lifetime, then the budget with every lease's committed cost) and records the new
+// expiry in it, so two concurrent extends cannot both fit under the budget. A refusal
+// is audited in the transaction and returned as *quota.Refusal.
+func (d *Daemon) admitExtend(ctx context.Context, c *caller, id string, dur time.Duration) (db.Instance, time.Time, error) {
+	pol, err := d.policyFor(c)
+	if err != nil {
+		return db.Instance{}, time.Time{}, err
+	}
+	now := d.now()
+	spent, err := d.spent(ctx, c.Name, pol, now)
+	if err != nil {
+		return db.Instance{}, time.Time{}, err
+	}
+	var row db.Instance
+	var newExp time.Time
+	var refusal error
+	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
+		refuse := func(e error, detail map[string]any) error {
+			refusal = e
+			return d.audit(ctx, tx, c, "extend", id, db.Refused, e.Error(), detail)
+		}
+		rows, err := db.ListInstances(ctx, tx, db.InstanceFilter{IDs: []string{id}})
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 || rows[0].Owner != c.Name {
+			return refuse(&Error{Code: CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", id)}, nil)
+		}
+		row = rows[0]
+		if !row.Live() {
+			return refuse(&Error{Code: CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)}, nil)
+		}
+		usage, err := d.holdings(ctx, tx, c.Name, now, nil)
+		if err != nil {
+			return err
+		}
+		usage.SpentUSD = spent
+		exp, ref := quota.AdmitExtend(pol, usage, d.leaseOf(row), row.LaunchedAt, dur, now)
+		if ref != nil {
+			return refuse(ref, map[string]any{"limit": ref.Limit, "code": ref.Code, "duration": quota.FormatDuration(dur)})
+		}
+		newExp = exp
+		return db.SetInstanceExpiry(ctx, tx, row.ID, newExp)
+	})
+	if err != nil {
+		return db.Instance{}, time.Time{}, fmt.Errorf("admit extend: %w", err)
+	}
+	if refusal != nil {
+		return db.Instance{}, time.Time{}, refusal
+	}
+	return row, newExp, nil
+}
+
+// tagExpiry writes the new expiry tag; the database already holds it.
+func (d *Daemon) tagExpiry(ctx context.Context, row db.Instance, exp time.Time) error {
+	return d.cloud.CreateTags(ctx, row.Region, []string{row.ID}, map[string]string{
+		cloud.TagExpires: exp.UTC().Format(time.RFC3339)})
+}
