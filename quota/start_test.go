@@ -28,12 +28,12 @@ func TestAdmitStart(t *testing.T) {
 			"starting i-1, i-2 needs 4 more"},
 		{"expired lease", 50, Usage{}, []Lease{micro("i-1", time.Hour), micro("i-2", 0)}, "lease", CodeQuotaExceeded,
 			"the lease of i-2 expired at 2025-03-10T12:00:00Z: extend it first"},
-		{"remaining lease crosses the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 4}, []Lease{micro("i-1", 3 * time.Hour)}, "budget_usd", CodeBudgetExhausted,
+		{"remaining lease crosses the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 4}, []Lease{micro("i-1", 3*time.Hour)}, "budget_usd", CodeBudgetExhausted,
 			"you have spent $4.00, your other leases commit $4.00 more and the remaining leases of i-1 would cost $3.00 (total $11.00)"},
-		{"remaining lease lands on the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 3}, []Lease{micro("i-1", 3 * time.Hour)}, "", "", ""},
+		{"remaining lease lands on the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 3}, []Lease{micro("i-1", 3*time.Hour)}, "", "", ""},
 		{"budget spent", 10, Usage{SpentUSD: 10}, []Lease{micro("i-1", time.Minute)}, "budget_usd", CodeBudgetExhausted,
 			"you have spent $10.00: nothing may be started"},
-		{"no budget", 0, Usage{SpentUSD: 1000}, []Lease{micro("i-1", 100 * time.Hour)}, "", "", ""},
+		{"no budget", 0, Usage{SpentUSD: 1000}, []Lease{micro("i-1", 100*time.Hour)}, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
