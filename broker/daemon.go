@@ -109,6 +109,10 @@ type Options struct {
 	Prices     Prices
 	// ReconcileGrace overrides DefaultReconcileGrace.
 	ReconcileGrace time.Duration
+	// MutationRate and MutationBurst override DefaultMutationRate and
+	// DefaultMutationBurst: each non-admin uid's token bucket for POST requests.
+	MutationRate  float64
+	MutationBurst int
 }
 
 // Daemon is tollgated's broker: the socket server, admission, the crash-safe launch and
@@ -136,6 +140,8 @@ type Daemon struct {
 
 	imageMu    sync.Mutex
 	imageCache map[string]imageEntry
+
+	limiter *userLimiter
 
 	reconcileMu sync.Mutex
 	closeOnce   sync.Once
@@ -177,6 +183,14 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if d.grace == 0 {
 		d.grace = DefaultReconcileGrace
 	}
+	mrate, mburst := opts.MutationRate, opts.MutationBurst
+	if mrate <= 0 {
+		mrate = DefaultMutationRate
+	}
+	if mburst <= 0 {
+		mburst = DefaultMutationBurst
+	}
+	d.limiter = newUserLimiter(d.now, mrate, mburst)
 	d.regions = configRegions(&cfg)
 
 	// Claim the socket first: a live daemon means we must not touch its database.

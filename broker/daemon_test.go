@@ -194,7 +194,8 @@ func TestLaunchAndOwnership(t *testing.T) {
 }
 
 func TestConcurrentLaunchesRespectMaxInstances(t *testing.T) {
-	h := newHarness(t)
+	// 200 launches at once from one user: above the default rate limit's burst.
+	h := newHarnessOpts(t, func(o *Options) { o.MutationBurst = 1000 })
 	h.enrol("alice", "alice")
 	const n = 200
 	var wg sync.WaitGroup

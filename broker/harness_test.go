@@ -202,6 +202,7 @@ type harness struct {
 	stop   context.CancelFunc
 	done   chan error
 	logger *slog.Logger
+	opt    func(*Options)
 }
 
 func testPolicy() quota.Policy {
@@ -215,6 +216,12 @@ func testPolicy() quota.Policy {
 
 // newHarness starts awssim and a daemon; mod adjusts the configuration first.
 func newHarness(t testing.TB, mod ...func(*config.Config)) *harness {
+	t.Helper()
+	return newHarnessOpts(t, nil, mod...)
+}
+
+// newHarnessOpts is newHarness with opt adjusting the daemon's Options at every start.
+func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config)) *harness {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTBROKER")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
@@ -253,7 +260,7 @@ func newHarness(t testing.TB, mod ...func(*config.Config)) *harness {
 	}
 	h := &harness{t: t, ctx: context.Background(), sim: sim, cloud: cl, cfg: cfg, users: newFakeUsers(),
 		acct: &fakeAccounting{spent: map[string]float64{}, unread: map[string]int{}}, iam: &fakeIAM{},
-		logger: logger}
+		logger: logger, opt: opt}
 	h.users.as("alice")
 	h.crash.Store("")
 	h.hooks = &Hooks{
@@ -281,10 +288,14 @@ func (h *harness) crashAt(step string) func() {
 // start starts a daemon on the harness's configuration, database and cloud.
 func (h *harness) start() {
 	h.t.Helper()
-	d, err := New(h.ctx, Options{
+	opts := Options{
 		Config: h.cfg, Logger: h.logger, Now: h.sim.Now, Cloud: h.cloud, Users: h.users, Hooks: h.hooks,
 		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{},
-	})
+	}
+	if h.opt != nil {
+		h.opt(&opts)
+	}
+	d, err := New(h.ctx, opts)
 	if err != nil {
 		h.t.Fatalf("New: %v", err)
 	}

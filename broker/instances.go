@@ -19,6 +19,14 @@ const maxIDs = 1000
 
 func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	ids := r.URL.Query()["id"]
+	if len(ids) > maxIDs {
+		return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
+	}
+	for _, id := range ids {
+		if !validInstanceID(id) {
+			return nil, badInstanceID(id)
+		}
+	}
 	rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{Owner: c.Name, IDs: ids, NotGone: len(ids) == 0})
 	if err != nil {
 		return nil, err
@@ -108,8 +116,8 @@ func checkIDs(ids []string) ([]string, error) {
 	}
 	var out []string
 	for _, id := range ids {
-		if !strings.HasPrefix(id, "i-") || len(id) > 64 {
-			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("%q is not an instance id (i-…)", id)}
+		if !validInstanceID(id) {
+			return nil, badInstanceID(id)
 		}
 		if !slices.Contains(out, id) {
 			out = append(out, id)
@@ -189,13 +197,18 @@ func ownersOf(ids []string, byID map[string]db.Instance) []string {
 
 func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req ExtendRequest
+	target := "" // the id once it is known to be one
 	refuse := func(err error) (any, error) {
-		d.audit(ctx, nil, c, "extend", req.ID, db.Refused, err.Error(), map[string]any{"duration": req.Duration})
+		d.audit(ctx, nil, c, "extend", target, db.Refused, err.Error(), map[string]any{"duration": req.Duration})
 		return nil, err
 	}
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		return refuse(err)
 	}
+	if !validInstanceID(req.ID) {
+		return refuse(badInstanceID(req.ID))
+	}
+	target = req.ID
 	dur, err := quota.ParseDuration(req.Duration)
 	if err != nil {
 		return refuse(&Error{Code: CodeInvalidRequest, Message: "duration: " + err.Error()})

@@ -91,14 +91,15 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 			writeError(w, &Error{Code: CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
 			return
 		}
-		switch acc {
-		case enrolled:
-			err = d.requireEnrolled(ctx, c)
-		case admin:
-			if !c.Admin {
-				err = &Error{Code: CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
-					displayName(c), d.cfg.Broker.AdminGroup)}
+		// Mutations are rate limited before anything else, so a loop of refused
+		// requests is limited too.
+		if r.Method != http.MethodGet && !c.Admin {
+			if e := d.limiter.allow(c.UID); e != nil {
+				err = e
 			}
+		}
+		if err == nil {
+			err = d.checkAccess(ctx, c, acc)
 		}
 		var out any
 		if err == nil {
@@ -115,6 +116,20 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// checkAccess refuses c a path of access level acc it may not use.
+func (d *Daemon) checkAccess(ctx context.Context, c *caller, acc access) error {
+	switch acc {
+	case enrolled:
+		return d.requireEnrolled(ctx, c)
+	case admin:
+		if !c.Admin {
+			return &Error{Code: CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
+				displayName(c), d.cfg.Broker.AdminGroup)}
+		}
+	}
+	return nil
 }
 
 func displayName(c *caller) string {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Audit decisions.
@@ -29,8 +32,20 @@ type AuditEntry struct {
 	Detail   map[string]any `json:"detail,omitempty"`
 }
 
+// Audit field limits in bytes. Targets and reasons can carry what a user sent (a refused
+// id, an image name): bounded, a refused request cannot fill the disk through the audit.
+const (
+	MaxAuditTarget = 256
+	MaxAuditReason = 1 << 10
+	MaxAuditDetail = 256 // each string in Detail
+	MaxAuditActor  = 256
+)
+
 // AppendAudit writes e to the audit log through q (the DB or an open transaction, so an
-// admission and its audit entry commit together). A zero At is set to d.Now().
+// admission and its audit entry commit together). A zero At is set to d.Now(). Actor,
+// Target, Reason and every string in Detail are made safe first (see SafeText): an admin
+// reading the log in a terminal must see what a user sent, never have it act on the
+// terminal or forge a line.
 func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 	if q == nil {
 		q = d.sql
@@ -38,6 +53,10 @@ func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = d.Now()
 	}
+	e.Actor = SafeText(e.Actor, MaxAuditActor)
+	e.Target = SafeText(e.Target, MaxAuditTarget)
+	e.Reason = SafeText(e.Reason, MaxAuditReason)
+	e.Detail = safeDetail(e.Detail)
 	detail := []byte("{}")
 	if len(e.Detail) > 0 {
 		var err error
@@ -112,4 +131,89 @@ func (d *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// SafeText returns s with every rune that is not printable (unicode.IsPrint: control
+// characters such as ESC and newlines, format characters, invalid UTF-8) replaced by its
+// Go escape (\x1b, \n, \u202e, \ufffd), cut to at most max bytes on a rune boundary
+// with "…" marking the cut.
+func SafeText(s string, max int) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= max {
+		return s
+	}
+	const mark = "…"
+	limit := max - len(mark) // where a cut goes, so the mark still fits
+	cut := -1
+	var b strings.Builder
+	write := func(unit string) {
+		if cut < 0 && b.Len()+len(unit) > limit {
+			cut = b.Len()
+		}
+		b.WriteString(unit)
+	}
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			write(`\ufffd`)
+		case unicode.IsPrint(r):
+			write(string(r))
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			write(q[1 : len(q)-1])
+		}
+		if b.Len() > max {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) <= max {
+		return out
+	}
+	if cut < 0 {
+		cut = 0
+	}
+	return out[:cut] + mark
+}
+
+// safeDetail applies SafeText to every string in a detail map, in lists and nested maps
+// too; numbers and booleans pass unchanged.
+func safeDetail(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[SafeText(k, MaxAuditDetail)] = safeValue(v)
+	}
+	return out
+}
+
+func safeValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return SafeText(v, MaxAuditDetail)
+	case []string:
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = SafeText(s, MaxAuditDetail)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = safeValue(x)
+		}
+		return out
+	case map[string]any:
+		return safeDetail(v)
+	default:
+		return v
+	}
 }
