@@ -117,6 +117,10 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 	spot := s.fetchSpot(ctx, region, plan.Spot, at)
 
 	stale := false
+	// Regions fetch in parallel but write one at a time: SQLite's busy handler would
+	// otherwise make the losers sleep.
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	err = s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
 		st2, err := loadRegionState(ctx, tx, region, atS)
 		if err != nil {

@@ -35,9 +35,28 @@ type knownInstance struct {
 	LaunchedAt int64
 	LastSeen   int64
 	Gone       bool
+	// Missing is when a snapshot first failed to return this live instance: it was last
+	// seen at MissingLastSeen, not at the region's latest snapshot.
+	Missing         bool
+	MissingLastSeen int64
 	// Open is the open running period, if any; Last is the latest period (maybe Open).
 	Open *periodRow
 	Last *periodRow
+}
+
+// lastSeen is when the instance was last returned by a snapshot: the region's latest
+// successful one, unless a snapshot has missed it since.
+func (k *knownInstance) lastSeen(st *regionState) int64 {
+	if k.Missing {
+		return k.MissingLastSeen
+	}
+	return max(k.LastSeen, st.LastOK)
+}
+
+// missMark records a live instance a snapshot did not return.
+type missMark struct {
+	ID       string
+	LastSeen int64
 }
 
 // periodRow is a stored running period.
@@ -103,6 +122,9 @@ type regionPlan struct {
 	Reopen   []int64
 	Gone     []goneMark
 	Vanished int
+	// Miss and Found start and end the tracking of instances a snapshot did not return.
+	Miss  []missMark
+	Found []string
 	// NeedVolumes are instances with attached volumes not recorded yet.
 	NeedVolumes []string
 	// Spot maps a spot instance type to the earliest time a price is needed for.
@@ -175,6 +197,9 @@ func planRegion(st *regionState, obs []cloud.Instance, gone map[string]bool, at 
 			k = &knownInstance{ID: o.ID, LastSeen: st.LastOK}
 		} else {
 			planUpdate(p, k, o)
+			if k.Missing {
+				p.Found = append(p.Found, k.ID)
+			}
 		}
 		planPeriods(p, st, k, o, at)
 		if o.Spot && (isRunning(o.State) || (k.Open != nil)) {
@@ -195,10 +220,16 @@ func planRegion(st *regionState, obs []cloud.Instance, gone map[string]bool, at 
 	}
 	for _, id := range sortedKeys(st.Instances) {
 		k := st.Instances[id]
-		if seen[id] || k.Gone || !gone[id] {
+		if seen[id] || k.Gone {
 			continue
 		}
-		last := max(k.LastSeen, st.LastOK)
+		if !gone[id] {
+			if !k.Missing {
+				p.Miss = append(p.Miss, missMark{ID: id, LastSeen: k.lastSeen(st)})
+			}
+			continue
+		}
+		last := k.lastSeen(st)
 		if k.Open != nil {
 			last = max(last, k.Open.Start)
 		}
@@ -235,7 +266,7 @@ func planPeriods(p *regionPlan, st *regionState, k *knownInstance, o *cloud.Inst
 	if o.LaunchTime.IsZero() {
 		return
 	}
-	lastSeen := max(k.LastSeen, st.LastOK)
+	lastSeen := k.lastSeen(st)
 	latest := int64(-1)
 	if k.Last != nil {
 		latest = k.Last.Start

@@ -93,6 +93,25 @@ func loadRegionState(ctx context.Context, q db.Querier, region string, at int64)
 		return nil, fmt.Errorf("load periods: %w", err)
 	}
 
+	rows, err = q.QueryContext(ctx, `SELECT instance_id, last_seen_s FROM acct_missing WHERE region = ?`, region)
+	if err != nil {
+		return nil, fmt.Errorf("load missing instances: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var seen int64
+		if err := rows.Scan(&id, &seen); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load missing instances: %w", err)
+		}
+		if k := st.Instances[id]; k != nil {
+			k.Missing, k.MissingLastSeen = true, seen
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("load missing instances: %w", err)
+	}
+
 	rows, err = q.QueryContext(ctx, `SELECT volume_id FROM acct_volumes WHERE region = ? AND end_s IS NULL`, region)
 	if err != nil {
 		return nil, fmt.Errorf("load volumes: %w", err)
@@ -196,6 +215,21 @@ func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, 
 		if err := exec(`UPDATE acct_volumes SET end_s = max(start_s, ?), estimated = ? WHERE instance_id = ? AND end_s IS NULL`,
 			g.At, g.Estimated, g.ID); err != nil {
 			return n, fmt.Errorf("close volumes of %s: %w", g.ID, err)
+		}
+	}
+	for _, m := range p.Miss {
+		if err := exec(`INSERT INTO acct_missing(instance_id, region, last_seen_s) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, m.ID, st.Region, m.LastSeen); err != nil {
+			return n, fmt.Errorf("note missing %s: %w", m.ID, err)
+		}
+	}
+	found := p.Found
+	for _, g := range p.Gone {
+		found = append(found, g.ID)
+	}
+	for _, id := range found {
+		if err := exec(`DELETE FROM acct_missing WHERE instance_id = ?`, id); err != nil {
+			return n, fmt.Errorf("forget missing %s: %w", id, err)
 		}
 	}
 	for _, sp := range spot {

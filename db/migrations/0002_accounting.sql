@@ -65,6 +65,16 @@ CREATE TABLE acct_region_runs (
 );
 CREATE INDEX acct_region_runs_region ON acct_region_runs(region, id);
 
+-- Live instances a successful snapshot did not return (just launched, or a failed
+-- lookup): they were last seen before that snapshot, which the region's run record alone
+-- would no longer tell. Rows exist only while the anomaly lasts.
+CREATE TABLE acct_missing (
+    instance_id TEXT PRIMARY KEY,
+    region      TEXT NOT NULL,
+    last_seen_s INTEGER NOT NULL
+);
+CREATE INDEX acct_missing_region ON acct_missing(region);
+
 -- Notices for users: lease warnings, reaper and budget actions, adoptions. ref makes
 -- sending idempotent when a cron collector and the daemon act at once.
 CREATE TABLE notices (
