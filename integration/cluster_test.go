@@ -32,10 +32,12 @@ type cluster struct {
 	state  string // the daemon's database directory
 	secret string // the AWS secret key given to the daemon, a unique marker
 
-	daemon *exec.Cmd
-	log    *lockedBuffer // the daemon's stdout and stderr
-	outMu  sync.Mutex
-	output bytes.Buffer // every CLI output, for the secret check
+	configPath string
+	daemonUser account
+	daemon     *exec.Cmd
+	log        *lockedBuffer // the daemon's stdout and stderr
+	outMu      sync.Mutex
+	output     bytes.Buffer // every CLI output, for the secret check
 }
 
 // clusterOptions configure newCluster.
@@ -64,6 +66,7 @@ func newCluster(t testing.TB, dir string, o clusterOptions) *cluster {
 	}
 	c.simURL = c.startSim()
 	cfgPath := filepath.Join(dir, "tollgate.toml")
+	c.configPath, c.daemonUser = cfgPath, o.daemonUser
 	if err := os.WriteFile(cfgPath, []byte(c.config(o.adminGroup)), 0o644); err != nil {
 		t.Fatalf("write config: %v", err)
 	}
@@ -248,6 +251,27 @@ func (c *cluster) jsonOK(t testing.TB, a account, v any, args ...string) {
 	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
 		t.Fatalf("tollgate --json %s: decode %q: %v", strings.Join(args, " "), r.stdout, err)
 	}
+}
+
+// tollgated runs a one-shot tollgated command (collect, report) as the daemon's user with
+// the daemon's environment, and fails the test unless it exits 0. Its output joins the
+// daemon's log for the secret check.
+func (c *cluster) tollgated(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.tollgated, append([]string{"--config", c.configPath}, args...)...)
+	cmd.Env = c.daemonEnv()
+	cmd.SysProcAttr = c.daemonUser.credential()
+	cmd.Dir = c.state
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	c.log.Write(out.Bytes())
+	if err != nil {
+		t.Fatalf("tollgated %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
 }
 
 // advanceSim moves the simulator's clock (instances leave pending, and so on).

@@ -267,10 +267,17 @@ func testSingleUser(t *testing.T, dir string) {
 	t.Run("the secret key never leaks", func(t *testing.T) { checkSecret(t, c) })
 }
 
-// checkReport collects and asks for the spend report in every format.
+// checkReport collects and asks for the spend report in every format, through the daemon
+// and straight from the database (tollgated collect and report, as cron would run them).
 func checkReport(t *testing.T, c *cluster, admin account) {
 	t.Helper()
 	c.ok(t, admin, "admin", "collect")
+	if out := c.tollgated(t, "collect"); !strings.Contains(out, "collected") {
+		t.Errorf("tollgated collect printed %q, want a summary", out)
+	}
+	if out := c.tollgated(t, "report", "--format", "csv", "--by", "user"); !strings.Contains(out, ",") {
+		t.Errorf("tollgated report --format csv printed %q, want CSV", out)
+	}
 	for _, format := range []string{"table", "csv", "json", "html"} {
 		r := c.ok(t, admin, "admin", "report", "--format", format, "--by", "user")
 		if strings.TrimSpace(r.stdout) == "" {
