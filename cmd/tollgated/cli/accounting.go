@@ -34,7 +34,7 @@ func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, c
 		// Without the daemon there is no NSS-backed per-user policy: the default
 		// policy is what a standalone run may need (it enforces nothing).
 		Policy: func(context.Context, string) (quota.Policy, error) { return cfg.Policy.Default, nil },
-		Logger: log.With("component", "accounting"),
+		Logger: log.With(logComponent, "accounting"),
 	})
 	if err != nil {
 		d.Close()

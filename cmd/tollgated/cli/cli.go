@@ -25,8 +25,9 @@ const (
 
 // Slog attribute keys.
 const (
-	logPath   = "path"
-	logSocket = "socket"
+	logPath      = "path"
+	logSocket    = "socket"
+	logComponent = "component"
 )
 
 // Stdio is the streams a run reads and writes.

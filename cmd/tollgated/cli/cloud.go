@@ -18,7 +18,7 @@ func newCloud(ctx context.Context, cfg *config.Config, log *slog.Logger) (*cloud
 		Profile:      cfg.AWS.Profile,
 		RunPerSecond: cfg.AWS.RunInstancesPerSecond,
 		RunBurst:     cfg.AWS.RunInstancesBurst,
-	}, log.With("component", "cloud"))
+	}, log.With(logComponent, "cloud"))
 	if err != nil {
 		return nil, fmt.Errorf("cloud client: %w", err)
 	}

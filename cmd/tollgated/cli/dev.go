@@ -50,7 +50,7 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	}
 
 	log := env.logger("info")
-	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With("component", "awssim")})
+	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim")})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ type SimCmd struct {
 // Run serves until interrupted.
 func (c *SimCmd) Run(env *Env) error {
 	log := env.logger("info")
-	srv, err := startSim(c.Listen, awssim.Options{Clock: c.Clock, Logger: log.With("component", "awssim")})
+	srv, err := startSim(c.Listen, awssim.Options{Clock: c.Clock, Logger: log.With(logComponent, "awssim")})
 	if err != nil {
 		return err
 	}
