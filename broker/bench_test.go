@@ -99,7 +99,8 @@ func BenchmarkRawInsert(b *testing.B) {
 // on its own connection, and reports throughput and the p50/p99 latency.
 func BenchmarkQuotaParallel(b *testing.B) {
 	const clients = 32
-	h := newHarness(b)
+	// All clients act as alice: room for them and the harness's own client.
+	h := newHarnessOpts(b, func(o *Options) { o.MaxConnsPerUID = 2 * clients })
 	h.enrol("alice", "alice")
 	if _, err := h.c.Launch(h.ctx, LaunchRequest{Count: 2}); err != nil {
 		b.Fatal(err)

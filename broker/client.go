@@ -39,7 +39,10 @@ func NewClient(path string) *Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     30 * time.Second,
+		// Below the daemon's per-uid cap (DefaultMaxConnsPerUID): a busy client queues
+		// its requests instead of having connections refused.
+		MaxConnsPerHost: 16,
+		IdleConnTimeout: 30 * time.Second,
 	}
 	return &Client{socket: path, http: &http.Client{Transport: tr}}
 }

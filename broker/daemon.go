@@ -113,6 +113,14 @@ type Options struct {
 	// DefaultMutationBurst: each non-admin uid's token bucket for POST requests.
 	MutationRate  float64
 	MutationBurst int
+	// MaxConnsPerUID and MaxConns override DefaultMaxConnsPerUID and DefaultMaxConns.
+	MaxConnsPerUID int
+	MaxConns       int
+	// ReadTimeout, WriteTimeout and IdleTimeout override the server's defaults
+	// (DefaultReadTimeout, ...).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 }
 
 // Daemon is tollgated's broker: the socket server, admission, the crash-safe launch and
@@ -142,6 +150,7 @@ type Daemon struct {
 	imageCache map[string]imageEntry
 
 	limiter *userLimiter
+	conns   *connLimiter
 
 	reconcileMu sync.Mutex
 	closeOnce   sync.Once
@@ -191,6 +200,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		mburst = DefaultMutationBurst
 	}
 	d.limiter = newUserLimiter(d.now, mrate, mburst)
+	d.conns = newConnLimiter(orDefault(opts.MaxConnsPerUID, DefaultMaxConnsPerUID), orDefault(opts.MaxConns, DefaultMaxConns))
 	d.regions = configRegions(&cfg)
 
 	// Claim the socket first: a live daemon means we must not touch its database.
@@ -221,7 +231,9 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		Handler:           d.routes(),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadTimeout:       orDefault(opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      orDefault(opts.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       orDefault(opts.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
 	d.log.Info("tollgated listening", logPath, d.socket)
@@ -326,7 +338,11 @@ func configRegions(c *config.Config) []string {
 func (d *Daemon) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() {
-		err := d.srv.Serve(peerListener{d.ln})
+		var mapUID func(int) int
+		if d.hooks != nil {
+			mapUID = d.hooks.PeerUID
+		}
+		err := d.srv.Serve(peerListener{UnixListener: d.ln, limits: d.conns, mapUID: mapUID, log: d.log})
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -389,6 +405,14 @@ func (d *Daemon) Close() error {
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
+}
+
+// orDefault is v, or def when v is not positive.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 func ignoreClosed(err error) error {

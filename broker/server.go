@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tollgate/tollgate/quota"
 )
@@ -38,8 +39,12 @@ func (d *Daemon) routes() http.Handler {
 	h := func(method, path string, acc access, fn handlerFunc) {
 		mux.Handle(method+" "+path, d.wrap(acc, fn))
 	}
+	// long serves requests that may legitimately outlast the server's WriteTimeout.
+	long := func(method, path string, acc access, fn handlerFunc) {
+		mux.Handle(method+" "+path, longWrite(d.wrap(acc, fn)))
+	}
 	h(http.MethodGet, PathWhoAmI, anyone, d.handleWhoAmI)
-	h(http.MethodPost, PathLaunch, enrolled, d.handleLaunch)
+	long(http.MethodPost, PathLaunch, enrolled, d.handleLaunch)
 	h(http.MethodGet, PathInstances, enrolled, d.handleInstances)
 	h(http.MethodPost, PathStop, enrolled, d.actionHandler("stop", false))
 	h(http.MethodPost, PathStart, enrolled, d.actionHandler("start", false))
@@ -49,7 +54,7 @@ func (d *Daemon) routes() http.Handler {
 	h(http.MethodGet, PathUsage, enrolled, d.handleUsage)
 	h(http.MethodGet, PathNotices, anyone, d.handleNotices)
 	h(http.MethodPost, PathKeysSSH, enrolled, d.handleKeysSSH)
-	h(http.MethodPost, PathKeysAWS, enrolled, d.handleKeysAWS)
+	long(http.MethodPost, PathKeysAWS, enrolled, d.handleKeysAWS)
 
 	h(http.MethodGet, PathAdminUsers, admin, d.handleUsers)
 	h(http.MethodPost, PathAdminUsersAdd, admin, d.handleUsersAdd)
@@ -60,15 +65,26 @@ func (d *Daemon) routes() http.Handler {
 	h(http.MethodGet, PathAdminInstances, admin, d.handleAdminInstances)
 	h(http.MethodPost, PathAdminTerminate, admin, d.actionHandler("terminate", true))
 	h(http.MethodGet, PathAdminAudit, admin, d.handleAudit)
-	h(http.MethodPost, PathAdminCollect, admin, d.handleCollect)
-	h(http.MethodPost, PathAdminReport, admin, d.handleReport)
+	long(http.MethodPost, PathAdminCollect, admin, d.handleCollect)
+	long(http.MethodPost, PathAdminReport, admin, d.handleReport)
 	h(http.MethodGet, PathAdminIAM, admin, d.handleIAMList)
-	h(http.MethodPost, PathAdminIAMRevoke, admin, d.handleIAMRevoke)
-	h(http.MethodPost, PathAdminReconcile, admin, d.handleReconcile)
+	long(http.MethodPost, PathAdminIAMRevoke, admin, d.handleIAMRevoke)
+	long(http.MethodPost, PathAdminReconcile, admin, d.handleReconcile)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Code: CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
+}
+
+// longWrite extends the connection's write deadline to longWriteTimeout for one request:
+// a launch may wait on IAM propagation for about a minute, and admin collect or report
+// page through every region.
+func longWrite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Wall time on purpose: this is a socket deadline, not a decision.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(longWriteTimeout))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // wrap identifies the caller from the connection's peer credentials, checks access, adds

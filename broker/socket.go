@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -65,13 +66,19 @@ type peerConn struct {
 	cred unix.Ucred
 }
 
-// peerListener reads SO_PEERCRED of every accepted connection.
+// peerListener reads SO_PEERCRED of every accepted connection and enforces the
+// connection caps.
 type peerListener struct {
 	*net.UnixListener
+	limits *connLimiter
+	// mapUID is Hooks.PeerUID (tests acting as several users), or nil.
+	mapUID func(int) int
+	log    *slog.Logger
 }
 
-// Accept returns the next connection as a *peerConn. A connection whose credentials
-// cannot be read is closed and skipped, never served anonymously.
+// Accept returns the next connection as a *peerConn (wrapped to release its slot on
+// close). A connection whose credentials cannot be read, or whose uid is over its cap,
+// is closed and skipped: never served anonymously, never left to queue.
 func (l peerListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.AcceptUnix()
@@ -83,7 +90,20 @@ func (l peerListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &peerConn{Conn: c, cred: cred}, nil
+		pc := &peerConn{Conn: c, cred: cred}
+		if l.limits == nil {
+			return pc, nil
+		}
+		uid := cred.Uid
+		if l.mapUID != nil {
+			uid = uint32(l.mapUID(int(uid)))
+		}
+		if !l.limits.acquire(uid) {
+			l.log.Warn("connection refused: over the connection cap", logUID, uid)
+			c.Close()
+			continue
+		}
+		return &limitedConn{peerConn: pc, release: func() { l.limits.release(uid) }}, nil
 	}
 }
 
@@ -109,7 +129,7 @@ type credKey struct{}
 
 // connContext puts the connection's peer credentials in every request's context.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if pc, ok := c.(*peerConn); ok {
+	if pc, ok := credOf(c); ok {
 		return context.WithValue(ctx, credKey{}, pc.cred)
 	}
 	return ctx
