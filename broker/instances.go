@@ -31,7 +31,7 @@ func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	return InstanceList{Instances: apiInstances(rows)}, nil
+	return InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
 }
 
 func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -41,7 +41,7 @@ func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Re
 	if err != nil {
 		return nil, err
 	}
-	return InstanceList{Instances: apiInstances(rows)}, nil
+	return InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
 }
 
 // actionHandler serves stop, start and terminate. Every id must be known and, unless
