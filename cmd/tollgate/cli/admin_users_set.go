@@ -93,7 +93,7 @@ func parseLease(s string) (time.Duration, error) {
 	rest := s
 	if days, after, ok := strings.Cut(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > 100*365 {
 			return 0, bad
 		}
 		d, rest = time.Duration(n)*24*time.Hour, after
