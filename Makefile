@@ -3,6 +3,8 @@ GO      ?= go
 BIN     ?= bin
 PKGS    ?= ./...
 FUZZTIME ?= 10s
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/tollgate/tollgate/broker.Version=$(VERSION)
 
 .PHONY: all build test lint bench fuzz-smoke dev clean
 
@@ -10,7 +12,7 @@ all: build
 
 ## build: both binaries into ./bin
 build:
-	$(GO) build -o $(BIN)/ ./cmd/tollgate ./cmd/tollgated
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/tollgate ./cmd/tollgated
 
 ## test: every test with the race detector (the README's and CI's test command)
 test:
