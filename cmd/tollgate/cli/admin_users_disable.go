@@ -16,5 +16,5 @@ func (c *AdminUsersDisableCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	return printUsers(env, nonNil(append([]broker.User(nil), u)))
+	return printUsers(env, []broker.User{u})
 }
