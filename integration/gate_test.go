@@ -162,6 +162,40 @@ func testMultiUser(t *testing.T, dir string) {
 		}
 	})
 
+	t.Run("an admin raises one user's limit", func(t *testing.T) {
+		var list broker.UserList
+		c.jsonOK(t, admin, &list, "admin", "users", "set", alice.name, "--max-instances", "3")
+		if len(list.Users) != 1 || list.Users[0].Override.MaxInstances == nil || *list.Users[0].Override.MaxInstances != 3 {
+			t.Fatalf("users set = %+v, want max_instances 3", list.Users)
+		}
+		launchOne(t, c, alice, "--name", "a3")
+		if r := c.cli(t, alice, "launch", "--name", "a4"); r.code != 1 || !strings.Contains(r.stderr, "max_instances is 3") {
+			t.Errorf("fourth launch: exit %d, stderr %q; want 1 naming max_instances is 3", r.code, r.stderr)
+		}
+	})
+
+	t.Run("a disabled user is refused until re-enabled", func(t *testing.T) {
+		c.ok(t, admin, "admin", "users", "disable", bob.name)
+		r := c.cli(t, bob, "ls")
+		if r.code != 1 || !strings.Contains(strings.ToLower(r.stderr), "disabled") {
+			t.Errorf("disabled %s's ls: exit %d, stderr %q; want 1 saying disabled", bob.name, r.code, r.stderr)
+		}
+		c.ok(t, admin, "admin", "users", "disable", "--enable", bob.name)
+		c.ok(t, bob, "ls")
+	})
+
+	t.Run("an admin removes a user", func(t *testing.T) {
+		c.ok(t, admin, "admin", "users", "rm", carol.name)
+		var list broker.UserList
+		c.jsonOK(t, admin, &list, "admin", "users", "ls")
+		if got := userNames(list.Users); slices.Contains(got, carol.name) {
+			t.Errorf("after rm, users = %v, still holds %s", got, carol.name)
+		}
+		if r := c.cli(t, carol, "ls"); r.code != 1 {
+			t.Errorf("removed %s's ls: exit %d, want 1", carol.name, r.code)
+		}
+	})
+
 	t.Run("a user who is not enrolled is refused", func(t *testing.T) {
 		for _, args := range [][]string{{"ls"}, {"launch", "--name", "e1"}} {
 			r := c.cli(t, eve, args...)
