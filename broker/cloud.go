@@ -16,8 +16,8 @@ type Cloud interface {
 	StopInstances(ctx context.Context, region string, ids []string) ([]cloud.StateChange, error)
 	TerminateInstances(ctx context.Context, region string, ids []string) ([]cloud.StateChange, error)
 	CreateTags(ctx context.Context, region string, ids []string, tags map[string]string) error
-	ImportKeyPair(ctx context.Context, region, name string, publicKey []byte) (cloud.KeyPair, error)
-	DescribeKeyPair(ctx context.Context, region, name string) (cloud.KeyPair, bool, error)
+	ImportKeyPairTagged(ctx context.Context, region, name string, publicKey []byte, tags map[string]string) (cloud.KeyPair, error)
+	DescribeKeyPairTagged(ctx context.Context, region, name string) (cloud.TaggedKeyPair, bool, error)
 	DeleteKeyPair(ctx context.Context, region, name string) error
 	DescribeImages(ctx context.Context, region string, ids, namePatterns []string) ([]cloud.Image, error)
 }

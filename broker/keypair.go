@@ -34,8 +34,14 @@ func (d *Daemon) keyLock(user, region string) *sync.Mutex {
 }
 
 // ensureKeyPair makes sure the user's current SSH public key exists as the keypair named
-// after the user in region, importing it lazily the first time and re-importing (delete,
-// import) when the user has uploaded a new key since.
+// after the user in region (the product contract: users find their keypair by their own
+// name), importing it lazily the first time, tagged tollgate:owner=<user>, and
+// re-importing (delete, import) when the user has uploaded a new key since.
+//
+// It never deletes a keypair of that name that tollgate did not import for this user
+// (no tollgate:owner tag naming them): other tooling's keypair ("deploy", "ubuntu", ...)
+// must not be replaced by a user's key. Such a conflict refuses the launch with a
+// *Error naming the keypair, for an admin to settle.
 func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
 	m := d.keyLock(user, region)
 	m.Lock()
@@ -54,15 +60,22 @@ func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
 	if ok && fp == key.Fingerprint {
 		return nil
 	}
-	// Unknown or stale keypair: replace whatever holds the name.
-	if _, exists, err := d.cloud.DescribeKeyPair(ctx, region, user); err != nil {
+	kp, exists, err := d.cloud.DescribeKeyPairTagged(ctx, region, user)
+	if err != nil {
 		return fmt.Errorf("describe keypair %s in %s: %w", user, region, err)
-	} else if exists {
+	}
+	if exists {
+		if kp.Tags[cloud.TagOwner] != user {
+			d.log.Warn("keypair name taken by a keypair tollgate did not import", logUser, user, logRegion, region)
+			return &Error{Code: CodeConflict,
+				Message: fmt.Sprintf("an EC2 keypair named %q already exists in %s and was not imported by tollgate for %s: tollgate will not replace it", user, region, user),
+				Hint:    fmt.Sprintf("ask a tollgate admin: the keypair %s in %s (%s) belongs to something else; an admin must rename or delete it, or tag it %s=%s if it is really yours", user, region, kp.ID, cloud.TagOwner, user)}
+		}
 		if err := d.cloud.DeleteKeyPair(ctx, region, user); err != nil && !isNotFound(err) {
 			return fmt.Errorf("delete stale keypair %s in %s: %w", user, region, err)
 		}
 	}
-	if _, err := d.cloud.ImportKeyPair(ctx, region, user, []byte(key.PublicKey)); err != nil {
+	if _, err := d.cloud.ImportKeyPairTagged(ctx, region, user, []byte(key.PublicKey), map[string]string{cloud.TagOwner: user}); err != nil {
 		return fmt.Errorf("import keypair %s in %s: %w", user, region, err)
 	}
 	if err := d.db.PutKeyImport(ctx, user, region, key.Fingerprint, d.now()); err != nil {

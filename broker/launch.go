@@ -58,6 +58,10 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req LaunchRequest) (Laun
 	if err := d.ensureKeyPair(ctx, c.Name, l.Region); err != nil {
 		d.settleFailed(ctx, c, l, "import keypair: "+err.Error())
 		log.Warn("keypair import failed", logErr, err)
+		var e *Error
+		if errors.As(err, &e) {
+			return LaunchResponse{}, e
+		}
 		return LaunchResponse{}, &Error{Code: CodeCloudError,
 			Message: fmt.Sprintf("cannot import your SSH key as keypair %s in %s: %v", c.Name, l.Region, err)}
 	}
