@@ -83,6 +83,9 @@ database = ` + q(filepath.Join(c.state, "tollgate.db")) + `
 admin_group = ` + q(adminGroup) + `
 log_level = "debug"
 
+[accounting]
+collect_interval = "2s"
+
 [aws]
 regions = ["us-west-2"]
 endpoint_url = ` + q(c.simURL) + `
@@ -209,29 +212,49 @@ func (c *cluster) cli(t testing.TB, a account, args ...string) result {
 // cliIn is cli with stdin.
 func (c *cluster) cliIn(t testing.TB, a account, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	r, err := c.run(a, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// run runs the CLI as a; the error is a failure to run it at all (not an exit status).
+// It does not touch t, so a test may run it in another goroutine.
+func (c *cluster) run(a account, stdin string, args ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	cmd := c.command(ctx, a, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	return c.finish(cmd.Run(), a, args, &out, &errb)
+}
+
+// command is the tollgate CLI as a, with a's own home and the cluster's socket.
+func (c *cluster) command(ctx context.Context, a account, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bins.tollgate, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + a.home, "USER=" + a.name, "TOLLGATE_SOCKET=" + c.socket}
 	cmd.SysProcAttr = a.credential()
 	cmd.Dir = a.home
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	return cmd
+}
+
+// finish records a finished command's output for the secret check and maps its exit.
+func (c *cluster) finish(err error, a account, args []string, out, errb *bytes.Buffer) (result, error) {
 	r := result{stdout: out.String(), stderr: errb.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("run tollgate %s as %s: %v", strings.Join(args, " "), a, err)
-		}
-		r.code = ee.ExitCode()
-	}
 	c.outMu.Lock()
 	c.output.WriteString(r.stdout)
 	c.output.WriteString(r.stderr)
 	c.outMu.Unlock()
-	return r
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			return r, fmt.Errorf("run tollgate %s as %s: %v", strings.Join(args, " "), a, err)
+		}
+		r.code = ee.ExitCode()
+	}
+	return r, nil
 }
 
 // ok runs the CLI and fails the test unless it exits 0.

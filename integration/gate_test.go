@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/broker"
 )
@@ -229,6 +233,8 @@ func testMultiUser(t *testing.T, dir string) {
 		}
 	})
 
+	t.Run("launch --wait shows progress until running", func(t *testing.T) { launchWait(t, c, bob) })
+
 	t.Run("an admin terminates anyone's", func(t *testing.T) {
 		var resp broker.ActionResponse
 		c.jsonOK(t, admin, &resp, "admin", "instances", "terminate", b1)
@@ -297,6 +303,7 @@ func testSingleUser(t *testing.T, dir string) {
 		}
 		c.ok(t, self, "terminate", ids[0])
 	})
+	t.Run("launch --wait shows progress until running", func(t *testing.T) { launchWait(t, c, self) })
 	t.Run("an admin reads the spend report", func(t *testing.T) { checkReport(t, c, self) })
 	t.Run("the secret key never leaks", func(t *testing.T) { checkSecret(t, c) })
 }
@@ -317,6 +324,50 @@ func checkReport(t *testing.T, c *cluster, admin account) {
 		if strings.TrimSpace(r.stdout) == "" {
 			t.Errorf("admin report --format %s printed nothing", format)
 		}
+	}
+}
+
+// launchWait launches one instance with --wait and, once the CLI reports it pending,
+// moves the simulator's clock past its pending time; the CLI must then report it running
+// (as soon as the daemon has seen it so).
+func launchWait(t *testing.T, c *cluster, u account) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"--json", "launch", "--name", "waited", "--wait", "--wait-timeout", "90s"}
+	cmd := c.command(ctx, u, args...)
+	var out, errb bytes.Buffer
+	pending := make(chan struct{})
+	cmd.Stdout = &out
+	cmd.Stderr = &watcher{w: &errb, needle: " pending", ready: pending}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start launch --wait: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var err error
+	select {
+	case <-pending:
+		c.advanceSim(t, 2*time.Minute)
+		err = <-exited
+	case err = <-exited:
+	}
+	r, ferr := c.finish(err, u, args, &out, &errb)
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	if r.code != 0 {
+		t.Fatalf("launch --wait: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var resp broker.LaunchResponse
+	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
+		t.Fatalf("launch --wait: decode %q: %v", r.stdout, err)
+	}
+	if len(resp.Instances) != 1 || resp.Instances[0].State != "running" {
+		t.Errorf("launch --wait = %+v, want one running instance", resp.Instances)
+	}
+	if !strings.Contains(r.stderr, " pending") || !strings.Contains(r.stderr, " running") {
+		t.Errorf("launch --wait: stderr = %q, want progress from pending to running", r.stderr)
 	}
 }
 
