@@ -44,6 +44,9 @@ type cluster struct {
 type clusterOptions struct {
 	daemonUser account // the daemon runs as this user
 	adminGroup string
+	// collectInterval is the daemon's own snapshot interval: short where a test waits for
+	// the daemon to see a state change, default (5m) otherwise.
+	collectInterval string
 }
 
 // newCluster starts `tollgated sim` and `tollgated serve` and stops them when the test
@@ -67,7 +70,7 @@ func newCluster(t testing.TB, dir string, o clusterOptions) *cluster {
 	c.simURL = c.startSim()
 	cfgPath := filepath.Join(dir, "tollgate.toml")
 	c.configPath, c.daemonUser = cfgPath, o.daemonUser
-	if err := os.WriteFile(cfgPath, []byte(c.config(o.adminGroup)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(c.config(o.adminGroup, o.collectInterval)), 0o644); err != nil {
 		t.Fatalf("write config: %v", err)
 	}
 	c.startDaemon(cfgPath, o.daemonUser)
@@ -75,8 +78,11 @@ func newCluster(t testing.TB, dir string, o clusterOptions) *cluster {
 }
 
 // config is the daemon's configuration: a policy small enough to hit its limits.
-func (c *cluster) config(adminGroup string) string {
+func (c *cluster) config(adminGroup, collectInterval string) string {
 	q := strconv.Quote
+	if collectInterval == "" {
+		collectInterval = "5m"
+	}
 	return `[broker]
 socket = ` + q(c.socket) + `
 database = ` + q(filepath.Join(c.state, "tollgate.db")) + `
@@ -84,7 +90,7 @@ admin_group = ` + q(adminGroup) + `
 log_level = "debug"
 
 [accounting]
-collect_interval = "2s"
+collect_interval = ` + q(collectInterval) + `
 
 [aws]
 regions = ["us-west-2"]

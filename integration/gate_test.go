@@ -56,7 +56,7 @@ func testMultiUser(t *testing.T, dir string) {
 	eve := addUser(t, "tg-eve-"+sfx, homes, false)
 	carol := addUser(t, "tg-carol-"+sfx, homes, false)
 
-	c := newCluster(t, dir, clusterOptions{daemonUser: daemonUser, adminGroup: adminGroup})
+	c := newCluster(t, dir, clusterOptions{daemonUser: daemonUser, adminGroup: adminGroup, collectInterval: "2s"})
 	assertDaemonUser(t, c, daemonUser)
 
 	t.Run("admin enrols users", func(t *testing.T) {
@@ -264,7 +264,7 @@ func testMultiUser(t *testing.T, dir string) {
 
 func testSingleUser(t *testing.T, dir string) {
 	self := me(t, dir)
-	c := newCluster(t, dir, clusterOptions{daemonUser: self, adminGroup: primaryGroup(t, self)})
+	c := newCluster(t, dir, clusterOptions{daemonUser: self, adminGroup: primaryGroup(t, self), collectInterval: "2s"})
 
 	t.Run("admin enrols themself", func(t *testing.T) {
 		c.ok(t, self, "admin", "users", "add", self.name)
