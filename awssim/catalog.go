@@ -31,6 +31,14 @@ var DefaultRegions = []string{
 // configuration examples and tests can name one image id regardless of region.
 const FixedImageID = "ami-0123456789abcdef0"
 
+// Every seeded image but one is public and owned by "amazon" (the owner alias) under
+// its publisher's fixed 12-digit owner id. The exception is a look-alike Ubuntu image
+// published by a foreign account, ForeignOwnerID, for tests that owner filters refuse it.
+const (
+	ForeignOwnerID   = "210987654321"
+	ForeignImageName = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20990101"
+)
+
 // AccountID is the simulated account that owns every resource.
 const AccountID = "123456789012"
 
@@ -172,13 +180,16 @@ type imageSeed struct {
 }
 
 var imageSeeds = []imageSeed{
-	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2024-01-01", "099720109477", "", "x86_64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, arm64 jammy image build on 2024-01-01", "099720109477", "", "arm64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115", "Canonical, Ubuntu, 24.04, amd64 noble image", "099720109477", "", "x86_64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250115", "Canonical, Ubuntu, 24.04, arm64 noble image", "099720109477", "", "arm64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
+	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2024-01-01", "099720109477", "amazon", "x86_64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
+	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, arm64 jammy image build on 2024-01-01", "099720109477", "amazon", "arm64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
+	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115", "Canonical, Ubuntu, 24.04, amd64 noble image", "099720109477", "amazon", "x86_64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
+	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250115", "Canonical, Ubuntu, 24.04, arm64 noble image", "099720109477", "amazon", "arm64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
 	{"al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64", "Amazon Linux 2023 AMI 2023.6.20250107.0 x86_64 HVM kernel-6.1", "137112412989", "amazon", "x86_64", "/dev/xvda", "2025-01-07T20:00:00.000Z"},
 	{"al2023-ami-2023.6.20250107.0-kernel-6.1-arm64", "Amazon Linux 2023 AMI 2023.6.20250107.0 arm64 HVM kernel-6.1", "137112412989", "amazon", "arm64", "/dev/xvda", "2025-01-07T20:00:00.000Z"},
-	{"debian-12-amd64-20250112-1990", "Debian 12 (20250112-1990)", "136693071363", "", "x86_64", "/dev/xvda", "2025-01-12T12:00:00.000Z"},
+	{"debian-12-amd64-20250112-1990", "Debian 12 (20250112-1990)", "136693071363", "amazon", "x86_64", "/dev/xvda", "2025-01-12T12:00:00.000Z"},
+	// A public look-alike from a foreign account (no alias): the "whoAMI" squat that an
+	// image-name pattern such as ubuntu/images/* would match without an owner filter.
+	{ForeignImageName, "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2099-01-01", ForeignOwnerID, "", "x86_64", "/dev/sda1", "2025-02-01T00:00:00.000Z"},
 }
 
 // seedImages builds a region's image list. The first seed gets FixedImageID everywhere;

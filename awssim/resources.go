@@ -367,6 +367,18 @@ type xmlImages struct {
 	NextToken string     `xml:"nextToken,omitempty"`
 }
 
+// ownedBy reports whether im belongs to one of DescribeImages' Owners: an account id,
+// "self" (the simulated account), or an owner alias (amazon, aws-marketplace).
+func ownedBy(im *image, owners []string) bool {
+	for _, o := range owners {
+		switch {
+		case o == im.ownerID, o == "self" && im.ownerID == AccountID, o != "" && o == im.ownerAlias:
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Sim) describeImages(rg *region, c *call, now time.Time) (any, *apiError) {
 	ids := c.list("ImageId")
 	owners := c.list("Owner")
@@ -406,14 +418,8 @@ func (s *Sim) describeImages(rg *region, c *call, now time.Time) (any, *apiError
 	out := xmlImages{}
 	for i := int(start); i < len(sel); i++ {
 		im := sel[i]
-		if len(owners) > 0 {
-			ok := false
-			for _, o := range owners {
-				ok = ok || o == im.ownerID || (o == "amazon" && im.ownerAlias == "amazon")
-			}
-			if !ok {
-				continue
-			}
+		if len(owners) > 0 && !ownedBy(im, owners) {
+			continue
 		}
 		ok, aerr := matchFilters(fs, func(f string) ([]string, bool) {
 			switch f {

@@ -144,9 +144,14 @@ func TestImagesAndRegions(t *testing.T) {
 		in   *ec2.DescribeImagesInput
 		want int
 	}{
-		{"all", &ec2.DescribeImagesInput{}, 7},
-		{"owners amazon", &ec2.DescribeImagesInput{Owners: []string{"amazon"}}, 2},
+		{"all", &ec2.DescribeImagesInput{}, 8},
+		{"owners amazon", &ec2.DescribeImagesInput{Owners: []string{"amazon"}}, 7},
 		{"owner canonical", &ec2.DescribeImagesInput{Owners: []string{"099720109477"}}, 4},
+		{"owner foreign", &ec2.DescribeImagesInput{Owners: []string{awssim.ForeignOwnerID}}, 1},
+		{"owners self", &ec2.DescribeImagesInput{Owners: []string{"self"}}, 0},
+		{"owners self and amazon", &ec2.DescribeImagesInput{Owners: []string{"self", "amazon"}}, 7},
+		{"look-alike name without owners", &ec2.DescribeImagesInput{Filters: []types.Filter{filter("name", "ubuntu/images/*jammy*amd64*")}}, 2},
+		{"look-alike name with owners", &ec2.DescribeImagesInput{Owners: []string{"amazon"}, Filters: []types.Filter{filter("name", "ubuntu/images/*jammy*amd64*")}}, 1},
 		{"architecture", &ec2.DescribeImagesInput{Filters: []types.Filter{filter("architecture", "arm64")}}, 3},
 		{"image-id", &ec2.DescribeImagesInput{Filters: []types.Filter{filter("image-id", awssim.FixedImageID)}}, 1},
 		{"name wildcard ?", &ec2.DescribeImagesInput{Filters: []types.Filter{filter("name", "debian-1?-amd64-*")}}, 1},
@@ -169,7 +174,7 @@ func TestImagesAndRegions(t *testing.T) {
 			}
 			n += len(out.Images)
 		}
-		if n != 7 {
+		if n != 8 {
 			t.Fatalf("%d images", n)
 		}
 	})

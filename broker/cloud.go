@@ -19,7 +19,7 @@ type Cloud interface {
 	ImportKeyPairTagged(ctx context.Context, region, name string, publicKey []byte, tags map[string]string) (cloud.KeyPair, error)
 	DescribeKeyPairTagged(ctx context.Context, region, name string) (cloud.TaggedKeyPair, bool, error)
 	DeleteKeyPair(ctx context.Context, region, name string) error
-	DescribeImages(ctx context.Context, region string, ids, namePatterns []string) ([]cloud.Image, error)
+	DescribeImagesOwned(ctx context.Context, region string, owners, ids, namePatterns []string) ([]cloud.Image, error)
 }
 
 // definiteRefusal reports whether err proves that a mutating call was NOT carried out:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/quota"
 )
 
 // imageTTL bounds how long an image lookup is reused: launches in a burst share one
@@ -85,10 +86,11 @@ func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
 	return nil
 }
 
-// resolveImage finds an image by ami id or exact name in region, so name patterns in
-// policy can be checked against the image's real name.
-func (d *Daemon) resolveImage(ctx context.Context, region, image string) (cloud.Image, error) {
-	k := region + "\x00" + image
+// resolveImage finds an image by ami id or exact name in region among the images of
+// owners (policy image_owners), so name patterns in policy can be checked against the
+// image's real name and a look-alike published by anyone else is never found.
+func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners []string) (cloud.Image, error) {
+	k := region + "\x00" + image + "\x00" + strings.Join(owners, ",")
 	now := d.now()
 	d.imageMu.Lock()
 	e, ok := d.imageCache[k]
@@ -98,15 +100,19 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string) (cloud.
 	}
 	var ids, names []string
 	if strings.HasPrefix(image, "ami-") {
+		if !quota.IsAMIID(image) {
+			return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+				Message: fmt.Sprintf("image %s is not an ami id (ami- and 8 or 17 hex digits)", quoteInput(image))}
+		}
 		ids = []string{image}
 	} else {
 		if strings.ContainsAny(image, "*?[") {
 			return cloud.Image{}, &Error{Code: CodeInvalidRequest,
-				Message: fmt.Sprintf("image %q is a pattern: give an ami id or an exact image name", image)}
+				Message: fmt.Sprintf("image %s is a pattern: give an ami id or an exact image name", quoteInput(image))}
 		}
 		names = []string{image}
 	}
-	imgs, err := d.cloud.DescribeImages(ctx, region, ids, names)
+	imgs, err := d.cloud.DescribeImagesOwned(ctx, region, owners, ids, names)
 	if err != nil && !isNotFound(err) {
 		return cloud.Image{}, &Error{Code: CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
 	}
@@ -118,11 +124,12 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string) (cloud.
 	}
 	switch len(found) {
 	case 0:
-		return cloud.Image{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("image %q does not exist in %s", image, region)}
+		return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+			Message: fmt.Sprintf("image %s does not exist in %s among the images of %s (image_owners)", quoteInput(image), region, strings.Join(owners, ", "))}
 	case 1:
 	default:
 		return cloud.Image{}, &Error{Code: CodeInvalidRequest,
-			Message: fmt.Sprintf("image name %q is ambiguous in %s (%d images): give its ami id", image, region, len(found))}
+			Message: fmt.Sprintf("image name %s is ambiguous in %s (%d images): give its ami id", quoteInput(image), region, len(found))}
 	}
 	d.imageMu.Lock()
 	d.imageCache[k] = imageEntry{found[0], now}

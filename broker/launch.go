@@ -129,7 +129,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 		return db.Launch{}, &Error{Code: ref.Code, Message: ref.Message}
 	}
 	if qr.Image != "" && !slices.Contains(pol.Images, qr.Image) {
-		img, err := d.resolveImage(ctx, qr.Region, qr.Image)
+		img, err := d.resolveImage(ctx, qr.Region, qr.Image, pol.Owners())
 		if err != nil {
 			return db.Launch{}, err
 		}

@@ -17,19 +17,34 @@ const (
 	maxVolumePage = 500          // DescribeVolumes MaxResults ceiling
 )
 
-// DescribeImages returns the images in region whose id is in ids OR whose name matches
-// one of namePatterns (EC2 wildcards * and ?), each once, sorted by id. Policy lists
-// both kinds side by side, and EC2 would AND them in one call, so they are two calls.
-// Unknown ids are simply absent. With neither, it returns nothing rather than every
-// public image in the region.
+// DefaultImageOwners are the image owners DescribeImages searches: the account's own
+// images and Amazon's. Anyone can publish a public image under any name, so a lookup by
+// name without an owner filter would find look-alikes (the "whoAMI" attack).
+var DefaultImageOwners = []string{"self", "amazon"}
+
+// DescribeImages is DescribeImagesOwned with DefaultImageOwners.
 func (c *Client) DescribeImages(ctx context.Context, region string, ids, namePatterns []string) ([]Image, error) {
+	return c.DescribeImagesOwned(ctx, region, DefaultImageOwners, ids, namePatterns)
+}
+
+// DescribeImagesOwned returns the images in region owned by one of owners (account ids,
+// or the aliases self, amazon, aws-marketplace; empty means DefaultImageOwners) whose id
+// is in ids OR whose name matches one of namePatterns (EC2 wildcards * and ?), each once,
+// sorted by id. Policy lists both kinds side by side, and EC2 would AND them in one
+// call, so they are two calls. Unknown ids and images of other owners are simply absent.
+// With neither ids nor patterns, it returns nothing rather than every image in the region.
+func (c *Client) DescribeImagesOwned(ctx context.Context, region string, owners, ids, namePatterns []string) ([]Image, error) {
 	cl, err := c.ec2Client(region)
 	if err != nil {
 		return nil, fmt.Errorf("describe images: %w", err)
 	}
+	if len(owners) == 0 {
+		owners = DefaultImageOwners
+	}
 	seen := map[string]Image{}
 	query := func(f types.Filter) error {
 		p := ec2.NewDescribeImagesPaginator(cl, &ec2.DescribeImagesInput{
+			Owners:     owners,
 			Filters:    []types.Filter{f},
 			MaxResults: aws.Int32(maxPageSize),
 		})

@@ -3,6 +3,7 @@ package cloud_test
 import (
 	"testing"
 
+	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/cloud"
 )
 
@@ -43,4 +44,41 @@ func TestKeyPairTagged(t *testing.T) {
 	if _, found, err := f.c.DescribeKeyPairTagged(f.ctx, west, "nobody"); err != nil || found {
 		t.Errorf("got found %v, err %v; want false, nil", found, err)
 	}
+}
+
+// TestDescribeImagesOwners: image lookups see only the owners asked for, the account's
+// own and Amazon's by default, so a look-alike public image is never found by name.
+func TestDescribeImagesOwners(t *testing.T) {
+	f := setup(t)
+	tests := []struct {
+		name   string
+		owners []string
+		want   int
+	}{
+		{"default owners", nil, 0},
+		{"amazon", []string{"amazon"}, 0},
+		{"the foreign account", []string{awssim.ForeignOwnerID}, 1},
+		{"amazon and the foreign account", []string{"amazon", awssim.ForeignOwnerID}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.c.DescribeImagesOwned(f.ctx, west, tt.owners, nil, []string{awssim.ForeignImageName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Errorf("got %d images (%+v), want %d", len(got), got, tt.want)
+			}
+		})
+	}
+	t.Run("by id too", func(t *testing.T) {
+		foreign, err := f.c.DescribeImagesOwned(f.ctx, west, []string{awssim.ForeignOwnerID}, nil, []string{awssim.ForeignImageName})
+		if err != nil || len(foreign) != 1 {
+			t.Fatalf("got %v, %v", foreign, err)
+		}
+		got, err := f.c.DescribeImages(f.ctx, west, []string{foreign[0].ID}, nil)
+		if err != nil || len(got) != 0 {
+			t.Errorf("got %+v, %v; want the foreign id absent under the default owners", got, err)
+		}
+	})
 }

@@ -232,7 +232,7 @@ func TestErrors(t *testing.T) {
 		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown group key", "[policy.group.staff]\nmax_instance = 3\n",
-			[]string{`2: policy.group.staff.max_instance: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
+			[]string{`2: policy.group.staff.max_instance: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, image_owners, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
 			`2: broker.a: unknown key (known keys here: socket, database, admin_group, enroll_groups, socket_mode, reconcile_interval, log_level)`,
 			`4: aws.b: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`,
@@ -289,6 +289,9 @@ func TestErrors(t *testing.T) {
 			[]string{`2: policy.group.staff.max_lifetime: default_lifetime 4h is longer than max_lifetime 2h (default_lifetime from policy.default)`}},
 		{"group inherits a problem it causes", "[policy.default]\nbudget_period = \"term\"\n[accounting]\nterm_start = \"2026-01-05\"\nterm_end = \"2026-05-15\"\n[policy.group.staff]\nmax_instances = 1\n", nil},
 		{"group region not scanned", "[policy.group.staff]\nregions = [\"eu-west-1\"]\n", []string{`2: policy.group.staff.regions: "eu-west-1" is not in aws.regions (us-west-2): the collector would never see its instances`}},
+		{"image owners", "[policy.default]\nimage_owners = [\"self\", \"099720109477\", \"aws-marketplace\"]\n", nil},
+		{"image owner", "[policy.default]\nimage_owners = [\"canonical\"]\n", []string{`2: policy.default.image_owners: "canonical" is not an image owner: use self, amazon, aws-marketplace or a 12-digit account id`}},
+		{"group image owner", "[policy.group.staff]\nimage_owners = [\"1234\"]\n", []string{`2: policy.group.staff.image_owners: "1234" is not an image owner: use self, amazon, aws-marketplace or a 12-digit account id`}},
 		{"group name", "[policy.group.\"a b\"]\nmax_instances = 1\n", []string{`1: policy.group."a b": "a b" is not a group name`}},
 		{"default problem reported once", "[policy.default]\nspot = \"x\"\n[policy.group.staff]\nmax_instances = 1\n",
 			[]string{`2: policy.default.spot: "x" is not one of allowed, required, forbidden`}},

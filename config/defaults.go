@@ -34,6 +34,7 @@ func DefaultPolicy() quota.Policy {
 		MaxVCPUs:        4,
 		InstanceTypes:   []string{"t3.micro", "t3.small"},
 		Images:          []string{"ami-0123456789abcdef0"},
+		ImageOwners:     slices.Clone(quota.DefaultImageOwners),
 		Regions:         []string{DefaultRegion},
 		DefaultLifetime: 4 * time.Hour,
 		MaxLifetime:     12 * time.Hour,
@@ -122,6 +123,7 @@ func (c *Config) Defaults() {
 	num(&p.MaxVCPUs, dp.MaxVCPUs)
 	list(&p.InstanceTypes, dp.InstanceTypes)
 	list(&p.Images, dp.Images)
+	list(&p.ImageOwners, dp.ImageOwners)
 	list(&p.Regions, c.AWS.Regions)
 	dur(&p.DefaultLifetime, dp.DefaultLifetime)
 	dur(&p.MaxLifetime, dp.MaxLifetime)

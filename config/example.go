@@ -37,6 +37,9 @@ max_vcpus = 4                                 # vCPUs of pending and running ins
 max_count = 0                                 # instances per launch; 0 = max_instances
 instance_types = ["t3.micro", "t3.small"]     # names or patterns such as "t3.*"
 images = ["ami-0123456789abcdef0"]            # ami ids or image-name patterns ("ubuntu/*jammy*")
+image_owners = ["self", "amazon"]             # whose images: self | amazon | aws-marketplace | 12-digit
+                                              # account ids (e.g. Canonical's "099720109477"); a
+                                              # name pattern never matches anyone else's look-alike
 regions = ["us-west-2"]                       # must be among aws.regions
 default_lifetime = "4h"                       # lease of a new instance
 max_lifetime = "12h"                          # longest lease from launch, extensions included

@@ -546,6 +546,7 @@ type fileOverride struct {
 	MaxCount        *int      `toml:"max_count"`
 	InstanceTypes   []string  `toml:"instance_types"`
 	Images          []string  `toml:"images"`
+	ImageOwners     []string  `toml:"image_owners"`
 	Regions         []string  `toml:"regions"`
 	DefaultLifetime *duration `toml:"default_lifetime"`
 	MaxLifetime     *duration `toml:"max_lifetime"`
@@ -692,6 +693,7 @@ func (o fileOverride) override() quota.Override {
 		MaxCount:        o.MaxCount,
 		InstanceTypes:   o.InstanceTypes,
 		Images:          o.Images,
+		ImageOwners:     o.ImageOwners,
 		Regions:         o.Regions,
 		DefaultLifetime: dur(o.DefaultLifetime),
 		MaxLifetime:     dur(o.MaxLifetime),

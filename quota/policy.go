@@ -17,6 +17,28 @@ var VolumeTypes = []string{"gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"}
 // amiID matches an EC2 image id (8 or 17 hex digits).
 var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
+// ownerID matches an AWS account id.
+var ownerID = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ImageOwnerAliases are the owner names EC2's DescribeImages Owners accepts besides
+// account ids.
+var ImageOwnerAliases = []string{"self", "amazon", "aws-marketplace"}
+
+// DefaultImageOwners is the image_owners of a policy that sets none: the account's own
+// images and Amazon's.
+var DefaultImageOwners = []string{"self", "amazon"}
+
+func validImageOwner(s string) bool { return slices.Contains(ImageOwnerAliases, s) || ownerID.MatchString(s) }
+
+// Owners is p.ImageOwners, or DefaultImageOwners if it is empty: what every image lookup
+// passes as DescribeImages' Owners.
+func (p Policy) Owners() []string {
+	if len(p.ImageOwners) == 0 {
+		return slices.Clone(DefaultImageOwners)
+	}
+	return slices.Clone(p.ImageOwners)
+}
+
 // IsAMIID reports whether s is an EC2 image id ("ami-0123456789abcdef0") rather than an
 // image-name pattern.
 func IsAMIID(s string) bool { return amiID.MatchString(s) }
@@ -39,6 +61,7 @@ func (e *FieldError) Error() string { return e.Key + ": " + e.Message }
 func Merge(p Policy, o Override) Policy {
 	p.InstanceTypes = slices.Clone(p.InstanceTypes)
 	p.Images = slices.Clone(p.Images)
+	p.ImageOwners = slices.Clone(p.ImageOwners)
 	p.Regions = slices.Clone(p.Regions)
 	p.SecurityGroups = slices.Clone(p.SecurityGroups)
 	setInt := func(dst *int, src *int) {
@@ -66,6 +89,7 @@ func Merge(p Policy, o Override) Policy {
 	setInt(&p.MaxCount, o.MaxCount)
 	setList(&p.InstanceTypes, o.InstanceTypes)
 	setList(&p.Images, o.Images)
+	setList(&p.ImageOwners, o.ImageOwners)
 	setList(&p.Regions, o.Regions)
 	setDur(&p.DefaultLifetime, o.DefaultLifetime)
 	setDur(&p.MaxLifetime, o.MaxLifetime)
@@ -137,6 +161,11 @@ func (p Policy) Validate() error {
 	list("instance_types", p.InstanceTypes, true)
 	list("images", p.Images, true)
 	list("regions", p.Regions, false)
+	for _, o := range p.ImageOwners {
+		if !validImageOwner(o) {
+			bad("image_owners", "", "%q is not an image owner: use self, amazon, aws-marketplace or a 12-digit account id", o)
+		}
+	}
 
 	lifetime := func(key string, d time.Duration) bool {
 		switch {

@@ -35,12 +35,16 @@ const MaxUserData = 16 << 10
 // Policy is a user's effective policy: the default, overlaid by each of their Unix groups'
 // overrides (in config order), overlaid by their per-user override.
 type Policy struct {
-	MaxInstances    int           `json:"max_instances"`  // non-terminated instances
-	MaxVCPUs        int           `json:"max_vcpus"`      // running + pending
-	MaxCount        int           `json:"max_count"`      // instances per launch request; 0 = max_instances
-	InstanceTypes   []string      `json:"instance_types"` // allowed types; may hold patterns like "t3.*"
-	Images          []string      `json:"images"`         // ami ids or image-name patterns ("ubuntu/*jammy*")
-	Regions         []string      `json:"regions"`        // allowed regions
+	MaxInstances  int      `json:"max_instances"`  // non-terminated instances
+	MaxVCPUs      int      `json:"max_vcpus"`      // running + pending
+	MaxCount      int      `json:"max_count"`      // instances per launch request; 0 = max_instances
+	InstanceTypes []string `json:"instance_types"` // allowed types; may hold patterns like "t3.*"
+	Images        []string `json:"images"`         // ami ids or image-name patterns ("ubuntu/*jammy*")
+	// ImageOwners are the accounts whose images a user may launch ("self", "amazon",
+	// "aws-marketplace" or 12-digit account ids); empty means DefaultImageOwners. Name
+	// patterns would otherwise match look-alike public images anyone can publish.
+	ImageOwners     []string      `json:"image_owners"`
+	Regions         []string      `json:"regions"` // allowed regions
 	DefaultLifetime time.Duration `json:"default_lifetime"`
 	MaxLifetime     time.Duration `json:"max_lifetime"`
 	ExpireAction    string        `json:"expire_action"` // stop | terminate
@@ -64,6 +68,7 @@ type Override struct {
 	MaxCount        *int           `json:"max_count,omitempty" toml:"max_count"`
 	InstanceTypes   []string       `json:"instance_types,omitempty" toml:"instance_types"`
 	Images          []string       `json:"images,omitempty" toml:"images"`
+	ImageOwners     []string       `json:"image_owners,omitempty" toml:"image_owners"`
 	Regions         []string       `json:"regions,omitempty" toml:"regions"`
 	DefaultLifetime *time.Duration `json:"default_lifetime,omitempty" toml:"default_lifetime"`
 	MaxLifetime     *time.Duration `json:"max_lifetime,omitempty" toml:"max_lifetime"`

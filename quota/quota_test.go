@@ -143,6 +143,9 @@ func TestValidate(t *testing.T) {
 		{"bad volume type", func(p *Policy) { p.VolumeType = "ssd" }, "volume_type", "is not one of"},
 		{"empty volume type is fine", func(p *Policy) { p.VolumeType = "" }, "", ""},
 		{"empty security group", func(p *Policy) { p.SecurityGroups = []string{""} }, "security_groups", "empty value"},
+		{"image owners", func(p *Policy) { p.ImageOwners = []string{"self", "amazon", "aws-marketplace", "099720109477"} }, "", ""},
+		{"image owner alias unknown", func(p *Policy) { p.ImageOwners = []string{"canonical"} }, "image_owners", `"canonical" is not an image owner`},
+		{"image owner id short", func(p *Policy) { p.ImageOwners = []string{"09972010947"} }, "image_owners", "12-digit account id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,3 +109,26 @@ func TestAdmitExtend(t *testing.T) {
 		})
 	}
 }
+
+func TestImageOwners(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+		ov   []string
+		want []string
+	}{
+		{"unset is the default", nil, nil, []string{"self", "amazon"}},
+		{"set", []string{"self"}, nil, []string{"self"}},
+		{"overridden", []string{"self"}, []string{"amazon", "099720109477"}, []string{"amazon", "099720109477"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := basePolicy()
+			p.ImageOwners = tt.set
+			got := Merge(p, Override{ImageOwners: tt.ov}).Owners()
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
