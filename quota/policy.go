@@ -28,7 +28,9 @@ var ImageOwnerAliases = []string{"self", "amazon", "aws-marketplace"}
 // images and Amazon's.
 var DefaultImageOwners = []string{"self", "amazon"}
 
-func validImageOwner(s string) bool { return slices.Contains(ImageOwnerAliases, s) || ownerID.MatchString(s) }
+func validImageOwner(s string) bool {
+	return slices.Contains(ImageOwnerAliases, s) || ownerID.MatchString(s)
+}
 
 // Owners is p.ImageOwners, or DefaultImageOwners if it is empty: what every image lookup
 // passes as DescribeImages' Owners.
