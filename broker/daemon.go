@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -116,6 +117,10 @@ type Options struct {
 	// MaxConnsPerUID and MaxConns override DefaultMaxConnsPerUID and DefaultMaxConns.
 	MaxConnsPerUID int
 	MaxConns       int
+	// AllowRoot lets the daemon run as root. It refuses by default: it only needs its
+	// socket, database and cloud credentials, and everything it creates as root would be
+	// root's (cmd's --allow-root sets it).
+	AllowRoot bool
 	// ReadTimeout, WriteTimeout and IdleTimeout override the server's defaults
 	// (DefaultReadTimeout, ...).
 	ReadTimeout  time.Duration
@@ -167,6 +172,10 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if opts.Cloud == nil {
 		return nil, errors.New("broker: no cloud client")
 	}
+	euid := os.Geteuid()
+	if err := checkRoot(euid, opts.AllowRoot); err != nil {
+		return nil, err
+	}
 	cfg := withDefaults(*opts.Config)
 	d := &Daemon{
 		cfg:        &cfg,
@@ -204,7 +213,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	d.regions = configRegions(&cfg)
 
 	// Claim the socket first: a live daemon means we must not touch its database.
-	ln, err := listenSocket(d.socket, os.FileMode(cfg.Broker.SocketMode))
+	ln, err := listenSocket(d.socket, os.FileMode(cfg.Broker.SocketMode), euid)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +221,12 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	fail := func(err error) (*Daemon, error) {
 		d.Close()
 		return nil, err
+	}
+	if err := db.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, euid); err != nil {
+		return fail(fmt.Errorf("database directory: %w", err))
+	}
+	if err := db.CheckDBFiles(cfg.Broker.Database); err != nil {
+		return fail(err)
 	}
 	if d.db, err = db.Open(ctx, cfg.Broker.Database); err != nil {
 		return fail(err)
@@ -289,6 +304,14 @@ func (d *Daemon) buildServices(opts Options) error {
 			return errors.New("broker: iamusers.Service lacks methods the broker needs")
 		}
 		d.iam = i
+	}
+	return nil
+}
+
+// checkRoot refuses to run as root (euid 0) unless allowed.
+func checkRoot(euid int, allow bool) error {
+	if euid == 0 && !allow {
+		return errors.New("tollgated refuses to run as root: run it as its own system user (systemd User=tollgate), or pass --allow-root")
 	}
 	return nil
 }

@@ -291,6 +291,7 @@ func (h *harness) start() {
 	opts := Options{
 		Config: h.cfg, Logger: h.logger, Now: h.sim.Now, Cloud: h.cloud, Users: h.users, Hooks: h.hooks,
 		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{},
+		AllowRoot: true, // CI runs the tests as root
 	}
 	if h.opt != nil {
 		h.opt(&opts)

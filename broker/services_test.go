@@ -25,7 +25,7 @@ func TestRealServicesSatisfyInterfaces(t *testing.T) {
 func TestProductionWiring(t *testing.T) {
 	h := newHarness(t)
 	h.shutdown()
-	d, err := New(h.ctx, Options{Config: h.cfg, Cloud: h.cloud, Users: h.users, Now: h.sim.Now,
+	d, err := New(h.ctx, Options{Config: h.cfg, Cloud: h.cloud, Users: h.users, Now: h.sim.Now, AllowRoot: true,
 		Hooks: &Hooks{PeerUID: h.users.peerUID}})
 	if err != nil {
 		t.Fatalf("New with real services: %v", err)

@@ -9,19 +9,23 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tollgate/tollgate/db"
 )
 
 // listenSocket opens the daemon's pathname socket. It creates the directory (0755) if
-// missing, refuses to start if a live daemon answers on path, removes a stale socket only
-// if the file there IS a socket (never a regular file someone pointed the config at), and
-// sets the socket's mode.
-func listenSocket(path string, mode os.FileMode) (*net.UnixListener, error) {
+// missing and refuses a directory it cannot trust (db.CheckPrivateDir: a link, someone
+// else's, or writable by group or others), refuses to start if a live daemon answers on
+// path, removes a stale socket only if the file there IS a socket (never a regular file
+// someone pointed the config at), and sets the socket's mode without following a link.
+func listenSocket(path string, mode os.FileMode, euid int) (*net.UnixListener, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create socket directory %s: %w", dir, err)
+	if err := db.PrepareDir(dir, 0o755, euid); err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	fi, err := os.Lstat(path)
 	switch {
@@ -42,11 +46,34 @@ func listenSocket(path string, mode os.FileMode) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, mode); err != nil {
+	if err := chmodSocket(path, mode); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("set mode of socket %s: %w", path, err)
+		return nil, err
 	}
 	return l, nil
+}
+
+// chmodSocket sets the mode of the socket at path without following a symbolic link:
+// it opens the path itself (O_PATH|O_NOFOLLOW), checks that what it got is a socket, and
+// changes the mode of exactly that inode through /proc/self/fd. A link swapped in after
+// ListenUnix is refused, never followed to (say) the database.
+func chmodSocket(path string, mode os.FileMode) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("set mode of socket %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("set mode of socket %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("set mode of socket %s: it is no longer a socket (mode %o): refusing", path, st.Mode)
+	}
+	if err := unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), uint32(mode.Perm())); err != nil {
+		return fmt.Errorf("set mode of socket %s: %w", path, err)
+	}
+	return nil
 }
 
 // live reports whether something accepts connections on the socket at path.

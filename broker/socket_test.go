@@ -59,17 +59,35 @@ func TestListenSocket(t *testing.T) {
 				}
 			}()
 		}, "already serving"},
+		{"group-writable directory", func(t *testing.T, path string) {
+			mkdirMode(t, filepath.Dir(path), 0o775)
+		}, "writable by group or others"},
+		{"world-writable directory", func(t *testing.T, path string) {
+			mkdirMode(t, filepath.Dir(path), 0o1777)
+		}, "writable by group or others"},
+		{"directory is a link", func(t *testing.T, path string) {
+			real := filepath.Join(filepath.Dir(filepath.Dir(path)), "real")
+			mkdirMode(t, real, 0o755)
+			if err := os.Symlink(real, filepath.Dir(path)); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a symbolic link"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(shortDir(t), "run", "t.sock")
 			tt.prepare(t, path)
-			l, err := listenSocket(path, 0o660)
+			_, preErr := os.Lstat(path)
+			l, err := listenSocket(path, 0o660, os.Geteuid())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
 				}
-				if fi, err := os.Lstat(path); err != nil {
+				if fi, err := os.Lstat(path); preErr != nil {
+					if err == nil {
+						t.Errorf("got a file at the socket path, want none created")
+					}
+				} else if err != nil {
 					t.Errorf("got %v: the file at the socket path must be left alone", err)
 				} else if tt.name == "regular file left alone" && !fi.Mode().IsRegular() {
 					t.Errorf("got mode %v, want the regular file kept", fi.Mode())
@@ -88,10 +106,70 @@ func TestListenSocket(t *testing.T) {
 	}
 }
 
+// mkdirMode creates dir with exactly perm (the umask aside).
+func mkdirMode(t *testing.T, dir string, perm os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChmodSocketFollowsNoLink is the review's finding #9: a link swapped in for the
+// socket between ListenUnix and the chmod must not hand its mode to the link's target.
+func TestChmodSocketFollowsNoLink(t *testing.T) {
+	dir := shortDir(t)
+	target := filepath.Join(dir, "tollgate.db")
+	if err := os.WriteFile(target, []byte("db"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "t.sock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := chmodSocket(link, 0o666); err == nil {
+		t.Errorf("got no error, want the link refused")
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("got target mode %v (%v), want 0600 untouched", fi.Mode(), err)
+	}
+	t.Run("regular file refused", func(t *testing.T) {
+		if err := chmodSocket(target, 0o666); err == nil || !strings.Contains(err.Error(), "no longer a socket") {
+			t.Errorf("got %v, want a refusal", err)
+		}
+	})
+}
+
+func TestCheckRoot(t *testing.T) {
+	tests := []struct {
+		name    string
+		euid    int
+		allow   bool
+		wantErr bool
+	}{
+		{"user", 998, false, false},
+		{"root refused", 0, false, true},
+		{"root allowed", 0, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkRoot(tt.euid, tt.allow)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("got %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "--allow-root") {
+				t.Errorf("got %q, want the escape hatch named", err)
+			}
+		})
+	}
+}
+
 func TestSecondDaemonRefused(t *testing.T) {
 	h := newHarness(t)
 	_, err := New(context.Background(), Options{Config: h.cfg, Cloud: h.cloud, Users: h.users,
-		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{}, Now: h.sim.Now})
+		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{}, Now: h.sim.Now, AllowRoot: true})
 	if err == nil || !strings.Contains(err.Error(), "already serving") {
 		t.Fatalf("got %v, want a refusal naming the live daemon", err)
 	}
@@ -111,4 +189,39 @@ func TestRestartAfterGracefulStop(t *testing.T) {
 	if _, err := h.c.WhoAmI(h.ctx); err != nil {
 		t.Errorf("after restart: %v", err)
 	}
+}
+
+// TestDatabaseDirectoryChecked: the daemon refuses a database directory others may
+// write, and a database path that is a link.
+func TestDatabaseDirectoryChecked(t *testing.T) {
+	h := newHarness(t)
+	h.shutdown()
+	dbDir := filepath.Dir(h.cfg.Broker.Database)
+	start := func() error {
+		d, err := New(h.ctx, Options{Config: h.cfg, Cloud: h.cloud, Users: h.users, Accounting: h.acct,
+			IAM: h.iam, Prices: fakePrices{}, Now: h.sim.Now, AllowRoot: true})
+		if err == nil {
+			d.Close()
+		}
+		return err
+	}
+	t.Run("group-writable", func(t *testing.T) {
+		mkdirMode(t, dbDir, 0o770)
+		defer mkdirMode(t, dbDir, 0o700)
+		if err := start(); err == nil || !strings.Contains(err.Error(), "database directory") {
+			t.Errorf("got %v, want the database directory refused", err)
+		}
+	})
+	t.Run("database is a link", func(t *testing.T) {
+		real := h.cfg.Broker.Database + ".real"
+		if err := os.Rename(h.cfg.Broker.Database, real); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(real, h.cfg.Broker.Database); err != nil {
+			t.Fatal(err)
+		}
+		if err := start(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("got %v, want the link refused", err)
+		}
+	})
 }
