@@ -308,6 +308,11 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 		return nil, badParam("Value (%s) for parameter iamInstanceProfile.arn is invalid.", profileArn)
 	}
 
+	meta, aerr := metadataFrom(c)
+	if aerr != nil {
+		return nil, aerr
+	}
+
 	spot, persistent := false, false
 	switch mt := c.get("InstanceMarketOptions.MarketType"); mt {
 	case "":
@@ -421,7 +426,7 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 			subnetID: subnet, vpcID: "vpc-" + hex17(hash64("vpc", rg.name)), groups: groups,
 			spot: spot, spotPersistent: persistent, clientToken: token, userData: userData,
 			profileArn: profileArn, launchIndex: i, tags: copyTags(instTags),
-			launchTime: now, firstLaunch: now,
+			launchTime: now, firstLaunch: now, metadata: meta,
 		}
 		if profileArn != "" {
 			in.profileID = "AIPA" + strings.ToUpper(hex17(hash64("profile", profileArn)))[1:17]
@@ -531,6 +536,37 @@ func dnsSuffix(region string) (private, public string) {
 	return region + ".compute.internal", region + ".compute.amazonaws.com"
 }
 
+// metadataFrom reads RunInstances' MetadataOptions, with EC2's defaults (tokens
+// optional, endpoint enabled, hop limit 1), refusing values EC2 refuses.
+func metadataFrom(c *call) (metadataOptions, *apiError) {
+	m := metadataOptions{httpTokens: "optional", httpEndpoint: "enabled", hopLimit: 1}
+	switch v := c.get("MetadataOptions.HttpTokens"); v {
+	case "":
+	case "optional", "required":
+		m.httpTokens = v
+	default:
+		return m, badParam("Invalid value '%s' for HttpTokens. Valid values: optional, required.", v)
+	}
+	switch v := c.get("MetadataOptions.HttpEndpoint"); v {
+	case "":
+	case "enabled", "disabled":
+		m.httpEndpoint = v
+	default:
+		return m, badParam("Invalid value '%s' for HttpEndpoint. Valid values: enabled, disabled.", v)
+	}
+	hop, ok, aerr := c.integer("MetadataOptions.HttpPutResponseHopLimit")
+	if aerr != nil {
+		return m, aerr
+	}
+	if ok {
+		if hop < 1 || hop > 64 {
+			return m, badParam("Invalid value '%d' for HttpPutResponseHopLimit. Valid values: 1 to 64.", hop)
+		}
+		m.hopLimit = hop
+	}
+	return m, nil
+}
+
 func (s *Sim) instanceXML(in *instance, now time.Time) xmlInstance {
 	st := in.stateAt(now)
 	priv, pub := dnsSuffix(in.region)
@@ -545,6 +581,8 @@ func (s *Sim) instanceXML(in *instance, now time.Time) xmlInstance {
 		SpotInstanceRequestID: in.spotRequestID, VirtualizationType: "hvm", ClientToken: in.clientToken,
 		Tags: tagsXML(in.tags), Hypervisor: "xen", EbsOptimized: true, EnaSupport: true,
 		PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
+		MetadataOptions: &xmlMetadataOptions{State: "applied", HTTPTokens: in.metadata.httpTokens,
+			HTTPEndpoint: in.metadata.httpEndpoint, HopLimit: in.metadata.hopLimit},
 	}
 	if st != StateTerminated {
 		x.PrivateDNSName = "ip-" + strings.ReplaceAll(in.privateIP, ".", "-") + "." + priv

@@ -153,6 +153,11 @@ type Instance struct {
 	Tags                  map[string]string `json:"tags"`
 	VolumeIDs             []string          `json:"volume_ids"`
 	Transitions           []Transition      `json:"transitions"`
+	// MetadataHTTPTokens, MetadataHTTPEndpoint and MetadataHopLimit are the IMDS options
+	// RunInstances set ("required" tokens = IMDSv2 only).
+	MetadataHTTPTokens   string `json:"metadata_http_tokens"`
+	MetadataHTTPEndpoint string `json:"metadata_http_endpoint"`
+	MetadataHopLimit     int    `json:"metadata_hop_limit"`
 }
 
 // Transition is one entry of an instance's state timeline. Only transitions at or before
@@ -189,6 +194,8 @@ func snapshot(in *instance, now time.Time) Instance {
 		LaunchTime: in.launchTime, FirstLaunchTime: in.firstLaunch, StateTransitionReason: in.reason,
 		PrivateIP: in.privateIP, SubnetID: in.subnetID, IamInstanceProfileArn: in.profileArn,
 		UserData: in.userData, Tags: copyTags(in.tags), SecurityGroupIDs: []string{}, VolumeIDs: []string{},
+		MetadataHTTPTokens: in.metadata.httpTokens, MetadataHTTPEndpoint: in.metadata.httpEndpoint,
+		MetadataHopLimit: in.metadata.hopLimit,
 	}
 	switch st {
 	case StatePending, StateRunning, StateStopping:

@@ -130,6 +130,14 @@ type instance struct {
 	publicIP              string
 	volumes               []*volume
 	forgotten             bool
+	metadata              metadataOptions
+}
+
+// metadataOptions is an instance's IMDS configuration as RunInstances set it.
+type metadataOptions struct {
+	httpTokens   string // optional | required (IMDSv2 only)
+	httpEndpoint string // enabled | disabled
+	hopLimit     int    // 1 to 64
 }
 
 // stateAt is the instance's state at t: the last timeline event not after t.

@@ -64,3 +64,16 @@ func TestImageOwnersFromPolicy(t *testing.T) {
 		t.Errorf("got image %q, want the foreign account's", got)
 	}
 }
+
+// TestLaunchIsIMDSv2Only is the review's finding #14: instances accept only session
+// (IMDSv2) metadata requests, so an SSRF cannot read an instance role's credentials.
+func TestLaunchIsIMDSv2Only(t *testing.T) {
+	h := newHarness(t)
+	h.enrol("alice", "alice")
+	ids := h.launchIDs(LaunchRequest{})
+	in := h.cloudInstances()[ids[0]]
+	if in.MetadataHTTPTokens != "required" || in.MetadataHTTPEndpoint != "enabled" || in.MetadataHopLimit != 1 {
+		t.Errorf("got tokens %q endpoint %q hops %d, want required, enabled, 1",
+			in.MetadataHTTPTokens, in.MetadataHTTPEndpoint, in.MetadataHopLimit)
+	}
+}

@@ -80,6 +80,13 @@ func runInput(in RunInput) *ec2.RunInstancesInput {
 		InstanceType: types.InstanceType(in.Type),
 		MinCount:     aws.Int32(count),
 		MaxCount:     aws.Int32(count),
+		// IMDSv2 only: a session token defeats SSRF through a workload reaching the
+		// instance role's credentials; one hop keeps them inside the instance.
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{
+			HttpTokens:              types.HttpTokensStateRequired,
+			HttpEndpoint:            types.InstanceMetadataEndpointStateEnabled,
+			HttpPutResponseHopLimit: aws.Int32(1),
+		},
 	}
 	if in.KeyName != "" {
 		input.KeyName = aws.String(in.KeyName)
