@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -102,6 +103,16 @@ func (v *validator) broker() {
 	}
 }
 
+// loopbackHost reports whether host is localhost or a loopback address (127.0.0.0/8,
+// ::1): the only hosts plain http may reach.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 func (v *validator) aws() {
 	a := v.c.AWS
 	key := []string{"aws", "regions"}
@@ -124,6 +135,10 @@ func (v *validator) aws() {
 			v.add(key, "%q is not an http or https URL (e.g. http://127.0.0.1:4566)", a.EndpointURL)
 		case u.User != nil:
 			v.add(key, "must not hold credentials: %s", credentialHint)
+		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+			// IAM access keys (student secrets) and STS calls would cross the network in
+			// clear text.
+			v.add(key, "%q is plain http to a host that is not loopback: use https, or http only to 127.0.0.1, ::1 or localhost", a.EndpointURL)
 		}
 	}
 	if math.IsNaN(a.RunInstancesPerSecond) || math.IsInf(a.RunInstancesPerSecond, 0) || a.RunInstancesPerSecond <= 0 {
