@@ -38,6 +38,19 @@ type Options struct {
 	Regions []string
 	// Logger receives one debug line per request; nil discards.
 	Logger *slog.Logger
+	// AccessKeyIDs, when not empty, are the only access key ids EC2 requests may be
+	// signed with (besides keys a mounted service vouches for, see KeyKnower); any
+	// other, or none, gets AuthFailure (401). Signatures are still not verified: this
+	// keeps other local users, who do not know the id, away from a shared simulator
+	// (`tollgated dev` generates a random one per run). IAM and STS keep their own checks.
+	AccessKeyIDs []string
+}
+
+// KeyKnower is a mounted service that issues access keys (iamsim): EC2 requests signed
+// with a key it knows are accepted under Options.AccessKeyIDs too, as AWS accepts a
+// user's own keys.
+type KeyKnower interface {
+	KnowsKey(accessKeyID string) bool
 }
 
 // QueryService serves one AWS Query-protocol service mounted into the simulator.
@@ -56,6 +69,8 @@ type Sim struct {
 
 	mountMu sync.RWMutex
 	mounts  map[string]QueryService
+
+	accessKeys map[string]bool // Options.AccessKeyIDs; empty = any key
 
 	mu          sync.Mutex // guards everything below
 	regionNames []string
@@ -82,6 +97,12 @@ func New(opts Options) *Sim {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if len(opts.AccessKeyIDs) > 0 {
+		s.accessKeys = make(map[string]bool, len(opts.AccessKeyIDs))
+		for _, k := range opts.AccessKeyIDs {
+			s.accessKeys[k] = true
+		}
 	}
 	s.cur = opts.Start
 	if s.cur.IsZero() {
@@ -162,6 +183,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := r.Form.Get("Action")
 	s.log.Debug("awssim request", "service", service, "region", region, "action", action)
 	if service == "ec2" {
+		if !s.keyAllowed(akid) {
+			writeEC2Error(w, s.newRequestID(), &apiError{Status: http.StatusUnauthorized, Code: "AuthFailure",
+				Message: "AWS was not able to validate the provided access credentials"})
+			return
+		}
 		s.serveEC2(w, r, region, action, r.Form)
 		return
 	}
@@ -191,6 +217,24 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.body.Bytes())
 }
 
+// keyAllowed reports whether an EC2 request signed with akid may be served.
+func (s *Sim) keyAllowed(akid string) bool {
+	if len(s.accessKeys) == 0 || s.accessKeys[akid] {
+		return true
+	}
+	if akid == "" {
+		return false
+	}
+	s.mountMu.RLock()
+	defer s.mountMu.RUnlock()
+	for _, q := range s.mounts {
+		if k, ok := q.(KeyKnower); ok && k.KnowsKey(akid) {
+			return true
+		}
+	}
+	return false
+}
+
 // bufferedResponse collects a response so it can be inspected before it is sent.
 type bufferedResponse struct {
 	header      http.Header
@@ -213,7 +257,8 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 }
 
 // credentialScope extracts service, region and access key id from a SigV4 Authorization
-// header (or presigned query). Signatures are never verified: any credentials work.
+// header (or presigned query). Signatures are never verified: with Options.AccessKeyIDs
+// empty any credentials work.
 func credentialScope(r *http.Request) (service, region, akid string) {
 	cred := ""
 	if a := r.Header.Get("Authorization"); a != "" {
