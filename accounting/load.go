@@ -3,6 +3,7 @@ package accounting
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/tollgate/tollgate/db"
 )
@@ -14,9 +15,12 @@ type instInfo struct {
 	Spot, Tracked             bool
 	LaunchedAt, ExpiresAt     int64
 	GoneAt                    int64
+	Periods                   []costPeriod
+	Volumes                   []costVolume
 }
 
-// costData is what costs are computed from: instances, their periods and volumes.
+// costData is what costs are computed from: instances, their periods and volumes (also
+// flattened, for callers that only sum).
 type costData struct {
 	Instances map[string]*instInfo
 	Order     []string // instance ids in launch order
@@ -29,70 +33,98 @@ type scope struct {
 	owner string
 }
 
-// loadCosts reads the instances in sc and the periods and volumes that may cost anything
-// in [since, …). Every query is indexed: by owner for one user, by time for reports.
-func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64, withInstances bool) (*costData, error) {
+// loadCosts reads the instances in sc that may cost anything in [since, …), each with
+// its periods and volumes: three indexed queries (by owner for one user). A report reads
+// a whole term, so the queries select few columns and join nothing: the driver's per-row
+// cost is what such a report spends its time on.
+func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costData, error) {
 	d := &costData{Instances: map[string]*instInfo{}}
-	where, args := "1 = 1", []any{}
+	where, args := "", []any{}
 	if sc.owner != "" {
-		where, args = "i.owner = ?", []any{sc.owner}
+		where, args = " AND i.owner = ?", []any{sc.owner}
 	}
-	if withInstances {
-		rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), coalesce(u.grp, ''), i.purpose,
-			i.region, i.type, i.state, i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at
-			FROM instances i LEFT JOIN users u ON u.name = i.owner WHERE `+where+` ORDER BY i.launched_at, i.id`, args...)
-		if err != nil {
+	rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), i.purpose, i.region, i.type, i.state,
+		i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at
+		FROM instances i WHERE (i.gone_at = '' OR i.gone_at >= ?)`+where,
+		append([]any{secTime(since - minBilledSeconds)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+	for rows.Next() {
+		in := &instInfo{}
+		var launched, expires, gone string
+		if err := rows.Scan(&in.ID, &in.Owner, &in.Purpose, &in.Region, &in.Type, &in.State,
+			&in.Spot, &in.Tracked, &launched, &expires, &gone); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("load instances: %w", err)
 		}
-		for rows.Next() {
-			in := &instInfo{}
-			var launched, expires, gone string
-			if err := rows.Scan(&in.ID, &in.Owner, &in.Group, &in.Purpose, &in.Region, &in.Type, &in.State,
-				&in.Spot, &in.Tracked, &launched, &expires, &gone); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("load instances: %w", err)
-			}
-			in.LaunchedAt, in.ExpiresAt, in.GoneAt = parseUnix(launched), parseUnix(expires), parseUnix(gone)
-			d.Instances[in.ID] = in
-			d.Order = append(d.Order, in.ID)
+		in.LaunchedAt, in.GoneAt = parseUnix(launched), parseUnix(gone)
+		if expires != "" {
+			in.ExpiresAt = parseUnix(expires)
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("load instances: %w", err)
-		}
+		d.Instances[in.ID] = in
+		d.Order = append(d.Order, in.ID)
 	}
-	pargs := append(append([]any{}, args...), since-minBilledSeconds)
-	rows, err := q.QueryContext(ctx, `SELECT p.instance_id, p.region, p.az, p.type, p.spot, p.start_s,
-		coalesce(p.end_s, 0), p.estimated
-		FROM acct_periods p JOIN instances i ON i.id = p.instance_id
-		WHERE `+where+` AND (p.end_s IS NULL OR p.end_s > ?) ORDER BY p.instance_id, p.start_s`, pargs...)
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+	sort.Slice(d.Order, func(i, j int) bool {
+		a, b := d.Instances[d.Order[i]], d.Instances[d.Order[j]]
+		if a.LaunchedAt != b.LaunchedAt {
+			return a.LaunchedAt < b.LaunchedAt
+		}
+		return a.ID < b.ID
+	})
+
+	join, pargs := "", []any{since - minBilledSeconds}
+	if sc.owner != "" {
+		join, pargs = " JOIN instances i ON i.id = p.instance_id", append(pargs, sc.owner)
+	}
+	rows, err = q.QueryContext(ctx, `SELECT p.instance_id, p.type, CASE WHEN p.spot THEN p.az ELSE '' END,
+		p.spot, p.start_s, coalesce(p.end_s, 0), p.estimated
+		FROM acct_periods p`+join+` WHERE (p.end_s IS NULL OR p.end_s > ?)`+where, pargs...)
 	if err != nil {
 		return nil, fmt.Errorf("load periods: %w", err)
 	}
 	for rows.Next() {
 		var p costPeriod
-		if err := rows.Scan(&p.InstanceID, &p.Region, &p.AZ, &p.Type, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
+		if err := rows.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load periods: %w", err)
 		}
+		in := d.Instances[p.InstanceID]
+		if in == nil {
+			continue // gone before the window (its gone_at says so)
+		}
+		p.Region = in.Region
+		in.Periods = append(in.Periods, p)
 		d.Periods = append(d.Periods, p)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("load periods: %w", err)
 	}
-	vargs := append(append([]any{}, args...), since)
-	rows, err = q.QueryContext(ctx, `SELECT v.instance_id, v.region, v.type, v.size_gb, v.start_s,
-		coalesce(v.end_s, 0), v.estimated
-		FROM acct_volumes v JOIN instances i ON i.id = v.instance_id
-		WHERE `+where+` AND (v.end_s IS NULL OR v.end_s > ?) ORDER BY v.instance_id, v.volume_id`, vargs...)
+
+	join, vargs := "", []any{since}
+	if sc.owner != "" {
+		join, vargs = " JOIN instances i ON i.id = v.instance_id", append(vargs, sc.owner)
+	}
+	rows, err = q.QueryContext(ctx, `SELECT v.instance_id, v.type, v.size_gb, v.start_s, coalesce(v.end_s, 0), v.estimated
+		FROM acct_volumes v`+join+` WHERE (v.end_s IS NULL OR v.end_s > ?)`+where, vargs...)
 	if err != nil {
 		return nil, fmt.Errorf("load volumes: %w", err)
 	}
 	for rows.Next() {
 		var v costVolume
-		if err := rows.Scan(&v.InstanceID, &v.Region, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
+		if err := rows.Scan(&v.InstanceID, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load volumes: %w", err)
 		}
+		in := d.Instances[v.InstanceID]
+		if in == nil {
+			continue
+		}
+		v.Region = in.Region
+		in.Volumes = append(in.Volumes, v)
 		d.Volumes = append(d.Volumes, v)
 	}
 	if err := rows.Close(); err != nil {
@@ -101,32 +133,62 @@ func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64, withIns
 	return d, nil
 }
 
-// loadSpot reads the spot price points the spot periods in d need (all of them for
-// their region and type: a term holds a few per zone per day).
-func loadSpot(ctx context.Context, q db.Querier, periods []costPeriod) (spotSeries, error) {
-	ss := spotSeries{}
-	type rt struct{ region, typ string }
-	done := map[rt]bool{}
+// loadGroups maps user names to their roster group.
+func loadGroups(ctx context.Context, q db.Querier) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, grp FROM users WHERE grp != ''`)
+	if err != nil {
+		return nil, fmt.Errorf("load groups: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var name, grp string
+		if err := rows.Scan(&name, &grp); err != nil {
+			return nil, fmt.Errorf("load groups: %w", err)
+		}
+		m[name] = grp
+	}
+	return m, rows.Err()
+}
+
+// loadSpot reads the spot price points the spot periods need: per zone and type, the
+// point in force at the earliest start and every later one up to the latest end.
+func loadSpot(ctx context.Context, q db.Querier, periods []costPeriod, now int64) (spotSeries, error) {
+	type span struct{ from, to int64 }
+	need := map[spotKey]*span{}
 	for _, p := range periods {
-		k := rt{p.Region, p.Type}
-		if !p.Spot || done[k] {
+		if !p.Spot {
 			continue
 		}
-		done[k] = true
-		rows, err := q.QueryContext(ctx, `SELECT az, at_s, price FROM acct_spot_prices WHERE region = ? AND type = ?`,
-			k.region, k.typ)
+		k := spotKey{p.Region, p.Type, p.AZ}
+		end := p.End
+		if end == 0 {
+			end = now
+		}
+		end = max(end, p.Start+minBilledSeconds)
+		if sp := need[k]; sp == nil {
+			need[k] = &span{p.Start, end}
+		} else {
+			sp.from, sp.to = min(sp.from, p.Start), max(sp.to, end)
+		}
+	}
+	ss := spotSeries{}
+	for k, sp := range need {
+		rows, err := q.QueryContext(ctx, `SELECT at_s, price FROM acct_spot_prices
+			WHERE region = ? AND type = ? AND az = ? AND at_s < ? AND at_s >= coalesce(
+				(SELECT max(at_s) FROM acct_spot_prices WHERE region = ? AND type = ? AND az = ? AND at_s <= ?), 0)`,
+			k.region, k.typ, k.az, sp.to, k.region, k.typ, k.az, sp.from)
 		if err != nil {
 			return nil, fmt.Errorf("load spot prices: %w", err)
 		}
 		for rows.Next() {
-			var az string
 			var at int64
 			var price float64
-			if err := rows.Scan(&az, &at, &price); err != nil {
+			if err := rows.Scan(&at, &price); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("load spot prices: %w", err)
 			}
-			ss.add(k.region, k.typ, az, at, price)
+			ss.add(k.region, k.typ, k.az, at, price)
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("load spot prices: %w", err)

@@ -60,10 +60,17 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	var c *coster
 	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
 		var err error
-		if d, err = loadCosts(ctx, tx, scope{}, since.Unix(), true); err != nil {
+		if d, err = loadCosts(ctx, tx, scope{}, since.Unix()); err != nil {
 			return err
 		}
-		ss, err := loadSpot(ctx, tx, d.Periods)
+		groups, err := loadGroups(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, in := range d.Instances {
+			in.Group = groups[in.Owner]
+		}
+		ss, err := loadSpot(ctx, tx, d.Periods, now.Unix())
 		if err != nil {
 			return err
 		}
@@ -92,92 +99,110 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	}
 	r.Unpriced = sortedKeys(unpriced)
 
-	rows := map[string]*ReportRow{}
-	members := map[string]map[string]bool{}
-	chart := map[string]map[string]float64{} // day → series → USD
+	// Aggregation walks instance by instance, so a row counts an instance once by
+	// remembering the last one it saw; days are indexes from the window's first day.
+	type rowAgg struct {
+		row  ReportRow
+		last string
+	}
+	rows := map[string]*rowAgg{}
+	base := from - from%day
+	ndays := int((to-base+day-1)/day) + 1
+	var series []string
+	seriesIdx := map[string]int{}
+	var chart [][]float64 // series → day → USD
 	seriesTotal := map[string]float64{}
-	seriesKey := func(in *instInfo) string {
-		if by == ByGroup {
-			return groupKey(in)
-		}
-		return userKey(in)
-	}
 	addRow := func(key, id string, pc piece) {
-		row := rows[key]
-		if row == nil {
-			row = &ReportRow{Key: key}
-			rows[key] = row
-			members[key] = map[string]bool{}
+		ra := rows[key]
+		if ra == nil {
+			ra = &rowAgg{row: ReportRow{Key: key}}
+			rows[key] = ra
 		}
-		row.CostUSD += pc.USD
-		row.RunningSeconds += pc.RunSeconds
-		if !members[key][id] {
-			members[key][id] = true
-			row.Instances++
+		ra.row.CostUSD += pc.USD
+		ra.row.RunningSeconds += pc.RunSeconds
+		if ra.last != id {
+			ra.last = id
+			ra.row.Instances++
 		}
 	}
-	// Every cost is split by UTC day: the chart needs it, and by=day rows are those days.
-	each := func(id, typ string, start, end int64, cost func(a, b int64) piece) {
+	dayKeys := make([]string, ndays)
+	for i := range dayKeys {
+		dayKeys[i] = time.Unix(base+int64(i)*day, 0).UTC().Format(time.DateOnly)
+	}
+	for _, id := range d.Order {
 		in := d.Instances[id]
-		if in == nil {
-			in = &instInfo{ID: id}
+		sk := userKey(in)
+		if by == ByGroup {
+			sk = groupKey(in)
 		}
-		a, b := max(start, from), min(end, to)
-		for ds := a - a%day; ds < b; ds += day {
-			pc := cost(max(ds, from), min(ds+day, to))
-			if pc.USD == 0 && pc.RunSeconds == 0 {
-				continue
+		si, ok := seriesIdx[sk]
+		if !ok {
+			si = len(series)
+			series = append(series, sk)
+			seriesIdx[sk] = si
+			chart = append(chart, make([]float64, ndays))
+		}
+		instKey := rowKey(by, in, in.Type)
+		// Every cost is split by UTC day: the chart needs it, and by=day rows are those days.
+		each := func(typ string, start, end int64, cost func(a, b int64) piece) {
+			a, b := max(start, from), min(end, to)
+			key := instKey
+			if by == ByType {
+				key = rowKey(by, in, typ)
 			}
-			dk := time.Unix(ds, 0).UTC().Format(time.DateOnly)
-			if by == ByDay {
-				addRow(dk, id, pc)
-			} else {
-				addRow(rowKey(by, in, typ), id, pc)
+			for ds := a - a%day; ds < b; ds += day {
+				pc := cost(max(ds, from), min(ds+day, to))
+				if pc.USD == 0 && pc.RunSeconds == 0 {
+					continue
+				}
+				di := int((ds - base) / day)
+				if by == ByDay {
+					addRow(dayKeys[di], id, pc)
+				} else {
+					addRow(key, id, pc)
+				}
+				chart[si][di] += pc.USD
+				seriesTotal[sk] += pc.USD
 			}
-			sk := seriesKey(in)
-			if chart[dk] == nil {
-				chart[dk] = map[string]float64{}
+		}
+		for _, p := range in.Periods {
+			end := p.End
+			if end == 0 {
+				end = max(c.now, p.Start)
 			}
-			chart[dk][sk] += pc.USD
-			seriesTotal[sk] += pc.USD
+			end = max(end, p.Start+minBilledSeconds)
+			each(p.Type, p.Start, end, func(a, b int64) piece { return c.period(p, a, b) })
 		}
-	}
-	for _, p := range d.Periods {
-		end := p.End
-		if end == 0 {
-			end = max(c.now, p.Start)
+		for _, v := range in.Volumes {
+			end := v.End
+			if end == 0 {
+				end = c.now
+			}
+			each(in.Type, v.Start, end, func(a, b int64) piece { return c.volume(v, a, b) })
 		}
-		end = max(end, p.Start+minBilledSeconds)
-		each(p.InstanceID, p.Type, p.Start, end, func(a, b int64) piece { return c.period(p, a, b) })
-	}
-	for _, v := range d.Volumes {
-		end := v.End
-		if end == 0 {
-			end = c.now
-		}
-		in := d.Instances[v.InstanceID]
-		typ := ""
-		if in != nil {
-			typ = in.Type
-		}
-		each(v.InstanceID, typ, v.Start, end, func(a, b int64) piece { return c.volume(v, a, b) })
 	}
 	for _, k := range sortedKeys(rows) {
-		r.Rows = append(r.Rows, *rows[k])
+		r.Rows = append(r.Rows, rows[k].row)
 	}
 	if by != ByDay {
 		sort.SliceStable(r.Rows, func(i, j int) bool { return r.Rows[i].CostUSD > r.Rows[j].CostUSD })
 	}
 	shown := topSeries(seriesTotal, chartSeries)
-	for _, dk := range sortedKeys(chart) {
-		ds := DaySpend{Day: dk, Spend: map[string]float64{}}
-		for k, v := range chart[dk] {
+	for di := range ndays {
+		ds := DaySpend{Day: dayKeys[di], Spend: map[string]float64{}}
+		for si, k := range series {
+			v := chart[si][di]
+			if v == 0 {
+				continue
+			}
 			if !shown[k] {
 				k = keyOther
 			}
 			ds.Spend[k] += v
 		}
-		r.Days = append(r.Days, ds)
+		if len(ds.Spend) > 0 {
+			r.Days = append(r.Days, ds)
+		}
 	}
 	if by != ByGroup {
 		for _, k := range sortedKeys(shown) {

@@ -18,11 +18,11 @@ func (s *Service) SpentUSD(ctx context.Context, user string, since time.Time) (f
 	now := s.now().Unix()
 	var total float64
 	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
-		d, err := loadCosts(ctx, tx, scope{owner: user}, since.Unix(), false)
+		d, err := loadCosts(ctx, tx, scope{owner: user}, since.Unix())
 		if err != nil {
 			return err
 		}
-		ss, err := loadSpot(ctx, tx, d.Periods)
+		ss, err := loadSpot(ctx, tx, d.Periods, now)
 		if err != nil {
 			return err
 		}
@@ -90,11 +90,11 @@ func (s *Service) Usage(ctx context.Context, user string) (Usage, error) {
 	start, end := s.periodFor(pol, user, now)
 	u := Usage{User: user, PeriodStart: start, PeriodEnd: end, BudgetUSD: pol.BudgetUSD, Instances: []InstanceCost{}}
 	err = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
-		d, err := loadCosts(ctx, tx, scope{owner: user}, start.Unix(), true)
+		d, err := loadCosts(ctx, tx, scope{owner: user}, start.Unix())
 		if err != nil {
 			return err
 		}
-		ss, err := loadSpot(ctx, tx, d.Periods)
+		ss, err := loadSpot(ctx, tx, d.Periods, now.Unix())
 		if err != nil {
 			return err
 		}
@@ -153,8 +153,8 @@ func (s *Service) liveHourly(c *coster, d *costData, in *instInfo) (hourlyCost, 
 	priced := true
 	if isRunning(in.State) {
 		p := costPeriod{Region: in.Region, Type: in.Type, Spot: in.Spot}
-		for _, q := range d.Periods {
-			if q.InstanceID == in.ID && q.End == 0 {
+		for _, q := range in.Periods {
+			if q.End == 0 {
 				p = q
 			}
 		}
@@ -163,8 +163,8 @@ func (s *Service) liveHourly(c *coster, d *costData, in *instInfo) (hourlyCost, 
 		h.compute = v
 	}
 	h.total = h.compute
-	for _, v := range d.Volumes {
-		if v.InstanceID == in.ID && v.End == 0 {
+	for _, v := range in.Volumes {
+		if v.End == 0 {
 			h.total += c.volumeHourly(v)
 		}
 	}
