@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/quota"
 )
 
 // settle advances the simulated clock past every transition and reconciles, so the
@@ -183,5 +184,28 @@ func TestExtendChecksBudget(t *testing.T) {
 	}
 	if refused != 1 {
 		t.Errorf("got %d budget refusals of extend in the audit, want 1: %+v", refused, entries)
+	}
+}
+
+// TestPolicyUsesConfigMerge: the broker's effective policy is config.EffectivePolicy's,
+// so a group missing from GroupOrder (a configuration built in code) still applies,
+// after the listed ones.
+func TestPolicyUsesConfigMerge(t *testing.T) {
+	three, seven := 3, 7
+	h := newHarness(t, func(c *config.Config) {
+		c.Policy.Group = map[string]quota.Override{
+			"carol":    {MaxInstances: &three},
+			enrolGroup: {MaxInstances: &seven},
+		}
+		c.Policy.GroupOrder = []string{enrolGroup}
+	})
+	h.users.as("carol")
+	q, err := h.c.Quota(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := h.d.cfg.EffectivePolicy([]string{"carol", enrolGroup}, nil)
+	if q.Policy.MaxInstances != 3 || q.Policy.MaxInstances != want.MaxInstances {
+		t.Errorf("got max_instances %d, want 3 (config.EffectivePolicy says %d)", q.Policy.MaxInstances, want.MaxInstances)
 	}
 }

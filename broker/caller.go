@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -83,25 +82,6 @@ func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
 	return nil
 }
 
-// effectivePolicy is default ← the user's groups (in configuration order) ← the user's
-// own override.
-func (d *Daemon) effectivePolicy(groups []string, override *quota.Override) quota.Policy {
-	order := d.cfg.Policy.GroupOrder
-	if len(order) == 0 {
-		for g := range d.cfg.Policy.Group {
-			order = append(order, g)
-		}
-		sort.Strings(order)
-	}
-	var ovs []quota.Override
-	for _, g := range order {
-		if o, ok := d.cfg.Policy.Group[g]; ok && slices.Contains(groups, g) {
-			ovs = append(ovs, o)
-		}
-	}
-	return quota.Effective(d.cfg.Policy.Default, ovs, override)
-}
-
 // policyFor is the caller's effective policy.
 func (d *Daemon) policyFor(c *caller) (quota.Policy, error) {
 	var ov *quota.Override
@@ -112,7 +92,9 @@ func (d *Daemon) policyFor(c *caller) (quota.Policy, error) {
 		}
 		ov = &o
 	}
-	return d.effectivePolicy(c.Groups, ov), nil
+	// One merge logic for the daemon, check-config and accounting: default ← the user's
+	// groups in configuration order ← the user's own override.
+	return d.cfg.EffectivePolicy(c.Groups, ov), nil
 }
 
 // policyOf is an enrolled user's effective policy by name, for accounting (budgets,

@@ -206,7 +206,7 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 		if err := json.Unmarshal([]byte(merged), &o); err != nil {
 			return err
 		}
-		if verr := d.effectivePolicy(groups, &o).Validate(); verr != nil {
+		if verr := d.cfg.EffectivePolicy(groups, &o).Validate(); verr != nil {
 			refusal = &Error{Code: CodeInvalidRequest,
 				Message: fmt.Sprintf("the resulting policy of %s is invalid: %s", req.User, strings.ReplaceAll(verr.Error(), "\n", "; "))}
 			return nil
