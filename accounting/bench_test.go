@@ -232,4 +232,3 @@ func (nopCloud) DescribeSpotPriceHistory(context.Context, string, []string, time
 func (nopCloud) DescribeVolumes(context.Context, string, []string) ([]cloud.Volume, error) {
 	return nil, nil
 }
-
