@@ -19,29 +19,26 @@ import (
 // start admits them itself.
 func (d *Daemon) holdings(ctx context.Context, q db.Querier, owner string, now time.Time, except map[string]bool) (quota.Usage, error) {
 	var u quota.Usage
-	insts, err := db.ListInstances(ctx, q, db.InstanceFilter{Owner: owner, LiveOnly: true})
+	hs, err := db.Holdings(ctx, q, owner)
 	if err != nil {
 		return u, err
 	}
-	for _, in := range insts {
-		u.Instances++
-		if except[in.ID] {
+	for _, h := range hs {
+		if h.InstanceID == "" { // a launch still requested
+			u.Instances += h.Count
+			u.VCPUs += h.Count * h.VCPUsEach
+			u.CommittedUSD += float64(h.Count) * h.PriceHourly * quota.RemainingHours(h.ExpiresAt, now)
 			continue
 		}
-		l := d.leaseOf(in)
-		if in.State == "pending" || in.State == "running" {
+		u.Instances++
+		if except[h.InstanceID] {
+			continue
+		}
+		l := d.lease(h.InstanceID, h.Type, h.Region, h.VCPUsEach, h.PriceHourly, h.ExpiresAt)
+		if h.State == "pending" || h.State == "running" {
 			u.VCPUs += l.VCPUs
 		}
 		u.CommittedUSD += l.RemainingUSD(now)
-	}
-	reqs, err := db.RequestedLaunches(ctx, q, owner)
-	if err != nil {
-		return u, err
-	}
-	for _, l := range reqs {
-		u.Instances += l.Count
-		u.VCPUs += l.Count * l.VCPUsEach
-		u.CommittedUSD += float64(l.Count) * l.PriceHourly * quota.RemainingHours(l.ExpiresAt, now)
 	}
 	return u, nil
 }
@@ -49,12 +46,16 @@ func (d *Daemon) holdings(ctx context.Context, q db.Querier, owner string, now t
 // leaseOf is in's lease for admission: vCPUs and price from its launch record, or from
 // the price table for instances adopted without one.
 func (d *Daemon) leaseOf(in db.Instance) quota.Lease {
-	l := quota.Lease{ID: in.ID, Type: in.Type, VCPUs: in.VCPUsEach, HourlyUSD: in.PriceHourly, ExpiresAt: in.ExpiresAt}
+	return d.lease(in.ID, in.Type, in.Region, in.VCPUsEach, in.PriceHourly, in.ExpiresAt)
+}
+
+func (d *Daemon) lease(id, typ, region string, vcpus int, hourly float64, expires time.Time) quota.Lease {
+	l := quota.Lease{ID: id, Type: typ, VCPUs: vcpus, HourlyUSD: hourly, ExpiresAt: expires}
 	if l.VCPUs == 0 {
-		l.VCPUs, _ = d.prices.VCPUs(in.Type)
+		l.VCPUs, _ = d.prices.VCPUs(typ)
 	}
 	if l.HourlyUSD == 0 {
-		l.HourlyUSD, _ = d.prices.OnDemand(in.Region, in.Type)
+		l.HourlyUSD, _ = d.prices.OnDemand(region, typ)
 	}
 	return l
 }

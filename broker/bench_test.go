@@ -4,7 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -96,7 +101,10 @@ func BenchmarkRawInsert(b *testing.B) {
 }
 
 // BenchmarkQuotaParallel runs GET /v1/quota round trips from 32 concurrent clients, each
-// on its own connection, and reports throughput and the p50/p99 latency.
+// on its own connection, and reports throughput and the p50/p99 latency. In the same run
+// it times as many round trips to a trivial handler (a constant JSON body) behind the
+// same listener, server settings and client, and reports the ratio of quota throughput
+// to that baseline: the share of a round trip's cost that is the daemon's own work.
 func BenchmarkQuotaParallel(b *testing.B) {
 	const clients = 32
 	// All clients act as alice: room for them and the harness's own client.
@@ -105,20 +113,44 @@ func BenchmarkQuotaParallel(b *testing.B) {
 	if _, err := h.c.Launch(h.ctx, LaunchRequest{Count: 2}); err != nil {
 		b.Fatal(err)
 	}
+	quota := func(c *Client) error { _, err := c.Quota(h.ctx); return err }
 	cs := make([]*Client, clients)
 	for i := range cs {
 		cs[i] = NewClient(h.d.Socket())
-		if _, err := cs[i].Quota(h.ctx); err != nil { // warm the connection
+		if err := quota(cs[i]); err != nil { // warm the connection
 			b.Fatal(err)
 		}
 	}
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
+	trivialSocket := serveTrivial(b)
+	ts := make([]*Client, clients)
+	trivial := func(c *Client) error { _, err := c.WhoAmI(h.ctx); return err }
+	for i := range ts {
+		ts[i] = NewClient(trivialSocket)
+		if err := trivial(ts[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ResetTimer()
+	elapsed, lat := roundTrips(b, cs, quota)
+	b.StopTimer()
+	base, baseLat := roundTrips(b, ts, trivial)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(percentile(lat, 0.50), "p50_ms")
+	b.ReportMetric(percentile(lat, 0.99), "p99_ms")
+	b.ReportMetric(float64(b.N)/base.Seconds(), "trivial_req/s")
+	b.ReportMetric(percentile(baseLat, 0.99), "trivial_p99_ms")
+	b.ReportMetric(base.Seconds()/elapsed.Seconds(), "ratio")
+}
+
+// roundTrips spreads b.N calls over the clients, one goroutine each, and returns the
+// wall time and every call's latency, sorted.
+func roundTrips(b *testing.B, cs []*Client, call func(*Client) error) (time.Duration, []time.Duration) {
+	lat := make([][]time.Duration, len(cs))
+	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range clients {
-		n := b.N / clients
-		if w < b.N%clients {
+	for w := range cs {
+		n := b.N / len(cs)
+		if w < b.N%len(cs) {
 			n++
 		}
 		wg.Add(1)
@@ -127,7 +159,7 @@ func BenchmarkQuotaParallel(b *testing.B) {
 			ls := make([]time.Duration, 0, n)
 			for range n {
 				t0 := time.Now()
-				if _, err := cs[w].Quota(h.ctx); err != nil {
+				if err := call(cs[w]); err != nil {
 					b.Error(err)
 					return
 				}
@@ -138,19 +170,47 @@ func BenchmarkQuotaParallel(b *testing.B) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
 	var all []time.Duration
 	for _, ls := range lat {
 		all = append(all, ls...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
+	return elapsed, all
+}
+
+// percentile is the p-th latency of sorted, in milliseconds.
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
 	}
-	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
-	b.ReportMetric(pct(0.50), "p50_ms")
-	b.ReportMetric(pct(0.99), "p99_ms")
+	return float64(sorted[int(p*float64(len(sorted)-1))].Microseconds()) / 1000
+}
+
+// serveTrivial serves a constant JSON object on a fresh unix socket, through the
+// daemon's own listener wrapper and server settings, and returns the socket's path.
+func serveTrivial(b *testing.B) string {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "tgb")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "t.sock")
+	ln, err := listenSocket(path, 0o600, os.Geteuid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte("{}")
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
+		}),
+		ConnContext: connContext, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: DefaultReadTimeout,
+		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout,
+	}
+	go srv.Serve(peerListener{UnixListener: ln, limits: newConnLimiter(1024, 1024), log: slog.New(slog.DiscardHandler)})
+	b.Cleanup(func() { srv.Close() })
+	return path
 }

@@ -35,7 +35,7 @@ func (d *Daemon) identify(ctx context.Context, uid int) (*caller, error) {
 	}
 	c.UserInfo = info
 	c.Admin = uid == 0 || slices.Contains(info.Groups, d.cfg.Broker.AdminGroup)
-	row, ok, err := d.db.GetUser(ctx, info.Name)
+	row, ok, err := d.userRows.get(ctx, d.db, info.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,8 @@ func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
 		if err := d.db.EnsureGroupUser(ctx, c.Name, c.UID, d.now()); err != nil {
 			return err
 		}
-		row, ok, err := d.db.GetUser(ctx, c.Name)
+		d.userRows.forget(c.Name)
+		row, ok, err := d.userRows.get(ctx, d.db, c.Name)
 		if err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func (d *Daemon) policyOf(ctx context.Context, user string) (quota.Policy, error
 	}
 	c := &caller{UserInfo: info}
 	c.Name = user
-	row, ok, err := d.db.GetUser(ctx, user)
+	row, ok, err := d.userRows.get(ctx, d.db, user)
 	if err != nil {
 		return quota.Policy{}, err
 	}

@@ -154,8 +154,9 @@ type Daemon struct {
 	imageMu    sync.Mutex
 	imageCache map[string]imageEntry
 
-	limiter *userLimiter
-	conns   *connLimiter
+	limiter  *userLimiter
+	conns    *connLimiter
+	userRows *userRows
 
 	reconcileMu sync.Mutex
 	closeOnce   sync.Once
@@ -209,6 +210,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		mburst = DefaultMutationBurst
 	}
 	d.limiter = newUserLimiter(d.now, mrate, mburst)
+	d.userRows = newUserRows(d.now)
 	d.conns = newConnLimiter(orDefault(opts.MaxConnsPerUID, DefaultMaxConnsPerUID), orDefault(opts.MaxConns, DefaultMaxConns))
 	d.regions = configRegions(&cfg)
 

@@ -57,11 +57,11 @@ func (d *Daemon) routes() http.Handler {
 	long(http.MethodPost, PathKeysAWS, enrolled, d.handleKeysAWS)
 
 	h(http.MethodGet, PathAdminUsers, admin, d.handleUsers)
-	h(http.MethodPost, PathAdminUsersAdd, admin, d.handleUsersAdd)
-	h(http.MethodPost, PathAdminUsersImport, admin, d.handleUsersImport)
-	h(http.MethodPost, PathAdminUsersSet, admin, d.handleUsersSet)
-	h(http.MethodPost, PathAdminUsersDisable, admin, d.handleUsersDisable)
-	h(http.MethodPost, PathAdminUsersRemove, admin, d.handleUsersRemove)
+	h(http.MethodPost, PathAdminUsersAdd, admin, d.forgetsUsers(d.handleUsersAdd))
+	h(http.MethodPost, PathAdminUsersImport, admin, d.forgetsUsers(d.handleUsersImport))
+	h(http.MethodPost, PathAdminUsersSet, admin, d.forgetsUsers(d.handleUsersSet))
+	h(http.MethodPost, PathAdminUsersDisable, admin, d.forgetsUsers(d.handleUsersDisable))
+	h(http.MethodPost, PathAdminUsersRemove, admin, d.forgetsUsers(d.handleUsersRemove))
 	h(http.MethodGet, PathAdminInstances, admin, d.handleAdminInstances)
 	h(http.MethodPost, PathAdminTerminate, admin, d.actionHandler("terminate", true))
 	h(http.MethodGet, PathAdminAudit, admin, d.handleAudit)
@@ -74,6 +74,15 @@ func (d *Daemon) routes() http.Handler {
 		writeError(w, &Error{Code: CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
+}
+
+// forgetsUsers wraps a handler that writes the users table: the cached users rows are
+// dropped once it is done, so a disable or an override takes effect at the next request.
+func (d *Daemon) forgetsUsers(fn handlerFunc) handlerFunc {
+	return func(ctx context.Context, c *caller, r *http.Request) (any, error) {
+		defer d.userRows.forget("")
+		return fn(ctx, c, r)
+	}
 }
 
 // longWrite extends the connection's write deadline to longWriteTimeout for one request:
