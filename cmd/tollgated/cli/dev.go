@@ -2,23 +2,31 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/config"
 )
 
-// Development credentials: obviously fake, accepted by the simulator and by nothing else.
-const (
-	devAccessKeyID     = "AKIDTOLLGATEDEVONLY0"
-	devSecretAccessKey = "tollgate-dev-fake-secret-not-for-aws"
-)
+// devCredentials returns fresh fake credentials for one dev run. The simulator accepts
+// EC2 calls signed with this access key id only, so other local users cannot drive the
+// dev cloud behind the daemon's back (they cannot read the daemon's environment).
+func devCredentials() (id, secret string, err error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("random dev credentials: %w", err)
+	}
+	return "AKIDDEV" + strings.ToUpper(hex.EncodeToString(b[:7])), "tollgate-dev-" + hex.EncodeToString(b[7:]), nil
+}
 
 // DevCmd is `tollgated dev`: the whole system on the built-in simulated cloud, in a
 // temporary directory, with the invoking user enrolled as admin. Ctrl-C removes it all.
@@ -50,7 +58,11 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	}
 
 	log := env.logger("info")
-	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim")})
+	keyID, secret, err := devCredentials()
+	if err != nil {
+		return err
+	}
+	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim"), AccessKeyIDs: []string{keyID}})
 	if err != nil {
 		return err
 	}
@@ -66,8 +78,8 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	}
 	// The SDK's standard chain reads these first; set before the cloud client exists.
 	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":     devAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": devSecretAccessKey,
+		"AWS_ACCESS_KEY_ID":     keyID,
+		"AWS_SECRET_ACCESS_KEY": secret,
 		"AWS_SESSION_TOKEN":     "",
 		"AWS_PROFILE":           "",
 	} {
@@ -81,7 +93,8 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	if err != nil {
 		return err
 	}
-	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl})
+	// dev is a throw-away daemon for whoever runs it, root included (as in CI).
+	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: true})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}

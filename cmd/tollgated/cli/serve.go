@@ -7,7 +7,9 @@ import (
 )
 
 // ServeCmd is `tollgated serve`: config → cloud → broker, until SIGINT or SIGTERM.
-type ServeCmd struct{}
+type ServeCmd struct {
+	AllowRoot bool `help:"Run even as root (not recommended: run tollgated as a dedicated system user)." name:"allow-root"`
+}
 
 // Run serves.
 func (c *ServeCmd) Run(env *Env) error {
@@ -20,7 +22,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl})
+	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: c.AllowRoot})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
