@@ -99,7 +99,7 @@ func (d *Daemon) handleReport(ctx context.Context, c *caller, r *http.Request) (
 func (d *Daemon) handleIAMList(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	ids, err := d.iam.List(ctx)
 	if err != nil {
-		return nil, &Error{Code: CodeCloudError, Message: "list IAM identities: " + err.Error()}
+		return nil, iamError("list IAM identities", err)
 	}
 	if ids == nil {
 		ids = []iamusers.Identity{}
@@ -123,21 +123,20 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 	}
 	var revoked []string
 	var err error
+	actx := iamusers.WithActor(ctx, c.Name, c.UID)
 	if req.All {
-		revoked, err = d.iam.RevokeAll(ctx)
-	} else {
-		err = d.iam.Revoke(ctx, req.User)
-		if err == nil {
-			revoked = []string{req.User}
-		}
+		revoked, err = d.iam.RevokeAll(actx)
+	} else if err = d.iam.Revoke(actx, req.User); err == nil {
+		revoked = []string{req.User}
 	}
 	target := req.User
 	if req.All {
 		target = "*"
 	}
 	if err != nil {
-		d.audit(ctx, nil, c, "iam.revoke", target, db.Failed, err.Error(), nil)
-		return nil, &Error{Code: CodeCloudError, Message: "revoke IAM identity: " + err.Error()}
+		e := iamError("revoke IAM identity", err)
+		d.audit(ctx, nil, c, "iam.revoke", target, auditDecision(e), err.Error(), nil)
+		return nil, e
 	}
 	if revoked == nil {
 		revoked = []string{}

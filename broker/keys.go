@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/iamusers"
 )
 
 // minRSABits is the smallest RSA key accepted: EC2 and current OpenSSH refuse less.
@@ -22,7 +24,7 @@ func parsePublicKey(text string) (line, fingerprint string, err error) {
 	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "PuTTY-User-Key-File") {
 		return "", "", &Error{Code: CodeInvalidRequest,
 			Message: "that is a PRIVATE key: it must never leave your home directory; upload the public key (the .pub file) instead",
-			Hint:    "tollgate keys ssh --public-key ~/.ssh/id_ed25519.pub"}
+			Hint:    "run `tollgate keys ssh` (it uploads ~/.ssh/tollgate_ed25519.pub), or --public-key FILE.pub"}
 	}
 	text = strings.TrimSpace(text)
 	if text == "" {
@@ -89,16 +91,47 @@ func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) 
 		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Refused, err.Error(), nil)
 		return nil, err
 	}
-	creds, err := d.iam.Issue(ctx, c.Name, req.Rotate)
+	creds, err := d.iam.Issue(iamusers.WithActor(ctx, c.Name, c.UID), c.Name, req.Rotate)
 	if err != nil {
 		// iamusers' errors name users and keys by id, never a secret.
-		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Failed, err.Error(), map[string]any{"rotate": req.Rotate})
-		if e, ok := err.(*Error); ok {
-			return nil, e
-		}
-		return nil, &Error{Code: CodeCloudError, Message: "issue AWS access key: " + err.Error()}
+		e := iamError("issue AWS access key", err)
+		d.audit(ctx, nil, c, "keys.aws", c.Name, auditDecision(e), err.Error(), map[string]any{"rotate": req.Rotate})
+		return nil, e
 	}
 	d.audit(ctx, nil, c, "keys.aws", c.Name, db.Allowed, "",
 		map[string]any{"rotate": req.Rotate, "access_key_id": creds.AccessKeyID, "iam_user": creds.IAMUser})
 	return creds, nil
+}
+
+// iamError maps an iamusers error to the socket's error codes: the one place that knows
+// which IAM outcomes are the caller's to fix and which are the cloud's.
+func iamError(what string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	msg := what + ": " + err.Error()
+	switch {
+	case errors.Is(err, iamusers.ErrHasKey):
+		return &Error{Code: CodeConflict, Message: msg,
+			Hint: "its secret cannot be shown again: run `tollgate keys aws --rotate` to replace it"}
+	case errors.Is(err, iamusers.ErrNotOurs):
+		return &Error{Code: CodeConflict, Message: msg, Hint: "an admin must rename or remove that IAM user"}
+	case errors.Is(err, iamusers.ErrNotFound):
+		return &Error{Code: CodeNotFound, Message: msg}
+	case errors.Is(err, iamusers.ErrUnavailable):
+		return &Error{Code: CodeUnavailable, Message: msg}
+	case errors.Is(err, iamusers.ErrBadUserName):
+		return &Error{Code: CodeInvalidRequest, Message: msg}
+	}
+	return &Error{Code: CodeCloudError, Message: msg}
+}
+
+// auditDecision is "refused" for errors the caller caused and "failed" for the rest.
+func auditDecision(e *Error) string {
+	switch e.Code {
+	case CodeCloudError, CodeInternal, CodeUnavailable:
+		return db.Failed
+	}
+	return db.Refused
 }

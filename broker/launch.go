@@ -149,7 +149,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 		return db.Launch{}, err
 	} else if !ok {
 		return db.Launch{}, &Error{Code: CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
-			Hint: "run `tollgate keys ssh` to upload ~/.ssh/id_ed25519.pub (or --public-key FILE)"}
+			Hint: "run `tollgate keys ssh` (it creates ~/.ssh/tollgate_ed25519 and uploads its public key; --public-key FILE uses another)"}
 	}
 	now := d.now()
 	spent, err := d.spent(ctx, c.Name, pol, now)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -337,8 +338,8 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 // revokeIAM revokes a disabled or removed user's IAM identity. A user without one is
 // fine; any other failure is logged and audited, not fatal: the enrolment change stands.
 func (d *Daemon) revokeIAM(ctx context.Context, c *caller, user string) {
-	err := d.iam.Revoke(ctx, user)
-	if err == nil || isNotFound(err) || ErrorCode(err) == CodeNotFound {
+	err := d.iam.Revoke(iamusers.WithActor(ctx, c.Name, c.UID), user)
+	if err == nil || errors.Is(err, iamusers.ErrNotFound) {
 		return
 	}
 	d.log.Warn("revoke IAM identity", logUser, user, logErr, err)
