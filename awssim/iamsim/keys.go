@@ -138,3 +138,13 @@ func (s *Sim) getCallerIdentity(c *call) (any, *apiError) {
 	u := s.users[k.user]
 	return result{u.id, Account, u.arn()}, nil
 }
+
+// KnowsKey reports whether accessKeyID is an active key issued here that has propagated,
+// so awssim's EC2 accepts calls signed with it even when restricted to the daemon's key
+// (a student's own `tollgate keys aws` key works for Describe calls, as on AWS).
+func (s *Sim) KnowsKey(accessKeyID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keys[accessKeyID]
+	return k != nil && k.status == "Active" && !s.now().Before(k.created.Add(s.propagation))
+}
