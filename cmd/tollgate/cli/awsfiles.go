@@ -40,31 +40,42 @@ func openAWSDir(home string) (*awsFiles, error) {
 		return nil, errors.New("cannot find your home directory (set HOME)")
 	}
 	dir := filepath.Join(home, AWSDir)
+	fd, err := openPrivateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &awsFiles{dir: dir, fd: fd, euid: os.Geteuid()}, nil
+}
+
+// openPrivateDir opens dir (creating it 0700 if missing) and returns its descriptor. It
+// refuses a symlink, a directory owned by someone other than the caller, and one that
+// others can write to: in such a directory another user could plant or swap the files
+// we are about to write (credentials, private keys).
+func openPrivateDir(dir string) (int, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+		return -1, fmt.Errorf("create %s: %w", dir, err)
 	}
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-			return nil, fmt.Errorf("%s is a symlink or not a directory; refusing to write through it", dir)
+			return -1, fmt.Errorf("%s is a symlink or not a directory; refusing to write through it", dir)
 		}
-		return nil, fmt.Errorf("open %s: %w", dir, err)
+		return -1, fmt.Errorf("open %s: %w", dir, err)
 	}
-	f := &awsFiles{dir: dir, fd: fd, euid: os.Geteuid()}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		f.close()
-		return nil, fmt.Errorf("stat %s: %w", dir, err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("stat %s: %w", dir, err)
 	}
-	if int(st.Uid) != f.euid {
-		f.close()
-		return nil, fmt.Errorf("%s is owned by uid %d, not by you (uid %d); refusing to write there", dir, st.Uid, f.euid)
+	if euid := os.Geteuid(); int(st.Uid) != euid {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is owned by uid %d, not by you (uid %d); refusing to write there", dir, st.Uid, euid)
 	}
 	if st.Mode&0o022 != 0 {
-		f.close()
-		return nil, fmt.Errorf("%s is writable by others (mode %04o); run 'chmod go-w %s'", dir, st.Mode&0o7777, dir)
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is writable by others (mode %04o); run 'chmod go-w %s'", dir, st.Mode&0o7777, dir)
 	}
-	return f, nil
+	return fd, nil
 }
 
 func (f *awsFiles) close() { _ = unix.Close(f.fd) }

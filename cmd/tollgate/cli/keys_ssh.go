@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 )
 
 // KeyFile is the private key `keys ssh` creates and `ssh` logs in with, under $HOME.
@@ -85,6 +86,13 @@ func ensureKey(home string) (pub []byte, created bool, err error) {
 	}
 	privPath := filepath.Join(home, KeyFile)
 	pubPath := privPath + ".pub"
+	// ~/.ssh must be the caller's own and closed to others before we trust a key in it
+	// or write a private key into it.
+	fd, err := openPrivateDir(filepath.Dir(privPath))
+	if err != nil {
+		return nil, false, err
+	}
+	unix.Close(fd)
 	if _, err := os.Lstat(privPath); err == nil {
 		pub, err := existingPublicKey(privPath, pubPath)
 		return pub, false, err
@@ -123,9 +131,6 @@ func readPublicKeyBytes(path string, data []byte) ([]byte, error) {
 // O_NOFOLLOW, mode 0600, so an existing file or a planted symlink is never written
 // through; ~/.ssh is created 0700 if missing.
 func generateKey(privPath, pubPath, comment string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(privPath), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(privPath), err)
-	}
 	pubKey, privKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)

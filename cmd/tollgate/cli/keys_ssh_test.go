@@ -117,3 +117,39 @@ func TestReadPublicKey(t *testing.T) {
 		})
 	}
 }
+
+func TestEnsureKeyRefusesUnsafeSSHDir(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(t *testing.T, home string)
+		want  string
+	}{
+		{"symlinked ~/.ssh", func(t *testing.T, home string) {
+			other := t.TempDir()
+			if err := os.Symlink(other, filepath.Join(home, ".ssh")); err != nil {
+				t.Fatal(err)
+			}
+		}, "symlink"},
+		{"world-writable ~/.ssh", func(t *testing.T, home string) {
+			dir := filepath.Join(home, ".ssh")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, "writable by others"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			c.setup(t, home)
+			_, _, err := ensureKey(home)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("ensureKey = %v, want an error containing %q", err, c.want)
+			}
+			if _, err := os.Lstat(filepath.Join(home, KeyFile)); err == nil {
+				t.Errorf("a private key was written despite the refusal")
+			}
+		})
+	}
+}
