@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func runTerm(t testing.TB, e *testEnv, sc termScale) (launched, vanished int) {
 	}
 	// plan schedules what an instance does after it starts running at at.
 	plan := func(in *termInstance, at time.Time) {
-		run := randDur(3*time.Minute, 4*time.Hour)
+		run := randDur(3*time.Minute, 3*time.Hour)
 		switch r := rng.IntN(100); {
 		case r < 4:
 			heap.Push(q, &termEvent{at: at.Add(run), kind: "forget", inst: in})
@@ -103,9 +104,9 @@ func runTerm(t testing.TB, e *testEnv, sc termScale) (launched, vanished int) {
 				e.stop(in.region, in.id)
 				in.running = false
 				if rng.IntN(3) > 0 {
-					heap.Push(q, &termEvent{at: ev.at.Add(randDur(time.Minute, 3*time.Hour)), kind: "start", inst: in})
+					heap.Push(q, &termEvent{at: ev.at.Add(randDur(time.Minute, 2*time.Hour)), kind: "start", inst: in})
 				} else {
-					heap.Push(q, &termEvent{at: ev.at.Add(randDur(time.Minute, 3*time.Hour)), kind: "terminate", inst: in})
+					heap.Push(q, &termEvent{at: ev.at.Add(randDur(time.Minute, 2*time.Hour)), kind: "terminate", inst: in})
 				}
 			case "start":
 				e.start(in.region, in.id)
@@ -163,6 +164,15 @@ func TestAccuracyOverATerm(t *testing.T) {
 		if in.ID == worstID {
 			t.Logf("worst instance: ours $%.6f (estimated %v), ledger $%.6f; timeline %v",
 				ours[worstID].CostUSD, ours[worstID].Estimated, ledger[worstID].CostUSD, in.Transitions)
+		}
+	}
+	var periods, runs, spots int
+	_ = e.db.SQL().QueryRow(`SELECT (SELECT count(*) FROM acct_periods), (SELECT count(*) FROM acct_region_runs),
+		(SELECT count(*) FROM acct_spot_prices)`).Scan(&periods, &runs, &spots)
+	if _, err := e.db.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err == nil {
+		if st, err := os.Stat(e.db.Path()); err == nil {
+			t.Logf("database after the term: %.2f MiB (%d periods, %d region run records, %d spot prices)",
+				float64(st.Size())/(1<<20), periods, runs, spots)
 		}
 	}
 	rel := (ourTotal - ledgerTotal) / ledgerTotal

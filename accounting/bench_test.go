@@ -178,8 +178,11 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 	if _, err := d.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		b.Fatal(err)
 	}
+	var nInst, nPer int
+	_ = d.SQL().QueryRow(`SELECT (SELECT count(*) FROM instances), (SELECT count(*) FROM acct_periods)`).Scan(&nInst, &nPer)
 	if st, err := os.Stat(path); err == nil {
-		b.ReportMetric(float64(st.Size())/(1<<20), "db_MiB")
+		b.Logf("term database: %d users × %d weeks, %d instances, %d periods: %.1f MiB",
+			users, weeks, nInst, nPer, float64(st.Size())/(1<<20))
 	}
 	p, err := LoadPrices(nil, nil)
 	if err != nil {

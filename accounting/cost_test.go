@@ -120,3 +120,19 @@ func FuzzParseReasonTime(f *testing.F) {
 		}
 	})
 }
+
+func TestParseUnix(t *testing.T) {
+	tests := []string{"2026-01-05T13:04:05Z", "2026-01-05T13:04:05.123456789Z", "1999-12-31T23:59:59Z",
+		"2026-02-30T00:00:00Z", "2026-01-05T13:04:05+02:00", "", "garbage"}
+	for _, s := range tests {
+		t.Run(s, func(t *testing.T) {
+			var want int64
+			if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				want = tm.Unix()
+			}
+			if got := parseUnix(s); got != want {
+				t.Errorf("parseUnix(%q): got %d, want %d", s, got, want)
+			}
+		})
+	}
+}

@@ -72,7 +72,8 @@ func (s *Service) collectDue(ctx context.Context) (bool, error) {
 	return s.now().Unix()-last >= int64(every/time.Second), nil
 }
 
-// liveInstance is an instance the reaper or budgets may act on.
+// liveInstance is an instance the reaper or budgets may act on: a user's, launched through
+// the gate (the balancer's and the regions' service instances follow their own rules).
 type liveInstance struct {
 	ID, Owner, Region, State, Name string
 	UID                            int
@@ -81,7 +82,7 @@ type liveInstance struct {
 
 func (s *Service) liveInstances(ctx context.Context, where string, args ...any) ([]liveInstance, error) {
 	rows, err := s.opts.DB.SQL().QueryContext(ctx, `SELECT id, owner, coalesce(uid, -1), region, state, name, expires_at
-		FROM instances WHERE owner IS NOT NULL AND tracked = 1 AND gone_at = ''
+		FROM instances WHERE owner IS NOT NULL AND tracked = 1 AND gone_at = '' AND purpose IN ('', 'user')
 		AND state IN ('pending', 'running', 'stopping', 'stopped') AND `+where+` ORDER BY owner, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("live instances: %w", err)

@@ -2,8 +2,11 @@ package accounting
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/tollgate/tollgate/db"
 )
@@ -34,64 +37,66 @@ type scope struct {
 }
 
 // loadCosts reads the instances in sc that may cost anything in [since, …), each with
-// its periods and volumes: three indexed queries (by owner for one user). A report reads
-// a whole term, so the queries select few columns and join nothing: the driver's per-row
-// cost is what such a report spends its time on.
+// its periods and volumes: three indexed queries (by owner for one user), in q's
+// snapshot.
 func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costData, error) {
-	d := &costData{Instances: map[string]*instInfo{}}
-	where, args := "", []any{}
-	if sc.owner != "" {
-		where, args = " AND i.owner = ?", []any{sc.owner}
-	}
-	rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), i.purpose, i.region, i.type, i.state,
-		i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at
-		FROM instances i WHERE (i.gone_at = '' OR i.gone_at >= ?)`+where,
-		append([]any{secTime(since - minBilledSeconds)}, args...)...)
+	insts, err := loadInstances(ctx, q, sc, since)
 	if err != nil {
-		return nil, fmt.Errorf("load instances: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		in := &instInfo{}
-		var launched, expires, gone string
-		if err := rows.Scan(&in.ID, &in.Owner, &in.Purpose, &in.Region, &in.Type, &in.State,
-			&in.Spot, &in.Tracked, &launched, &expires, &gone); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load instances: %w", err)
-		}
-		in.LaunchedAt, in.GoneAt = parseUnix(launched), parseUnix(gone)
-		if expires != "" {
-			in.ExpiresAt = parseUnix(expires)
-		}
-		d.Instances[in.ID] = in
-		d.Order = append(d.Order, in.ID)
+	periods, err := loadPeriods(ctx, q, sc, since)
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("load instances: %w", err)
+	vols, err := loadVolumes(ctx, q, sc, since)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(d.Order, func(i, j int) bool {
-		a, b := d.Instances[d.Order[i]], d.Instances[d.Order[j]]
-		if a.LaunchedAt != b.LaunchedAt {
-			return a.LaunchedAt < b.LaunchedAt
-		}
-		return a.ID < b.ID
-	})
+	return assemble(insts, periods, vols), nil
+}
 
-	join, pargs := "", []any{since - minBilledSeconds}
-	if sc.owner != "" {
-		join, pargs = " JOIN instances i ON i.id = p.instance_id", append(pargs, sc.owner)
+// loadAllCosts is loadCosts for every instance, with the three queries run at once on
+// separate connections: a report over a term spends its time in the driver, row by row.
+// The snapshots may differ by a collector write; a period whose instance is not in the
+// instances snapshot is left out, as it would be had the report run a moment earlier.
+func loadAllCosts(ctx context.Context, d *db.DB, since int64) (*costData, error) {
+	var (
+		wg      sync.WaitGroup
+		insts   []*instInfo
+		periods []costPeriod
+		vols    []costVolume
+		errs    [3]error
+	)
+	run := func(i int, fn func(tx *sql.Tx) error) {
+		defer wg.Done()
+		errs[i] = d.Read(ctx, fn)
 	}
-	rows, err = q.QueryContext(ctx, `SELECT p.instance_id, p.type, CASE WHEN p.spot THEN p.az ELSE '' END,
-		p.spot, p.start_s, coalesce(p.end_s, 0), p.estimated
-		FROM acct_periods p`+join+` WHERE (p.end_s IS NULL OR p.end_s > ?)`+where, pargs...)
-	if err != nil {
-		return nil, fmt.Errorf("load periods: %w", err)
+	wg.Add(3)
+	go run(0, func(tx *sql.Tx) (err error) { insts, err = loadInstances(ctx, tx, scope{}, since); return err })
+	go run(1, func(tx *sql.Tx) (err error) { periods, err = loadPeriods(ctx, tx, scope{}, since); return err })
+	go run(2, func(tx *sql.Tx) (err error) { vols, err = loadVolumes(ctx, tx, scope{}, since); return err })
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
 	}
-	for rows.Next() {
-		var p costPeriod
-		if err := rows.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load periods: %w", err)
+	return assemble(insts, periods, vols), nil
+}
+
+// assemble files periods and volumes under their instances, in launch order.
+func assemble(insts []*instInfo, periods []costPeriod, vols []costVolume) *costData {
+	sort.Slice(insts, func(i, j int) bool {
+		if insts[i].LaunchedAt != insts[j].LaunchedAt {
+			return insts[i].LaunchedAt < insts[j].LaunchedAt
 		}
+		return insts[i].ID < insts[j].ID
+	})
+	d := &costData{Instances: make(map[string]*instInfo, len(insts)), Order: make([]string, len(insts)),
+		Periods: periods[:0], Volumes: vols[:0]}
+	for i, in := range insts {
+		d.Instances[in.ID] = in
+		d.Order[i] = in.ID
+	}
+	for _, p := range periods {
 		in := d.Instances[p.InstanceID]
 		if in == nil {
 			continue // gone before the window (its gone_at says so)
@@ -100,25 +105,7 @@ func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costD
 		in.Periods = append(in.Periods, p)
 		d.Periods = append(d.Periods, p)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("load periods: %w", err)
-	}
-
-	join, vargs := "", []any{since}
-	if sc.owner != "" {
-		join, vargs = " JOIN instances i ON i.id = v.instance_id", append(vargs, sc.owner)
-	}
-	rows, err = q.QueryContext(ctx, `SELECT v.instance_id, v.type, v.size_gb, v.start_s, coalesce(v.end_s, 0), v.estimated
-		FROM acct_volumes v`+join+` WHERE (v.end_s IS NULL OR v.end_s > ?)`+where, vargs...)
-	if err != nil {
-		return nil, fmt.Errorf("load volumes: %w", err)
-	}
-	for rows.Next() {
-		var v costVolume
-		if err := rows.Scan(&v.InstanceID, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load volumes: %w", err)
-		}
+	for _, v := range vols {
 		in := d.Instances[v.InstanceID]
 		if in == nil {
 			continue
@@ -127,10 +114,100 @@ func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costD
 		in.Volumes = append(in.Volumes, v)
 		d.Volumes = append(d.Volumes, v)
 	}
-	if err := rows.Close(); err != nil {
+	return d
+}
+
+func ownerFilter(sc scope, alias string) (string, []any) {
+	if sc.owner == "" {
+		return "", nil
+	}
+	return " AND " + alias + ".owner = ?", []any{sc.owner}
+}
+
+// loadInstances reads the instances in sc not gone before since. It selects few columns
+// and joins nothing: per row and column is where the driver's time goes.
+func loadInstances(ctx context.Context, q db.Querier, sc scope, since int64) ([]*instInfo, error) {
+	where, args := ownerFilter(sc, "i")
+	rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), i.purpose, i.region, i.type, i.state,
+		i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at
+		FROM instances i WHERE (i.gone_at = '' OR i.gone_at >= ?)`+where,
+		append([]any{secTime(since - minBilledSeconds)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+	defer rows.Close()
+	var out []*instInfo
+	for rows.Next() {
+		in := &instInfo{}
+		var launched, expires, gone string
+		if err := rows.Scan(&in.ID, &in.Owner, &in.Purpose, &in.Region, &in.Type, &in.State,
+			&in.Spot, &in.Tracked, &launched, &expires, &gone); err != nil {
+			return nil, fmt.Errorf("load instances: %w", err)
+		}
+		in.LaunchedAt, in.ExpiresAt, in.GoneAt = parseUnix(launched), parseUnix(expires), parseUnix(gone)
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load instances: %w", err)
+	}
+	return out, nil
+}
+
+// loadPeriods reads the periods in sc that may cost anything from since on.
+func loadPeriods(ctx context.Context, q db.Querier, sc scope, since int64) ([]costPeriod, error) {
+	where, args := ownerFilter(sc, "i")
+	join := ""
+	if where != "" {
+		join = " JOIN instances i ON i.id = p.instance_id"
+	}
+	rows, err := q.QueryContext(ctx, `SELECT p.instance_id, p.type, CASE WHEN p.spot THEN p.az ELSE '' END,
+		p.spot, p.start_s, coalesce(p.end_s, 0), p.estimated
+		FROM acct_periods p`+join+` WHERE (p.end_s IS NULL OR p.end_s > ?)`+where,
+		append([]any{since - minBilledSeconds}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load periods: %w", err)
+	}
+	defer rows.Close()
+	var out []costPeriod
+	for rows.Next() {
+		var p costPeriod
+		if err := rows.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
+			return nil, fmt.Errorf("load periods: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load periods: %w", err)
+	}
+	return out, nil
+}
+
+// loadVolumes reads the volumes in sc that existed at since or later.
+func loadVolumes(ctx context.Context, q db.Querier, sc scope, since int64) ([]costVolume, error) {
+	where, args := ownerFilter(sc, "i")
+	join := ""
+	if where != "" {
+		join = " JOIN instances i ON i.id = v.instance_id"
+	}
+	rows, err := q.QueryContext(ctx, `SELECT v.instance_id, v.type, v.size_gb, v.start_s, coalesce(v.end_s, 0), v.estimated
+		FROM acct_volumes v`+join+` WHERE (v.end_s IS NULL OR v.end_s > ?)`+where,
+		append([]any{since}, args...)...)
+	if err != nil {
 		return nil, fmt.Errorf("load volumes: %w", err)
 	}
-	return d, nil
+	defer rows.Close()
+	var out []costVolume
+	for rows.Next() {
+		var v costVolume
+		if err := rows.Scan(&v.InstanceID, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
+			return nil, fmt.Errorf("load volumes: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load volumes: %w", err)
+	}
+	return out, nil
 }
 
 // loadGroups maps user names to their roster group.

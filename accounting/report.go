@@ -56,13 +56,12 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	}
 	r := Report{Since: since, Until: until, By: by, Rows: []ReportRow{}, Days: []DaySpend{},
 		Untracked: []InstanceCost{}, Instances: []InstanceCost{}}
-	var d *costData
+	d, err := loadAllCosts(ctx, s.opts.DB, since.Unix())
+	if err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
 	var c *coster
-	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
-		var err error
-		if d, err = loadCosts(ctx, tx, scope{}, since.Unix()); err != nil {
-			return err
-		}
+	err = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
 		groups, err := loadGroups(ctx, tx)
 		if err != nil {
 			return err
@@ -83,21 +82,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
 	from, to := since.Unix(), until.Unix()
-	costs := instanceCosts(c, d, from, to)
 	unpriced := map[string]bool{}
-	for _, ic := range sortedCosts(costs) {
-		in := d.Instances[ic.ID]
-		r.TotalUSD += ic.CostUSD
-		if ic.Unpriced {
-			unpriced[ic.Type] = true
-		}
-		if in != nil && !in.Tracked {
-			r.Untracked = append(r.Untracked, ic)
-		} else {
-			r.Instances = append(r.Instances, ic)
-		}
-	}
-	r.Unpriced = sortedKeys(unpriced)
 
 	// Aggregation walks instance by instance, so a row counts an instance once by
 	// remembering the last one it saw; days are indexes from the window's first day.
@@ -143,6 +128,9 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 			chart = append(chart, make([]float64, ndays))
 		}
 		instKey := rowKey(by, in, in.Type)
+		ic := InstanceCost{ID: in.ID, Owner: in.Owner, Region: in.Region, Type: in.Type, State: in.State,
+			Spot: in.Spot, LaunchedAt: unixTime(in.LaunchedAt), ExpiresAt: unixTime(in.ExpiresAt)}
+		counted := false
 		// Every cost is split by UTC day: the chart needs it, and by=day rows are those days.
 		each := func(typ string, start, end int64, cost func(a, b int64) piece) {
 			a, b := max(start, from), min(end, to)
@@ -152,9 +140,16 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 			}
 			for ds := a - a%day; ds < b; ds += day {
 				pc := cost(max(ds, from), min(ds+day, to))
+				if pc.Unpriced {
+					ic.Unpriced, counted = true, true // its cost is unknown, not zero: list it
+				}
 				if pc.USD == 0 && pc.RunSeconds == 0 {
 					continue
 				}
+				counted = true
+				ic.CostUSD += pc.USD
+				ic.RunningSeconds += pc.RunSeconds
+				ic.Estimated = ic.Estimated || pc.Estimated
 				di := int((ds - base) / day)
 				if by == ByDay {
 					addRow(dayKeys[di], id, pc)
@@ -180,7 +175,20 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 			}
 			each(in.Type, v.Start, end, func(a, b int64) piece { return c.volume(v, a, b) })
 		}
+		if !counted {
+			continue // nothing in the window
+		}
+		r.TotalUSD += ic.CostUSD
+		if ic.Unpriced {
+			unpriced[ic.Type] = true
+		}
+		if !in.Tracked {
+			r.Untracked = append(r.Untracked, ic)
+		} else {
+			r.Instances = append(r.Instances, ic)
+		}
 	}
+	r.Unpriced = sortedKeys(unpriced)
 	for _, k := range sortedKeys(rows) {
 		r.Rows = append(r.Rows, rows[k].row)
 	}

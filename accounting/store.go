@@ -26,8 +26,29 @@ func unixTime(s int64) time.Time {
 // column stays lexically ordered.
 func secTime(s int64) string { return db.Time(unixTime(s)) }
 
-// parseUnix parses a TEXT timestamp column into Unix seconds (0 when empty or bad).
+// parseUnix parses a TEXT timestamp column into Unix seconds (0 when empty or bad). The
+// common whole-UTC-second form is decoded by hand: reports parse a term's worth of them.
 func parseUnix(s string) int64 {
+	if len(s) >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+		(s[19] == 'Z' || s[19] == '.') && s[len(s)-1] == 'Z' {
+		n := func(a, b int) int {
+			v := 0
+			for _, c := range s[a:b] {
+				if c < '0' || c > '9' {
+					return -1
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v
+		}
+		y, mo, d, h, mi, sec := n(0, 4), n(5, 7), n(8, 10), n(11, 13), n(14, 16), n(17, 19)
+		if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 {
+			if t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC); t.Day() == d {
+				return t.Unix()
+			}
+			return 0
+		}
+	}
 	t, err := db.ParseTime(s)
 	if err != nil || t.IsZero() {
 		return 0
