@@ -20,8 +20,11 @@ var benchRegions = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", 
 // launchMany launches n instances spread over e's regions, a tenth of them untracked.
 func launchMany(b *testing.B, e *testEnv, n int) {
 	b.Helper()
-	per := n / len(e.regions)
-	for _, r := range e.regions {
+	for i, r := range e.regions {
+		per := n / len(e.regions)
+		if i < n%len(e.regions) {
+			per++
+		}
 		for left := per; left > 0; {
 			k := min(left, 500)
 			owner := fmt.Sprintf("u%03d", left%1000)

@@ -156,8 +156,23 @@ func loadRegionState(ctx context.Context, q db.Querier, region string, at int64)
 func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, vols []cloud.Volume,
 	spot []cloud.SpotPrice, at int64, seen int) (int, error) {
 	n := 0
+	// A first snapshot writes a row or three per instance: prepare each statement once.
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
 	exec := func(query string, args ...any) error {
-		res, err := tx.ExecContext(ctx, query, args...)
+		st := stmts[query]
+		if st == nil {
+			var err error
+			if st, err = tx.PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			stmts[query] = st
+		}
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
