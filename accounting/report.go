@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/tollgate/tollgate"
 )
 
 // Report groupings.
@@ -26,7 +28,7 @@ const chartSeries = 10
 const (
 	keyUntracked = "(untracked)"
 	keyNone      = "(none)"
-	keyOther     = "other"
+	keyOther     = tollgate.DayOther
 )
 
 const day = 24 * 3600

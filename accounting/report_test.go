@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/accounting/render"
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -85,7 +86,7 @@ func totals(t *testing.T, r Report) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	var b bytes.Buffer
-	if err := Render(&b, r, FormatCSV); err != nil {
+	if err := render.Write(&b, r, render.FormatCSV); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&b).ReadAll()
@@ -96,27 +97,27 @@ func totals(t *testing.T, r Report) map[string]string {
 	if last[0] != "TOTAL" {
 		t.Fatalf("CSV last row: got %q, want TOTAL", last)
 	}
-	out[FormatCSV] = last[3]
+	out[render.FormatCSV] = last[3]
 
 	b.Reset()
-	if err := Render(&b, r, FormatJSON); err != nil {
+	if err := render.Write(&b, r, render.FormatJSON); err != nil {
 		t.Fatal(err)
 	}
 	var back Report
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	out[FormatJSON] = strconv.FormatFloat(back.TotalUSD, 'f', 4, 64)
+	out[render.FormatJSON] = strconv.FormatFloat(back.TotalUSD, 'f', 4, 64)
 
 	b.Reset()
-	if err := Render(&b, r, FormatHTML); err != nil {
+	if err := render.Write(&b, r, render.FormatHTML); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`<span id="total">([0-9.]+)</span>`).FindStringSubmatch(b.String())
 	if m == nil {
 		t.Fatal("HTML: no total")
 	}
-	out[FormatHTML] = m[1]
+	out[render.FormatHTML] = m[1]
 	return out
 }
 
@@ -136,7 +137,7 @@ func TestRenderFormatsAgree(t *testing.T) {
 				}
 			}
 			var b bytes.Buffer
-			if err := Render(&b, r, FormatTable); err != nil {
+			if err := render.Write(&b, r, render.FormatTable); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(b.String(), "TOTAL") || !strings.Contains(b.String(), strconv.FormatFloat(r.TotalUSD, 'f', 2, 64)) {
@@ -153,7 +154,7 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := Render(&b, r, FormatHTML); err != nil {
+	if err := render.Write(&b, r, render.FormatHTML); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -167,7 +168,7 @@ func TestHTMLIsSelfContained(t *testing.T) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	if err := Render(&b, r, "pdf"); err == nil {
+	if err := render.Write(&b, r, "pdf"); err == nil {
 		t.Error("format pdf: got no error")
 	}
 }

@@ -5,105 +5,19 @@
 // enforces what depends on spend and time: budgets, leases (the reaper) and notices.
 package accounting
 
-import "time"
+import "github.com/tollgate/tollgate"
 
-// InstanceCost is one instance's cost so far.
-type InstanceCost struct {
-	ID             string    `json:"id"`
-	Owner          string    `json:"owner"`
-	Region         string    `json:"region"`
-	Type           string    `json:"type"`
-	State          string    `json:"state"`
-	Spot           bool      `json:"spot"`
-	LaunchedAt     time.Time `json:"launched_at"`
-	ExpiresAt      time.Time `json:"expires_at,omitempty"`
-	RunningSeconds int64     `json:"running_seconds"`
-	CostUSD        float64   `json:"cost_usd"`  // compute + EBS, this period
-	Estimated      bool      `json:"estimated"` // a vanished instance's end was estimated
-	Unpriced       bool      `json:"unpriced"`  // its type has no known price: cost is NOT zero, it is unknown
-}
-
-// Usage is a user's spend picture (`tollgate usage`).
-type Usage struct {
-	User         string         `json:"user"`
-	PeriodStart  time.Time      `json:"period_start"`
-	PeriodEnd    time.Time      `json:"period_end"`
-	BudgetUSD    float64        `json:"budget_usd"` // 0 = no budget
-	SpentUSD     float64        `json:"spent_usd"`
-	RemainingUSD float64        `json:"remaining_usd"`
-	CommittedUSD float64        `json:"committed_usd"` // cost of running instances until their leases end
-	HourlyUSD    float64        `json:"hourly_usd"`    // what runs now costs per hour
-	Instances    []InstanceCost `json:"instances"`
-	Unpriced     []string       `json:"unpriced,omitempty"` // instance types with no known price
-	AsOf         time.Time      `json:"as_of"`              // last successful snapshot
-}
-
-// Notice is a message for a user: lease warnings, reaper and budget actions.
-type Notice struct {
-	ID      int64     `json:"id"`
-	User    string    `json:"user"`
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"` // lease_warning, lease_expired, budget_80, budget_100, budget_action, adopted
-	Message string    `json:"message"`
-	Read    bool      `json:"read"`
-}
-
-// CollectResult reports one collector run.
-type CollectResult struct {
-	At          time.Time      `json:"at"`
-	Regions     []RegionResult `json:"regions"`
-	Instances   int            `json:"instances"`    // seen in all regions
-	RowsWritten int            `json:"rows_written"` // storage grows with changes, not snapshots
-	Untracked   int            `json:"untracked"`    // instances launched outside the gate
-	Closed      int            `json:"closed"`       // vanished instances closed at an estimated time
-}
-
-// RegionResult is one region of a collector run; a failed region never closes instances.
-type RegionResult struct {
-	Region    string `json:"region"`
-	OK        bool   `json:"ok"`
-	Error     string `json:"error,omitempty"`
-	Instances int    `json:"instances"`
-}
-
-// ReportRequest selects and groups a spend report.
-type ReportRequest struct {
-	Since time.Time `json:"since"` // zero = start of the current budget period
-	Until time.Time `json:"until"` // zero = now
-	By    string    `json:"by"`    // user | group | purpose | type | region | day
-}
-
-// Report is a spend report; Total equals the sum of Rows and of Instances in every format.
-type Report struct {
-	Since     time.Time      `json:"since"`
-	Until     time.Time      `json:"until"`
-	By        string         `json:"by"`
-	Rows      []ReportRow    `json:"rows"`
-	Days      []DaySpend     `json:"days"` // spend per day stacked by user (or group), for the chart
-	Budgets   []BudgetLine   `json:"budgets,omitempty"`
-	Untracked []InstanceCost `json:"untracked"`
-	Instances []InstanceCost `json:"instances"`
-	Unpriced  []string       `json:"unpriced,omitempty"`
-	TotalUSD  float64        `json:"total_usd"`
-	AsOf      time.Time      `json:"as_of"`
-}
-
-// ReportRow is one group of a report.
-type ReportRow struct {
-	Key            string  `json:"key"`
-	Instances      int     `json:"instances"`
-	RunningSeconds int64   `json:"running_seconds"`
-	CostUSD        float64 `json:"cost_usd"`
-}
-
-// DaySpend is one day's spend, split by user or group.
-type DaySpend struct {
-	Day   string             `json:"day"` // YYYY-MM-DD (UTC)
-	Spend map[string]float64 `json:"spend"`
-}
-
-// BudgetLine is one budget to draw on the chart.
-type BudgetLine struct {
-	Key       string  `json:"key"`
-	BudgetUSD float64 `json:"budget_usd"`
-}
+// The types this package produces are defined in package tollgate, so that the CLI can
+// decode them without linking this package.
+type (
+	InstanceCost  = tollgate.InstanceCost
+	Usage         = tollgate.Usage
+	Notice        = tollgate.Notice
+	CollectResult = tollgate.CollectResult
+	RegionResult  = tollgate.RegionResult
+	ReportRequest = tollgate.ReportRequest
+	Report        = tollgate.Report
+	ReportRow     = tollgate.ReportRow
+	DaySpend      = tollgate.DaySpend
+	BudgetLine    = tollgate.BudgetLine
+)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
 )
@@ -17,7 +18,7 @@ func (d *Daemon) handleWhoAmI(ctx context.Context, c *caller, r *http.Request) (
 	if groups == nil {
 		groups = []string{}
 	}
-	return WhoAmI{User: c.Name, UID: c.UID, Groups: groups, Admin: c.Admin, Enrolled: c.Enrolled,
+	return api.WhoAmI{User: c.Name, UID: c.UID, Groups: groups, Admin: c.Admin, Enrolled: c.Enrolled,
 		Disabled: c.Disabled, Version: Version}, nil
 }
 
@@ -31,7 +32,7 @@ func (d *Daemon) handleUsage(ctx context.Context, c *caller, r *http.Request) (a
 
 func (d *Daemon) handleNotices(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	if c.Name == "" {
-		return NoticeList{Notices: []accounting.Notice{}}, nil
+		return api.NoticeList{Notices: []accounting.Notice{}}, nil
 	}
 	all := r.URL.Query().Get("all") == "1"
 	ns, err := d.acct.Notices(ctx, c.Name, all)
@@ -41,7 +42,7 @@ func (d *Daemon) handleNotices(ctx context.Context, c *caller, r *http.Request) 
 	if ns == nil {
 		ns = []accounting.Notice{}
 	}
-	return NoticeList{Notices: ns}, nil
+	return api.NoticeList{Notices: ns}, nil
 }
 
 func (d *Daemon) handleAudit(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -50,14 +51,14 @@ func (d *Daemon) handleAudit(ctx context.Context, c *caller, r *http.Request) (a
 	if s := q.Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("since %q is not an RFC 3339 time", s)}
+			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("since %q is not an RFC 3339 time", s)}
 		}
 		f.Since = t
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
-			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("limit %q is not a number from 1 to 100000", s)}
+			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("limit %q is not a number from 1 to 100000", s)}
 		}
 		f.Limit = n
 	}
@@ -68,7 +69,7 @@ func (d *Daemon) handleAudit(ctx context.Context, c *caller, r *http.Request) (a
 	if es == nil {
 		es = []db.AuditEntry{}
 	}
-	return AuditList{Entries: es}, nil
+	return api.AuditList{Entries: es}, nil
 }
 
 func (d *Daemon) handleCollect(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -78,7 +79,7 @@ func (d *Daemon) handleCollect(ctx context.Context, c *caller, r *http.Request) 
 	res, err := d.acct.Collect(ctx)
 	if err != nil {
 		d.audit(ctx, nil, c, "collect", "", db.Failed, err.Error(), nil)
-		return nil, &Error{Code: CodeCloudError, Message: "collect: " + err.Error()}
+		return nil, &api.Error{Code: api.CodeCloudError, Message: "collect: " + err.Error()}
 	}
 	d.audit(ctx, nil, c, "collect", "", db.Allowed, "", map[string]any{"instances": res.Instances})
 	return res, nil
@@ -91,7 +92,7 @@ func (d *Daemon) handleReport(ctx context.Context, c *caller, r *http.Request) (
 	}
 	rep, err := d.acct.Report(ctx, req)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalidRequest, Message: "report: " + err.Error()}
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "report: " + err.Error()}
 	}
 	return rep, nil
 }
@@ -104,17 +105,17 @@ func (d *Daemon) handleIAMList(ctx context.Context, c *caller, r *http.Request) 
 	if ids == nil {
 		ids = []iamusers.Identity{}
 	}
-	return IdentityList{Identities: ids}, nil
+	return api.IdentityList{Identities: ids}, nil
 }
 
 func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req IAMRevokeRequest
+	var req api.IAMRevokeRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, "iam.revoke", "", db.Refused, err.Error(), nil)
 		return nil, err
 	}
 	if (req.User == "") == !req.All {
-		e := &Error{Code: CodeInvalidRequest, Message: "name one user, or ask for all"}
+		e := &api.Error{Code: api.CodeInvalidRequest, Message: "name one user, or ask for all"}
 		if req.User != "" {
 			e.Message = "name one user or ask for all, not both"
 		}
@@ -142,5 +143,5 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 		revoked = []string{}
 	}
 	d.audit(ctx, nil, c, "iam.revoke", target, db.Allowed, "", map[string]any{"revoked": revoked})
-	return IAMRevokeResponse{Revoked: revoked}, nil
+	return api.IAMRevokeResponse{Revoked: revoked}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -164,11 +165,11 @@ func (d *Daemon) admitExtend(ctx context.Context, c *caller, id string, dur time
 			return err
 		}
 		if len(rows) == 0 || rows[0].Owner != c.Name {
-			return refuse(&Error{Code: CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", id)}, nil)
+			return refuse(&api.Error{Code: api.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", id)}, nil)
 		}
 		row = rows[0]
 		if !row.Live() {
-			return refuse(&Error{Code: CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)}, nil)
+			return refuse(&api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)}, nil)
 		}
 		usage, err := d.holdings(ctx, tx, c.Name, now, nil)
 		if err != nil {

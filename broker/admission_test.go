@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -23,7 +24,7 @@ func (h *harness) settle() {
 	}
 }
 
-func (h *harness) launchIDs(req LaunchRequest) []string {
+func (h *harness) launchIDs(req api.LaunchRequest) []string {
 	h.t.Helper()
 	res, err := h.c.Launch(h.ctx, req)
 	if err != nil {
@@ -42,15 +43,15 @@ func TestStartIsAdmitted(t *testing.T) {
 	t.Run("max_vcpus", func(t *testing.T) {
 		h := newHarness(t, func(c *config.Config) { c.Policy.Default.MaxInstances = 4; c.Policy.Default.MaxVCPUs = 4 })
 		h.enrol("alice", "alice")
-		first := h.launchIDs(LaunchRequest{Count: 2})
+		first := h.launchIDs(api.LaunchRequest{Count: 2})
 		h.settle()
 		if _, err := h.c.Stop(h.ctx, first); err != nil {
 			t.Fatal(err)
 		}
 		h.settle()
-		h.launchIDs(LaunchRequest{Count: 2})
+		h.launchIDs(api.LaunchRequest{Count: 2})
 		_, err := h.c.Start(h.ctx, first)
-		e := wantCode(t, err, CodeQuotaExceeded)
+		e := wantCode(t, err, api.CodeQuotaExceeded)
 		if !strings.Contains(e.Message, "max_vcpus is 4") {
 			t.Errorf("got %q, want max_vcpus named", e.Message)
 		}
@@ -70,7 +71,7 @@ func TestStartIsAdmitted(t *testing.T) {
 	t.Run("admitted start marks pending", func(t *testing.T) {
 		h := newHarness(t, func(c *config.Config) { c.Policy.Default.MaxInstances = 4; c.Policy.Default.MaxVCPUs = 4 })
 		h.enrol("alice", "alice")
-		ids := h.launchIDs(LaunchRequest{Count: 2})
+		ids := h.launchIDs(api.LaunchRequest{Count: 2})
 		h.settle()
 		if _, err := h.c.Stop(h.ctx, ids); err != nil {
 			t.Fatal(err)
@@ -86,13 +87,13 @@ func TestStartIsAdmitted(t *testing.T) {
 			}
 		}
 		// The started vCPUs now count: a launch is refused.
-		_, err = h.c.Launch(h.ctx, LaunchRequest{})
-		wantCode(t, err, CodeQuotaExceeded)
+		_, err = h.c.Launch(h.ctx, api.LaunchRequest{})
+		wantCode(t, err, api.CodeQuotaExceeded)
 	})
 	t.Run("expired lease", func(t *testing.T) {
 		h := newHarness(t)
 		h.enrol("alice", "alice")
-		ids := h.launchIDs(LaunchRequest{Lifetime: "1h"})
+		ids := h.launchIDs(api.LaunchRequest{Lifetime: "1h"})
 		h.settle()
 		if _, err := h.c.Stop(h.ctx, ids); err != nil {
 			t.Fatal(err)
@@ -100,7 +101,7 @@ func TestStartIsAdmitted(t *testing.T) {
 		h.sim.Advance(2 * time.Hour)
 		h.settle()
 		_, err := h.c.Start(h.ctx, ids)
-		e := wantCode(t, err, CodeQuotaExceeded)
+		e := wantCode(t, err, api.CodeQuotaExceeded)
 		if !strings.Contains(e.Message, "expired at") || !strings.Contains(e.Message, "extend it first") {
 			t.Errorf("got %q, want the expiry named and extend suggested", e.Message)
 		}
@@ -115,21 +116,21 @@ func TestStartIsAdmitted(t *testing.T) {
 		// t3.micro costs $0.0104/h: a 4h lease commits $0.0416.
 		h := newHarness(t, func(c *config.Config) { c.Policy.Default.BudgetUSD = 0.06 })
 		h.enrol("alice", "alice")
-		first := h.launchIDs(LaunchRequest{Lifetime: "4h"})
+		first := h.launchIDs(api.LaunchRequest{Lifetime: "4h"})
 		h.settle()
 		if _, err := h.c.Stop(h.ctx, first); err != nil {
 			t.Fatal(err)
 		}
 		h.settle()
 		// The stopped lease stays committed: a second 4h lease would cross $0.06.
-		_, err := h.c.Launch(h.ctx, LaunchRequest{Lifetime: "4h"})
-		wantCode(t, err, CodeBudgetExhausted)
-		h.launchIDs(LaunchRequest{Lifetime: "1h"})
+		_, err := h.c.Launch(h.ctx, api.LaunchRequest{Lifetime: "4h"})
+		wantCode(t, err, api.CodeBudgetExhausted)
+		h.launchIDs(api.LaunchRequest{Lifetime: "1h"})
 		h.acct.mu.Lock()
 		h.acct.spent["alice"] = 0.01
 		h.acct.mu.Unlock()
 		_, err = h.c.Start(h.ctx, first)
-		e := wantCode(t, err, CodeBudgetExhausted)
+		e := wantCode(t, err, api.CodeBudgetExhausted)
 		if !strings.Contains(e.Message, "budget_usd is $0.06") {
 			t.Errorf("got %q, want the budget named", e.Message)
 		}
@@ -137,7 +138,7 @@ func TestStartIsAdmitted(t *testing.T) {
 	t.Run("budget spent with notify", func(t *testing.T) {
 		h := newHarness(t, func(c *config.Config) { c.Policy.Default.BudgetAction = "notify" })
 		h.enrol("alice", "alice")
-		ids := h.launchIDs(LaunchRequest{})
+		ids := h.launchIDs(api.LaunchRequest{})
 		h.settle()
 		if _, err := h.c.Stop(h.ctx, ids); err != nil {
 			t.Fatal(err)
@@ -147,7 +148,7 @@ func TestStartIsAdmitted(t *testing.T) {
 		h.acct.spent["alice"] = 50
 		h.acct.mu.Unlock()
 		_, err := h.c.Start(h.ctx, ids)
-		wantCode(t, err, CodeBudgetExhausted)
+		wantCode(t, err, api.CodeBudgetExhausted)
 	})
 }
 
@@ -156,12 +157,12 @@ func TestStartIsAdmitted(t *testing.T) {
 func TestExtendChecksBudget(t *testing.T) {
 	h := newHarness(t, func(c *config.Config) { c.Policy.Default.BudgetUSD = 0.05 })
 	h.enrol("alice", "alice")
-	ids := h.launchIDs(LaunchRequest{Lifetime: "1h"})
+	ids := h.launchIDs(api.LaunchRequest{Lifetime: "1h"})
 	if _, err := h.c.Extend(h.ctx, ids[0], "2h"); err != nil {
 		t.Fatalf("extend within the budget: %v", err)
 	}
 	_, err := h.c.Extend(h.ctx, ids[0], "9h")
-	e := wantCode(t, err, CodeBudgetExhausted)
+	e := wantCode(t, err, api.CodeBudgetExhausted)
 	if !strings.Contains(e.Message, "extending "+ids[0]+" by 9h") {
 		t.Errorf("got %q, want the extension named", e.Message)
 	}
@@ -178,7 +179,7 @@ func TestExtendChecksBudget(t *testing.T) {
 	}
 	var refused int
 	for _, e := range entries {
-		if e.Decision == db.Refused && e.Detail["code"] == CodeBudgetExhausted {
+		if e.Decision == db.Refused && e.Detail["code"] == api.CodeBudgetExhausted {
 			refused++
 		}
 	}

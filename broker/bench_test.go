@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 )
@@ -70,7 +71,7 @@ func BenchmarkAdmission(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		if _, err := h.d.admit(ctx, callers[i%benchUsers], LaunchRequest{}); err != nil {
+		if _, err := h.d.admit(ctx, callers[i%benchUsers], api.LaunchRequest{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,22 +111,22 @@ func BenchmarkQuotaParallel(b *testing.B) {
 	// All clients act as alice: room for them and the harness's own client.
 	h := newHarnessOpts(b, func(o *Options) { o.MaxConnsPerUID = 2 * clients })
 	h.enrol("alice", "alice")
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{Count: 2}); err != nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{Count: 2}); err != nil {
 		b.Fatal(err)
 	}
-	quota := func(c *Client) error { _, err := c.Quota(h.ctx); return err }
-	cs := make([]*Client, clients)
+	quota := func(c *api.Client) error { _, err := c.Quota(h.ctx); return err }
+	cs := make([]*api.Client, clients)
 	for i := range cs {
-		cs[i] = NewClient(h.d.Socket())
+		cs[i] = api.NewClient(h.d.Socket())
 		if err := quota(cs[i]); err != nil { // warm the connection
 			b.Fatal(err)
 		}
 	}
 	trivialSocket := serveTrivial(b)
-	ts := make([]*Client, clients)
-	trivial := func(c *Client) error { _, err := c.WhoAmI(h.ctx); return err }
+	ts := make([]*api.Client, clients)
+	trivial := func(c *api.Client) error { _, err := c.WhoAmI(h.ctx); return err }
 	for i := range ts {
-		ts[i] = NewClient(trivialSocket)
+		ts[i] = api.NewClient(trivialSocket)
 		if err := trivial(ts[i]); err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func BenchmarkQuotaParallel(b *testing.B) {
 
 // roundTrips spreads b.N calls over the clients, one goroutine each, and returns the
 // wall time and every call's latency, sorted.
-func roundTrips(b *testing.B, cs []*Client, call func(*Client) error) (time.Duration, []time.Duration) {
+func roundTrips(b *testing.B, cs []*api.Client, call func(*api.Client) error) (time.Duration, []time.Duration) {
 	lat := make([][]time.Duration, len(cs))
 	var wg sync.WaitGroup
 	start := time.Now()

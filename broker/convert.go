@@ -3,20 +3,21 @@ package broker
 import (
 	"strconv"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 )
 
 // apiInstance is how users and admins see an instance row.
-func apiInstance(in db.Instance) Instance {
-	return Instance{
+func apiInstance(in db.Instance) api.Instance {
+	return api.Instance{
 		ID: in.ID, Owner: in.Owner, State: in.State, Type: in.Type, Image: in.Image, Region: in.Region,
 		Name: in.Name, LaunchedAt: in.LaunchedAt, ExpiresAt: in.ExpiresAt, PublicIP: in.PublicIP,
 		PrivateIP: in.PrivateIP, Spot: in.Spot, RequestID: in.LaunchID, Tracked: in.Tracked, Adopted: in.Adopted,
 	}
 }
 
-func apiInstances(rows []db.Instance) []Instance {
-	out := make([]Instance, 0, len(rows))
+func apiInstances(rows []db.Instance) []api.Instance {
+	out := make([]api.Instance, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, apiInstance(r))
 	}

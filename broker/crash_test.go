@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 )
 
@@ -32,7 +33,7 @@ func TestCrashSafeLaunch(t *testing.T) {
 				h.sim.SetFaults(awssim.Faults{FailAfterApply: map[string]float64{"RunInstances": 1}})
 			}
 			h.crash.Store(tt.step)
-			if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err == nil {
+			if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err == nil {
 				t.Fatal("got a successful launch, want the daemon to die mid-launch")
 			}
 			h.kill()
@@ -69,12 +70,12 @@ func TestCrashSafeLaunch(t *testing.T) {
 			// The quota still holds across the crash: 2 allowed in all.
 			room := 2 - tt.wantCloud
 			for i := range room {
-				if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err != nil {
+				if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
 					t.Fatalf("launch %d after restart: %v", i+1, err)
 				}
 			}
-			_, err = h.c.Launch(h.ctx, LaunchRequest{})
-			wantCode(t, err, CodeQuotaExceeded)
+			_, err = h.c.Launch(h.ctx, api.LaunchRequest{})
+			wantCode(t, err, api.CodeQuotaExceeded)
 			if got := len(h.cloudInstances()); got != 2 {
 				t.Errorf("got %d instances in the cloud, want 2", got)
 			}
@@ -88,7 +89,7 @@ func TestLostRunInstancesResponse(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
 	h.sim.SetFaults(awssim.Faults{FailAfterApply: map[string]float64{"RunInstances": 1}})
-	res, err := h.c.Launch(h.ctx, LaunchRequest{})
+	res, err := h.c.Launch(h.ctx, api.LaunchRequest{})
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -322,7 +323,7 @@ func checkRoot(euid int, allow bool) error {
 func withDefaults(c config.Config) config.Config {
 	b := &c.Broker
 	if b.Socket == "" {
-		b.Socket = DefaultSocket
+		b.Socket = api.DefaultSocket
 	}
 	if b.Database == "" {
 		b.Database = DefaultDatabase

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 )
@@ -52,9 +53,9 @@ func TestEnrolment(t *testing.T) {
 		as   string
 		code string
 	}{
-		{"not enrolled", "dave", CodeNotEnrolled},
+		{"not enrolled", "dave", api.CodeNotEnrolled},
 		{"enrol group member", "carol", ""},
-		{"admin is not a user by default", "ops", CodeNotEnrolled},
+		{"admin is not a user by default", "ops", api.CodeNotEnrolled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,14 +82,14 @@ func TestEnrolment(t *testing.T) {
 		h.users.mu.Unlock()
 		defer h.users.as("alice")
 		_, err := h.c.Instances(h.ctx)
-		wantCode(t, err, CodeNotEnrolled)
+		wantCode(t, err, api.CodeNotEnrolled)
 	})
 }
 
 func TestLaunchAndOwnership(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice", "bob")
-	res, err := h.c.Launch(h.ctx, LaunchRequest{Name: "lab1"})
+	res, err := h.c.Launch(h.ctx, api.LaunchRequest{Name: "lab1"})
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
@@ -124,7 +125,7 @@ func TestLaunchAndOwnership(t *testing.T) {
 		} {
 			if err := call(); err == nil {
 				t.Errorf("%s: got success, want not_owner", name)
-			} else if ErrorCode(err) != CodeNotOwner {
+			} else if api.ErrorCode(err) != api.CodeNotOwner {
 				t.Errorf("%s: got %v, want not_owner", name, err)
 			}
 		}
@@ -139,7 +140,7 @@ func TestLaunchAndOwnership(t *testing.T) {
 
 	t.Run("all or nothing", func(t *testing.T) {
 		_, err := h.c.Stop(h.ctx, []string{in.ID, "i-0000000000000dead"})
-		e := wantCode(t, err, CodeNotOwner)
+		e := wantCode(t, err, api.CodeNotOwner)
 		if !strings.Contains(e.Message, "i-0000000000000dead") {
 			t.Errorf("got %q, want it to name the unknown id", e.Message)
 		}
@@ -150,12 +151,12 @@ func TestLaunchAndOwnership(t *testing.T) {
 
 	t.Run("admin sees all", func(t *testing.T) {
 		h.users.as("bob")
-		if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err != nil {
+		if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
 			t.Fatalf("bob's launch: %v", err)
 		}
 		h.users.as("alice")
 		_, err := h.c.AdminInstances(h.ctx, "", false)
-		wantCode(t, err, CodeForbidden)
+		wantCode(t, err, api.CodeForbidden)
 		h.users.as("ops")
 		defer h.users.as("alice")
 		all, err := h.c.AdminInstances(h.ctx, "", false)
@@ -204,7 +205,7 @@ func TestConcurrentLaunchesRespectMaxInstances(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = h.c.Launch(h.ctx, LaunchRequest{})
+			_, errs[i] = h.c.Launch(h.ctx, api.LaunchRequest{})
 		}()
 	}
 	wg.Wait()
@@ -213,7 +214,7 @@ func TestConcurrentLaunchesRespectMaxInstances(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case ErrorCode(err) != CodeQuotaExceeded:
+		case api.ErrorCode(err) != api.CodeQuotaExceeded:
 			t.Errorf("got %v, want success or quota_exceeded", err)
 		case !strings.Contains(err.Error(), "max_instances is 2"):
 			t.Errorf("got %q, want the refusal to name max_instances", err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -28,7 +29,7 @@ func TestDecodeRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req LaunchRequest
+			var req api.LaunchRequest
 			err := DecodeRequest([]byte(tt.body), &req)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -39,8 +40,8 @@ func TestDecodeRequest(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
 			}
-			if ErrorCode(err) != CodeInvalidRequest {
-				t.Errorf("got code %q, want invalid_request", ErrorCode(err))
+			if api.ErrorCode(err) != api.CodeInvalidRequest {
+				t.Errorf("got code %q, want invalid_request", api.ErrorCode(err))
 			}
 		})
 	}
@@ -49,16 +50,16 @@ func TestDecodeRequest(t *testing.T) {
 // requestTypes are the bodies the daemon decodes, one per POST path.
 func requestTypes() []func() any {
 	return []func() any{
-		func() any { return &LaunchRequest{} },
-		func() any { return &IDsRequest{} },
-		func() any { return &ExtendRequest{} },
-		func() any { return &SSHKeyRequest{} },
-		func() any { return &AWSKeyRequest{} },
-		func() any { return &UsersAddRequest{} },
-		func() any { return &UsersImportRequest{} },
-		func() any { return &UserSetRequest{} },
-		func() any { return &UserNameRequest{} },
-		func() any { return &IAMRevokeRequest{} },
+		func() any { return &api.LaunchRequest{} },
+		func() any { return &api.IDsRequest{} },
+		func() any { return &api.ExtendRequest{} },
+		func() any { return &api.SSHKeyRequest{} },
+		func() any { return &api.AWSKeyRequest{} },
+		func() any { return &api.UsersAddRequest{} },
+		func() any { return &api.UsersImportRequest{} },
+		func() any { return &api.UserSetRequest{} },
+		func() any { return &api.UserNameRequest{} },
+		func() any { return &api.IAMRevokeRequest{} },
 		func() any { return &accounting.ReportRequest{} },
 		func() any { return &struct{}{} },
 	}
@@ -78,7 +79,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			v := mk()
 			err := DecodeRequest(data, v)
 			if err != nil {
-				if ErrorCode(err) != CodeInvalidRequest {
+				if api.ErrorCode(err) != api.CodeInvalidRequest {
 					t.Fatalf("DecodeRequest(%q) into %T: got %v, want an invalid_request error", data, v, err)
 				}
 				continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/iamusers"
@@ -198,7 +199,7 @@ type harness struct {
 	hooks  *Hooks
 	crash  atomic.Value // string: the launch step at which the daemon "dies"
 	d      *Daemon
-	c      *Client
+	c      *api.Client
 	stop   context.CancelFunc
 	done   chan error
 	logger *slog.Logger
@@ -303,7 +304,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(h.ctx)
 	h.d, h.stop, h.done = d, cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()
-	h.c = NewClient(d.Socket())
+	h.c = api.NewClient(d.Socket())
 }
 
 // kill abandons the daemon as kill -9 would: nothing of the launch in flight is cleaned
@@ -331,7 +332,7 @@ func (h *harness) shutdown() {
 func (h *harness) enrol(as string, users ...string) {
 	h.t.Helper()
 	h.users.as("ops")
-	if _, err := h.c.AddUsers(h.ctx, UsersAddRequest{Users: users}); err != nil {
+	if _, err := h.c.AddUsers(h.ctx, api.UsersAddRequest{Users: users}); err != nil {
 		h.t.Fatalf("AddUsers(%v): %v", users, err)
 	}
 	for _, u := range users {
@@ -367,9 +368,9 @@ func (h *harness) cloudInstances() map[string]awssim.Instance {
 }
 
 // wantCode fails unless err is a broker error with code.
-func wantCode(t testing.TB, err error, code string) *Error {
+func wantCode(t testing.TB, err error, code string) *api.Error {
 	t.Helper()
-	var e *Error
+	var e *api.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("got error %v, want a %s error", err, code)
 	}

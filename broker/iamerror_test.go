@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
@@ -13,13 +14,13 @@ func TestIAMErrorCodes(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"has key", fmt.Errorf("alice: %w", iamusers.ErrHasKey), CodeConflict},
-		{"not ours", iamusers.ErrNotOurs, CodeConflict},
-		{"no identity", fmt.Errorf("bob: %w", iamusers.ErrNotFound), CodeNotFound},
-		{"no IAM", iamusers.ErrUnavailable, CodeUnavailable},
-		{"bad name", iamusers.ErrBadUserName, CodeInvalidRequest},
-		{"propagation", iamusers.ErrPropagation, CodeCloudError},
-		{"broker error kept", &Error{Code: CodeForbidden, Message: "no"}, CodeForbidden},
+		{"has key", fmt.Errorf("alice: %w", iamusers.ErrHasKey), api.CodeConflict},
+		{"not ours", iamusers.ErrNotOurs, api.CodeConflict},
+		{"no identity", fmt.Errorf("bob: %w", iamusers.ErrNotFound), api.CodeNotFound},
+		{"no IAM", iamusers.ErrUnavailable, api.CodeUnavailable},
+		{"bad name", iamusers.ErrBadUserName, api.CodeInvalidRequest},
+		{"propagation", iamusers.ErrPropagation, api.CodeCloudError},
+		{"broker error kept", &api.Error{Code: api.CodeForbidden, Message: "no"}, api.CodeForbidden},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := iamError("issue", c.err).Code; got != c.code {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 )
 
@@ -27,8 +28,8 @@ func TestLookAlikeImagesAreRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.c.Launch(h.ctx, LaunchRequest{Image: tt.image})
-			e := wantCode(t, err, CodeInvalidRequest)
+			_, err := h.c.Launch(h.ctx, api.LaunchRequest{Image: tt.image})
+			e := wantCode(t, err, api.CodeInvalidRequest)
 			if !strings.Contains(e.Message, "among the images of self, amazon (image_owners)") {
 				t.Errorf("got %q, want the owners named", e.Message)
 			}
@@ -38,13 +39,13 @@ func TestLookAlikeImagesAreRefused(t *testing.T) {
 		t.Errorf("got %d instances, want none", n)
 	}
 	t.Run("official image by name still works", func(t *testing.T) {
-		if _, err := h.c.Launch(h.ctx, LaunchRequest{Image: "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101"}); err != nil {
+		if _, err := h.c.Launch(h.ctx, api.LaunchRequest{Image: "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101"}); err != nil {
 			t.Errorf("got %v, want launched", err)
 		}
 	})
 	t.Run("malformed ami id", func(t *testing.T) {
-		_, err := h.c.Launch(h.ctx, LaunchRequest{Image: "ami-\x1b[31m"})
-		e := wantCode(t, err, CodeInvalidRequest)
+		_, err := h.c.Launch(h.ctx, api.LaunchRequest{Image: "ami-\x1b[31m"})
+		e := wantCode(t, err, api.CodeInvalidRequest)
 		if strings.Contains(e.Message, "\x1b") {
 			t.Errorf("got %q, want the input escaped", e.Message)
 		}
@@ -56,7 +57,7 @@ func TestImageOwnersFromPolicy(t *testing.T) {
 		c.Policy.Default.ImageOwners = []string{"amazon", awssim.ForeignOwnerID}
 	})
 	h.enrol("alice", "alice")
-	res, err := h.c.Launch(h.ctx, LaunchRequest{Image: awssim.ForeignImageName})
+	res, err := h.c.Launch(h.ctx, api.LaunchRequest{Image: awssim.ForeignImageName})
 	if err != nil {
 		t.Fatalf("got %v, want the listed owner's image launched", err)
 	}
@@ -70,7 +71,7 @@ func TestImageOwnersFromPolicy(t *testing.T) {
 func TestLaunchIsIMDSv2Only(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	ids := h.launchIDs(LaunchRequest{})
+	ids := h.launchIDs(api.LaunchRequest{})
 	in := h.cloudInstances()[ids[0]]
 	if in.MetadataHTTPTokens != "required" || in.MetadataHTTPEndpoint != "enabled" || in.MetadataHopLimit != 1 {
 		t.Errorf("got tokens %q endpoint %q hops %d, want required, enabled, 1",

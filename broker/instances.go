@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -20,7 +21,7 @@ const maxIDs = 1000
 func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	ids := r.URL.Query()["id"]
 	if len(ids) > maxIDs {
-		return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
 	}
 	for _, id := range ids {
 		if !validInstanceID(id) {
@@ -31,7 +32,7 @@ func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	return InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
+	return api.InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
 }
 
 func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -41,7 +42,7 @@ func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Re
 	if err != nil {
 		return nil, err
 	}
-	return InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
+	return api.InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
 }
 
 // actionHandler serves stop, start and terminate. Every id must be known and, unless
@@ -52,7 +53,7 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 		auditAction = "admin." + action
 	}
 	return func(ctx context.Context, c *caller, r *http.Request) (any, error) {
-		var req IDsRequest
+		var req api.IDsRequest
 		if err := decodeBody(r, &req, maxBody); err != nil {
 			d.audit(ctx, nil, c, auditAction, "", db.Refused, err.Error(), nil)
 			return nil, err
@@ -78,10 +79,10 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 			}
 		}
 		if len(bad) > 0 {
-			e := &Error{Code: CodeNotOwner, Message: fmt.Sprintf("not your instance: %s (nothing was done)", strings.Join(bad, ", ")),
+			e := &api.Error{Code: api.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s (nothing was done)", strings.Join(bad, ", ")),
 				Hint: "`tollgate ls` lists your instances"}
 			if asAdmin {
-				e = &Error{Code: CodeNotFound, Message: fmt.Sprintf("unknown instance: %s (nothing was done)", strings.Join(bad, ", "))}
+				e = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("unknown instance: %s (nothing was done)", strings.Join(bad, ", "))}
 			}
 			d.audit(ctx, nil, c, auditAction, joinIDs(ids), db.Refused, e.Message, nil)
 			return nil, e
@@ -109,10 +110,10 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 // checkIDs deduplicates ids and checks they look like instance ids.
 func checkIDs(ids []string) ([]string, error) {
 	if len(ids) == 0 {
-		return nil, &Error{Code: CodeInvalidRequest, Message: "no instance ids given"}
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "no instance ids given"}
 	}
 	if len(ids) > maxIDs {
-		return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
 	}
 	var out []string
 	for _, id := range ids {
@@ -128,7 +129,7 @@ func checkIDs(ids []string) ([]string, error) {
 
 // act calls the cloud per region and records the new states. A region whose call fails
 // reports the error on each of its instances.
-func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string, ids []string, byID map[string]db.Instance) ActionResponse {
+func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string, ids []string, byID map[string]db.Instance) api.ActionResponse {
 	byRegion := map[string][]string{}
 	for _, id := range ids {
 		reg := byID[id].Region
@@ -139,7 +140,7 @@ func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string,
 		regions = append(regions, reg)
 	}
 	sort.Strings(regions)
-	results := map[string]ActionResult{}
+	results := map[string]api.ActionResult{}
 	for _, reg := range regions {
 		rids := byRegion[reg]
 		var changes []cloud.StateChange
@@ -153,9 +154,9 @@ func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string,
 			changes, err = d.cloud.TerminateInstances(ctx, reg, rids)
 		}
 		if err != nil {
-			e := &Error{Code: CodeCloudError, Message: fmt.Sprintf("%s in %s: %v", action, reg, err)}
+			e := &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("%s in %s: %v", action, reg, err)}
 			for _, id := range rids {
-				results[id] = ActionResult{ID: id, Error: e}
+				results[id] = api.ActionResult{ID: id, Error: e}
 			}
 			d.audit(ctx, nil, c, auditAction, joinIDs(rids), db.Failed, e.Message, map[string]any{"region": reg})
 			continue
@@ -165,11 +166,11 @@ func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string,
 			if err := db.UpdateInstanceState(ctx, d.db.SQL(), ch.ID, ch.Current, "", "", now); err != nil {
 				d.log.Error("record state change", logInstance, ch.ID, logErr, err)
 			}
-			results[ch.ID] = ActionResult{ID: ch.ID, State: ch.Current}
+			results[ch.ID] = api.ActionResult{ID: ch.ID, State: ch.Current}
 		}
 		for _, id := range rids {
 			if _, ok := results[id]; !ok {
-				results[id] = ActionResult{ID: id, Error: &Error{Code: CodeCloudError, Message: "EC2 reported no state change"}}
+				results[id] = api.ActionResult{ID: id, Error: &api.Error{Code: api.CodeCloudError, Message: "EC2 reported no state change"}}
 			}
 		}
 		detail := map[string]any{"region": reg}
@@ -178,7 +179,7 @@ func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string,
 		}
 		d.audit(ctx, nil, c, auditAction, joinIDs(rids), db.Allowed, "", detail)
 	}
-	out := ActionResponse{Results: make([]ActionResult, 0, len(ids))}
+	out := api.ActionResponse{Results: make([]api.ActionResult, 0, len(ids))}
 	for _, id := range ids {
 		out.Results = append(out.Results, results[id])
 	}
@@ -196,7 +197,7 @@ func ownersOf(ids []string, byID map[string]db.Instance) []string {
 }
 
 func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req ExtendRequest
+	var req api.ExtendRequest
 	target := "" // the id once it is known to be one
 	refuse := func(err error) (any, error) {
 		d.audit(ctx, nil, c, "extend", target, db.Refused, err.Error(), map[string]any{"duration": req.Duration})
@@ -211,7 +212,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 	target = req.ID
 	dur, err := quota.ParseDuration(req.Duration)
 	if err != nil {
-		return refuse(&Error{Code: CodeInvalidRequest, Message: "duration: " + err.Error()})
+		return refuse(&api.Error{Code: api.CodeInvalidRequest, Message: "duration: " + err.Error()})
 	}
 	row, newExp, err := d.admitExtend(ctx, c, req.ID, dur)
 	if err != nil {
@@ -221,7 +222,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 		if rerr := db.RevertInstanceExpiry(context.WithoutCancel(ctx), d.db.SQL(), row.ID, newExp, row.ExpiresAt); rerr != nil {
 			d.log.Error("undo extend", logInstance, row.ID, logErr, rerr)
 		}
-		e := &Error{Code: CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
+		e := &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
 		d.audit(ctx, nil, c, "extend", row.ID, db.Failed, e.Message, nil)
 		return nil, e
 	}
@@ -244,5 +245,5 @@ func (d *Daemon) handleQuota(ctx context.Context, c *caller, r *http.Request) (a
 	if usage.SpentUSD, err = d.spent(ctx, c.Name, pol, now); err != nil {
 		return nil, err
 	}
-	return QuotaResponse{User: c.Name, Policy: pol, Usage: usage, PeriodStart: d.periodStart(pol, now)}, nil
+	return api.QuotaResponse{User: c.Name, Policy: pol, Usage: usage, PeriodStart: d.periodStart(pol, now)}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -68,7 +69,7 @@ func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
 	if exists {
 		if kp.Tags[cloud.TagOwner] != user {
 			d.log.Warn("keypair name taken by a keypair tollgate did not import", logUser, user, logRegion, region)
-			return &Error{Code: CodeConflict,
+			return &api.Error{Code: api.CodeConflict,
 				Message: fmt.Sprintf("an EC2 keypair named %q already exists in %s and was not imported by tollgate for %s: tollgate will not replace it", user, region, user),
 				Hint:    fmt.Sprintf("ask a tollgate admin: the keypair %s in %s (%s) belongs to something else; an admin must rename or delete it, or tag it %s=%s if it is really yours", user, region, kp.ID, cloud.TagOwner, user)}
 		}
@@ -101,20 +102,20 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners 
 	var ids, names []string
 	if strings.HasPrefix(image, "ami-") {
 		if !quota.IsAMIID(image) {
-			return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+			return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
 				Message: fmt.Sprintf("image %s is not an ami id (ami- and 8 or 17 hex digits)", quoteInput(image))}
 		}
 		ids = []string{image}
 	} else {
 		if strings.ContainsAny(image, "*?[") {
-			return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+			return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
 				Message: fmt.Sprintf("image %s is a pattern: give an ami id or an exact image name", quoteInput(image))}
 		}
 		names = []string{image}
 	}
 	imgs, err := d.cloud.DescribeImagesOwned(ctx, region, owners, ids, names)
 	if err != nil && !isNotFound(err) {
-		return cloud.Image{}, &Error{Code: CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
+		return cloud.Image{}, &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
 	}
 	var found []cloud.Image
 	for _, im := range imgs {
@@ -124,11 +125,11 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners 
 	}
 	switch len(found) {
 	case 0:
-		return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+		return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
 			Message: fmt.Sprintf("image %s does not exist in %s among the images of %s (image_owners)", quoteInput(image), region, strings.Join(owners, ", "))}
 	case 1:
 	default:
-		return cloud.Image{}, &Error{Code: CodeInvalidRequest,
+		return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
 			Message: fmt.Sprintf("image name %s is ambiguous in %s (%d images): give its ami id", quoteInput(image), region, len(found))}
 	}
 	d.imageMu.Lock()

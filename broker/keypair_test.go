@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestKeypairIsTaggedOnImport(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	h.launchIDs(LaunchRequest{})
+	h.launchIDs(api.LaunchRequest{})
 	kp, ok, err := h.cloud.DescribeKeyPairTagged(h.ctx, region, "alice")
 	if err != nil || !ok {
 		t.Fatalf("got %v, %v; want alice's keypair", ok, err)
@@ -42,8 +43,8 @@ func TestKeypairOfOthersIsNeverReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.enrol("alice", "alice")
-			_, err = h.c.Launch(h.ctx, LaunchRequest{})
-			e := wantCode(t, err, CodeConflict)
+			_, err = h.c.Launch(h.ctx, api.LaunchRequest{})
+			e := wantCode(t, err, api.CodeConflict)
 			for _, want := range []string{`keypair named "alice" already exists in ` + region, "will not replace it"} {
 				if !strings.Contains(e.Message, want) {
 					t.Errorf("got %q, want it to contain %q", e.Message, want)
@@ -72,7 +73,7 @@ func TestKeypairReplacedWhenOurs(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.enrol("alice", "alice")
-	h.launchIDs(LaunchRequest{})
+	h.launchIDs(api.LaunchRequest{})
 	kp, ok, err := h.cloud.DescribeKeyPairTagged(h.ctx, region, "alice")
 	if err != nil || !ok {
 		t.Fatalf("got %v, %v", ok, err)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
 )
@@ -22,30 +23,30 @@ const minRSABits = 2048
 // its SHA256 fingerprint. A private key is refused outright, without echoing it.
 func parsePublicKey(text string) (line, fingerprint string, err error) {
 	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "PuTTY-User-Key-File") {
-		return "", "", &Error{Code: CodeInvalidRequest,
+		return "", "", &api.Error{Code: api.CodeInvalidRequest,
 			Message: "that is a PRIVATE key: it must never leave your home directory; upload the public key (the .pub file) instead",
 			Hint:    "run `tollgate keys ssh` (it uploads ~/.ssh/tollgate_ed25519.pub), or --public-key FILE.pub"}
 	}
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return "", "", &Error{Code: CodeInvalidRequest, Message: "no public key given"}
+		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "no public key given"}
 	}
 	key, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(text))
 	if err != nil {
-		return "", "", &Error{Code: CodeInvalidRequest, Message: "not an SSH public key in authorized_keys format (ssh-ed25519 AAAA… comment)"}
+		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "not an SSH public key in authorized_keys format (ssh-ed25519 AAAA… comment)"}
 	}
 	if len(strings.TrimSpace(string(rest))) > 0 {
-		return "", "", &Error{Code: CodeInvalidRequest, Message: "more than one key given: upload exactly one public key"}
+		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "more than one key given: upload exactly one public key"}
 	}
 	if len(options) > 0 {
-		return "", "", &Error{Code: CodeInvalidRequest, Message: "authorized_keys options are not accepted: upload the bare public key"}
+		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "authorized_keys options are not accepted: upload the bare public key"}
 	}
 	switch key.Type() {
 	case ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521:
 	case ssh.KeyAlgoRSA:
 		ck, ok := key.(ssh.CryptoPublicKey)
 		if !ok {
-			return "", "", &Error{Code: CodeInvalidRequest, Message: "cannot read the RSA key's size"}
+			return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "cannot read the RSA key's size"}
 		}
 		rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey)
 		if !ok || rk.N.BitLen() < minRSABits {
@@ -53,11 +54,11 @@ func parsePublicKey(text string) (line, fingerprint string, err error) {
 			if ok {
 				bits = rk.N.BitLen()
 			}
-			return "", "", &Error{Code: CodeInvalidRequest,
+			return "", "", &api.Error{Code: api.CodeInvalidRequest,
 				Message: fmt.Sprintf("RSA key of %d bits is too short: at least %d bits (or use ed25519)", bits, minRSABits)}
 		}
 	default:
-		return "", "", &Error{Code: CodeInvalidRequest,
+		return "", "", &api.Error{Code: api.CodeInvalidRequest,
 			Message: fmt.Sprintf("key type %s is not accepted: use ssh-ed25519, ssh-rsa (≥ %d bits) or ecdsa-sha2-nistp*", key.Type(), minRSABits)}
 	}
 	line = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
@@ -68,7 +69,7 @@ func parsePublicKey(text string) (line, fingerprint string, err error) {
 }
 
 func (d *Daemon) handleKeysSSH(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req SSHKeyRequest
+	var req api.SSHKeyRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Refused, err.Error(), nil)
 		return nil, err
@@ -82,11 +83,11 @@ func (d *Daemon) handleKeysSSH(ctx context.Context, c *caller, r *http.Request) 
 		return nil, err
 	}
 	d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Allowed, "", map[string]any{"fingerprint": fp})
-	return SSHKeyResponse{User: c.Name, KeyName: c.Name, Fingerprint: fp}, nil
+	return api.SSHKeyResponse{User: c.Name, KeyName: c.Name, Fingerprint: fp}, nil
 }
 
 func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req AWSKeyRequest
+	var req api.AWSKeyRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Refused, err.Error(), nil)
 		return nil, err
@@ -105,32 +106,32 @@ func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) 
 
 // iamError maps an iamusers error to the socket's error codes: the one place that knows
 // which IAM outcomes are the caller's to fix and which are the cloud's.
-func iamError(what string, err error) *Error {
-	var e *Error
+func iamError(what string, err error) *api.Error {
+	var e *api.Error
 	if errors.As(err, &e) {
 		return e
 	}
 	msg := what + ": " + err.Error()
 	switch {
 	case errors.Is(err, iamusers.ErrHasKey):
-		return &Error{Code: CodeConflict, Message: msg,
+		return &api.Error{Code: api.CodeConflict, Message: msg,
 			Hint: "its secret cannot be shown again: run `tollgate keys aws --rotate` to replace it"}
 	case errors.Is(err, iamusers.ErrNotOurs):
-		return &Error{Code: CodeConflict, Message: msg, Hint: "an admin must rename or remove that IAM user"}
+		return &api.Error{Code: api.CodeConflict, Message: msg, Hint: "an admin must rename or remove that IAM user"}
 	case errors.Is(err, iamusers.ErrNotFound):
-		return &Error{Code: CodeNotFound, Message: msg}
+		return &api.Error{Code: api.CodeNotFound, Message: msg}
 	case errors.Is(err, iamusers.ErrUnavailable):
-		return &Error{Code: CodeUnavailable, Message: msg}
+		return &api.Error{Code: api.CodeUnavailable, Message: msg}
 	case errors.Is(err, iamusers.ErrBadUserName):
-		return &Error{Code: CodeInvalidRequest, Message: msg}
+		return &api.Error{Code: api.CodeInvalidRequest, Message: msg}
 	}
-	return &Error{Code: CodeCloudError, Message: msg}
+	return &api.Error{Code: api.CodeCloudError, Message: msg}
 }
 
 // auditDecision is "refused" for errors the caller caused and "failed" for the rest.
-func auditDecision(e *Error) string {
+func auditDecision(e *api.Error) string {
 	switch e.Code {
-	case CodeCloudError, CodeInternal, CodeUnavailable:
+	case api.CodeCloudError, api.CodeInternal, api.CodeUnavailable:
 		return db.Failed
 	}
 	return db.Refused

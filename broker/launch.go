@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -22,7 +23,7 @@ import (
 const runAttempts = 3
 
 func (d *Daemon) handleLaunch(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req LaunchRequest
+	var req api.LaunchRequest
 	if err := decodeBody(r, &req, maxLaunchBody); err != nil {
 		d.audit(ctx, nil, c, "launch", "", db.Refused, err.Error(), nil)
 		return nil, err
@@ -34,23 +35,23 @@ func (d *Daemon) handleLaunch(ctx context.Context, c *caller, r *http.Request) (
 // BEGIN IMMEDIATE transaction, then the keypair, RunInstances with the record's client
 // token and tag-on-create, then the instances recorded. A crash anywhere after the record
 // is settled by reconcile through the client token.
-func (d *Daemon) launch(ctx context.Context, c *caller, req LaunchRequest) (LaunchResponse, error) {
-	refuse := func(err error) (LaunchResponse, error) {
+func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (api.LaunchResponse, error) {
+	refuse := func(err error) (api.LaunchResponse, error) {
 		d.audit(ctx, nil, c, "launch", "", db.Refused, err.Error(), launchDetail(req, ""))
-		return LaunchResponse{}, err
+		return api.LaunchResponse{}, err
 	}
 	l, err := d.admit(ctx, c, req)
 	if err != nil {
 		var ref *quota.Refusal
-		var e *Error
+		var e *api.Error
 		switch {
 		case errors.As(err, &ref):
-			return LaunchResponse{}, err // audited in the admission transaction
+			return api.LaunchResponse{}, err // audited in the admission transaction
 		case errors.As(err, &e):
 			return refuse(err)
 		}
 		d.audit(ctx, nil, c, "launch", "", db.Failed, "internal error", launchDetail(req, ""))
-		return LaunchResponse{}, err
+		return api.LaunchResponse{}, err
 	}
 	d.hooks.call(func(h *Hooks) func() { return h.AfterIntent })
 	log := d.log.With(logUser, c.Name, logRequest, l.ID, logRegion, l.Region)
@@ -58,11 +59,11 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req LaunchRequest) (Laun
 	if err := d.ensureKeyPair(ctx, c.Name, l.Region); err != nil {
 		d.settleFailed(ctx, c, l, "import keypair: "+err.Error())
 		log.Warn("keypair import failed", logErr, err)
-		var e *Error
+		var e *api.Error
 		if errors.As(err, &e) {
-			return LaunchResponse{}, e
+			return api.LaunchResponse{}, e
 		}
-		return LaunchResponse{}, &Error{Code: CodeCloudError,
+		return api.LaunchResponse{}, &api.Error{Code: api.CodeCloudError,
 			Message: fmt.Sprintf("cannot import your SSH key as keypair %s in %s: %v", c.Name, l.Region, err)}
 	}
 	d.hooks.call(func(h *Hooks) func() { return h.BeforeRun })
@@ -72,13 +73,13 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req LaunchRequest) (Laun
 		if definiteRefusal(runErr) {
 			d.settleFailed(ctx, c, l, runErr.Error())
 			log.Warn("RunInstances refused", logErr, runErr)
-			return LaunchResponse{}, &Error{Code: CodeCloudError, Message: fmt.Sprintf("EC2 refused the launch: %v", runErr)}
+			return api.LaunchResponse{}, &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("EC2 refused the launch: %v", runErr)}
 		}
 		// Ambiguous: the cloud may have acted. Look the token up before deciding.
 		found, lerr := d.cloud.DescribeInstances(ctx, l.Region, cloud.Filter{ClientToken: l.ClientToken})
 		if lerr != nil || len(found) == 0 {
 			log.Warn("launch outcome unknown; reconcile will settle it", logErr, runErr)
-			return LaunchResponse{}, &Error{Code: CodeCloudError,
+			return api.LaunchResponse{}, &api.Error{Code: api.CodeCloudError,
 				Message: fmt.Sprintf("the launch's outcome is unknown (%v); request %s will be settled by reconcile", runErr, l.ID),
 				Hint:    "run `tollgate ls` in a minute: if the instance was launched it will show"}
 		}
@@ -87,16 +88,16 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req LaunchRequest) (Laun
 	d.hooks.call(func(h *Hooks) func() { return h.BeforeRecord })
 	out, err := d.record(ctx, c, l, insts, false)
 	if err != nil {
-		return LaunchResponse{}, err
+		return api.LaunchResponse{}, err
 	}
 	log.Info("launched", logCount, len(out))
-	return LaunchResponse{RequestID: l.ID, Instances: out}, nil
+	return api.LaunchResponse{RequestID: l.ID, Instances: out}, nil
 }
 
 // admit resolves the policy, the image and the price, then decides and writes the launch
 // record in one BEGIN IMMEDIATE transaction, so concurrent requests cannot overshoot a
 // limit. A refusal is audited in the same transaction and returned as *quota.Refusal.
-func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.Launch, error) {
+func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (db.Launch, error) {
 	pol, err := d.policyFor(c)
 	if err != nil {
 		return db.Launch{}, err
@@ -105,11 +106,11 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 		Spot: req.Spot, UserData: len(req.UserData), Name: req.Name}
 	if req.Lifetime != "" {
 		if qr.Lifetime, err = quota.ParseDuration(req.Lifetime); err != nil {
-			return db.Launch{}, &Error{Code: CodeInvalidRequest, Message: "lifetime: " + err.Error()}
+			return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: "lifetime: " + err.Error()}
 		}
 	}
 	if req.Count < 0 {
-		return db.Launch{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("count must be at least 1: you asked for %d", req.Count)}
+		return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("count must be at least 1: you asked for %d", req.Count)}
 	}
 	// Fill the defaults Admit would, so the image can be resolved in the right region.
 	if qr.Region == "" && len(pol.Regions) > 0 {
@@ -126,7 +127,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 	// A pre-check with nothing held and a free instance: every refusal it gives is real,
 	// and it keeps cloud calls and price lookups away from choices policy forbids.
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil && ref.Limit != "images" {
-		return db.Launch{}, &Error{Code: ref.Code, Message: ref.Message}
+		return db.Launch{}, &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if qr.Image != "" && !slices.Contains(pol.Images, qr.Image) {
 		img, err := d.resolveImage(ctx, qr.Region, qr.Image, pol.Owners())
@@ -136,7 +137,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 		qr.Image, qr.ImageName = img.ID, img.Name
 	}
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil {
-		return db.Launch{}, &Error{Code: ref.Code, Message: ref.Message}
+		return db.Launch{}, &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if qr.Type == "" && len(pol.InstanceTypes) > 0 {
 		qr.Type = pol.InstanceTypes[0]
@@ -148,7 +149,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 	if _, ok, err := d.db.GetSSHKey(ctx, c.Name); err != nil {
 		return db.Launch{}, err
 	} else if !ok {
-		return db.Launch{}, &Error{Code: CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
+		return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
 			Hint: "run `tollgate keys ssh` (it creates ~/.ssh/tollgate_ed25519 and uploads its public key; --public-key FILE uses another)"}
 	}
 	now := d.now()
@@ -198,12 +199,12 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req LaunchRequest) (db.La
 func (d *Daemon) priceOf(region, typ string) (quota.Price, error) {
 	h, err := d.prices.OnDemand(region, typ)
 	if err != nil {
-		return quota.Price{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("no price known for %s in %s: %v", typ, region, err),
+		return quota.Price{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("no price known for %s in %s: %v", typ, region, err),
 			Hint: "an admin can add it under [accounting.prices]"}
 	}
 	v, err := d.prices.VCPUs(typ)
 	if err != nil {
-		return quota.Price{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("vCPUs of %s unknown: %v", typ, err)}
+		return quota.Price{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("vCPUs of %s unknown: %v", typ, err)}
 	}
 	return quota.Price{HourlyUSD: h, VCPUs: v}, nil
 }
@@ -278,7 +279,7 @@ func (d *Daemon) run(ctx context.Context, c *caller, l db.Launch, userData []byt
 // record writes the launched instances and settles the launch, with its audit entry, in
 // one transaction. adopted marks instances found by reconcile rather than returned by
 // RunInstances.
-func (d *Daemon) record(ctx context.Context, c *caller, l db.Launch, insts []cloud.Instance, adopted bool) ([]Instance, error) {
+func (d *Daemon) record(ctx context.Context, c *caller, l db.Launch, insts []cloud.Instance, adopted bool) ([]api.Instance, error) {
 	now := d.now()
 	var ids []string
 	var rows []db.Instance
@@ -308,7 +309,7 @@ func (d *Daemon) record(ctx context.Context, c *caller, l db.Launch, insts []clo
 	if err != nil {
 		return nil, fmt.Errorf("record launch %s: %w", l.ID, err)
 	}
-	out := make([]Instance, len(rows))
+	out := make([]api.Instance, len(rows))
 	for i, row := range rows {
 		out[i] = apiInstance(row)
 	}
@@ -356,7 +357,7 @@ func newLaunchID(now time.Time) string {
 	return "r-" + now.UTC().Format("20060102") + "-" + hex.EncodeToString(b)
 }
 
-func launchDetail(req LaunchRequest, id string) map[string]any {
+func launchDetail(req api.LaunchRequest, id string) map[string]any {
 	m := map[string]any{"type": req.Type, "region": req.Region, "count": req.Count, "image": req.Image}
 	if id != "" {
 		m["request"] = id

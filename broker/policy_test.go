@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 )
@@ -12,24 +13,24 @@ import (
 func TestLaunchRefusalsNameTheLimit(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{Count: 2}); err != nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{Count: 2}); err != nil {
 		t.Fatalf("first launch: %v", err)
 	}
 	tests := []struct {
 		name  string
-		req   LaunchRequest
+		req   api.LaunchRequest
 		spent float64
 		code  string
 		msg   string
 	}{
-		{"max_instances", LaunchRequest{}, 0, CodeQuotaExceeded, "max_instances is 2: you have 2 non-terminated instances and asked for 1 more"},
-		{"instance type", LaunchRequest{Type: "m5.large"}, 0, CodeInvalidRequest, `instance type "m5.large" is not allowed`},
-		{"region", LaunchRequest{Region: "eu-west-1"}, 0, CodeInvalidRequest, `region "eu-west-1" is not allowed`},
-		{"lifetime", LaunchRequest{Lifetime: "13h"}, 0, CodeQuotaExceeded, "max_lifetime is 12h"},
-		{"bad lifetime", LaunchRequest{Lifetime: "soon"}, 0, CodeInvalidRequest, "lifetime"},
-		{"image not allowed", LaunchRequest{Image: "debian-12-amd64-20250112-1990"}, 0, CodeInvalidRequest, `(named "debian-12-amd64-20250112-1990") is not allowed`},
-		{"image missing", LaunchRequest{Image: "ami-00000000000000000"}, 0, CodeInvalidRequest, "does not exist"},
-		{"user-data", LaunchRequest{UserData: make([]byte, 16<<10+1)}, 0, CodeQuotaExceeded, "user-data is limited"},
+		{"max_instances", api.LaunchRequest{}, 0, api.CodeQuotaExceeded, "max_instances is 2: you have 2 non-terminated instances and asked for 1 more"},
+		{"instance type", api.LaunchRequest{Type: "m5.large"}, 0, api.CodeInvalidRequest, `instance type "m5.large" is not allowed`},
+		{"region", api.LaunchRequest{Region: "eu-west-1"}, 0, api.CodeInvalidRequest, `region "eu-west-1" is not allowed`},
+		{"lifetime", api.LaunchRequest{Lifetime: "13h"}, 0, api.CodeQuotaExceeded, "max_lifetime is 12h"},
+		{"bad lifetime", api.LaunchRequest{Lifetime: "soon"}, 0, api.CodeInvalidRequest, "lifetime"},
+		{"image not allowed", api.LaunchRequest{Image: "debian-12-amd64-20250112-1990"}, 0, api.CodeInvalidRequest, `(named "debian-12-amd64-20250112-1990") is not allowed`},
+		{"image missing", api.LaunchRequest{Image: "ami-00000000000000000"}, 0, api.CodeInvalidRequest, "does not exist"},
+		{"user-data", api.LaunchRequest{UserData: make([]byte, 16<<10+1)}, 0, api.CodeQuotaExceeded, "user-data is limited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,8 +48,8 @@ func TestLaunchRefusalsNameTheLimit(t *testing.T) {
 		h.acct.mu.Lock()
 		h.acct.spent["bob"] = 49.99
 		h.acct.mu.Unlock()
-		_, err := h.c.Launch(h.ctx, LaunchRequest{})
-		e := wantCode(t, err, CodeBudgetExhausted)
+		_, err := h.c.Launch(h.ctx, api.LaunchRequest{})
+		e := wantCode(t, err, api.CodeBudgetExhausted)
 		if !strings.Contains(e.Message, "budget_usd is $50.00") || !strings.Contains(e.Message, "spent $49.99") {
 			t.Errorf("got %q, want the budget and the spend named", e.Message)
 		}
@@ -79,7 +80,7 @@ func TestLaunchRefusalsNameTheLimit(t *testing.T) {
 func TestLaunchByImageName(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	res, err := h.c.Launch(h.ctx, LaunchRequest{Image: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115"})
+	res, err := h.c.Launch(h.ctx, api.LaunchRequest{Image: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115"})
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
@@ -91,8 +92,8 @@ func TestLaunchByImageName(t *testing.T) {
 func TestLaunchNeedsSSHKey(t *testing.T) {
 	h := newHarness(t)
 	h.users.as("carol")
-	_, err := h.c.Launch(h.ctx, LaunchRequest{})
-	e := wantCode(t, err, CodeInvalidRequest)
+	_, err := h.c.Launch(h.ctx, api.LaunchRequest{})
+	e := wantCode(t, err, api.CodeInvalidRequest)
 	if !strings.Contains(e.Hint, "tollgate keys ssh") {
 		t.Errorf("got hint %q, want it to point at tollgate keys ssh", e.Hint)
 	}
@@ -104,7 +105,7 @@ func TestLaunchNeedsSSHKey(t *testing.T) {
 func TestKeypairReimportedWhenKeyChanges(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err != nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	kp1, ok, err := h.cloud.DescribeKeyPair(h.ctx, region, "alice")
@@ -114,7 +115,7 @@ func TestKeypairReimportedWhenKeyChanges(t *testing.T) {
 	if _, err := h.c.UploadSSHKey(h.ctx, newPublicKey(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err != nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	kp2, ok, err := h.cloud.DescribeKeyPair(h.ctx, region, "alice")
@@ -126,7 +127,7 @@ func TestKeypairReimportedWhenKeyChanges(t *testing.T) {
 func TestExtend(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	res, err := h.c.Launch(h.ctx, LaunchRequest{Lifetime: "4h"})
+	res, err := h.c.Launch(h.ctx, api.LaunchRequest{Lifetime: "4h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +140,8 @@ func TestExtend(t *testing.T) {
 	}{
 		{"within max", "4h", "", 8 * time.Hour},
 		{"up to max", "4h", "", 12 * time.Hour},
-		{"beyond max", "1m", CodeQuotaExceeded, 0},
-		{"not a duration", "later", CodeInvalidRequest, 0},
+		{"beyond max", "1m", api.CodeQuotaExceeded, 0},
+		{"not a duration", "later", api.CodeInvalidRequest, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,21 +169,21 @@ func TestAdminOnly(t *testing.T) {
 	h.enrol("alice", "alice")
 	calls := map[string]func() error{
 		"users":     func() error { _, err := h.c.Users(h.ctx); return err },
-		"users add": func() error { _, err := h.c.AddUsers(h.ctx, UsersAddRequest{Users: []string{"dave"}}); return err },
+		"users add": func() error { _, err := h.c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"dave"}}); return err },
 		"instances": func() error { _, err := h.c.AdminInstances(h.ctx, "", true); return err },
 		"terminate": func() error { _, err := h.c.AdminTerminate(h.ctx, []string{"i-0123"}); return err },
-		"audit":     func() error { _, err := h.c.Audit(h.ctx, AuditQuery{}); return err },
+		"audit":     func() error { _, err := h.c.Audit(h.ctx, api.AuditQuery{}); return err },
 		"reconcile": func() error { _, err := h.c.Reconcile(h.ctx); return err },
 		"iam":       func() error { _, err := h.c.IAMIdentities(h.ctx); return err },
 		"collect":   func() error { _, err := h.c.Collect(h.ctx); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			wantCode(t, call(), CodeForbidden)
+			wantCode(t, call(), api.CodeForbidden)
 		})
 	}
 	t.Run("admin terminate of anyone's", func(t *testing.T) {
-		res, err := h.c.Launch(h.ctx, LaunchRequest{})
+		res, err := h.c.Launch(h.ctx, api.LaunchRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestAdminOnly(t *testing.T) {
 		if err != nil || out.Results[0].Error != nil {
 			t.Fatalf("got %+v, %v", out, err)
 		}
-		entries, _ := h.c.Audit(h.ctx, AuditQuery{Action: "admin.terminate"})
+		entries, _ := h.c.Audit(h.ctx, api.AuditQuery{Action: "admin.terminate"})
 		if len(entries) != 1 || entries[0].Actor != "ops" || entries[0].Decision != db.Allowed {
 			t.Errorf("got audit %+v, want ops's allowed admin.terminate", entries)
 		}
@@ -218,7 +219,7 @@ func TestNoticesHeader(t *testing.T) {
 func TestQuota(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{Lifetime: "2h"}); err != nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{Lifetime: "2h"}); err != nil {
 		t.Fatal(err)
 	}
 	q, err := h.c.Quota(h.ctx)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 )
@@ -17,10 +18,10 @@ import (
 // adopts tollgate-tagged instances the database lacks; it also refreshes the state and
 // addresses of known instances. Requested launches younger than grace are left alone: a
 // RunInstances call may still be in flight for them.
-func (d *Daemon) reconcile(ctx context.Context, grace time.Duration) (ReconcileResult, error) {
+func (d *Daemon) reconcile(ctx context.Context, grace time.Duration) (api.ReconcileResult, error) {
 	d.reconcileMu.Lock()
 	defer d.reconcileMu.Unlock()
-	res := ReconcileResult{Resolved: []string{}, Adopted: []Instance{}}
+	res := api.ReconcileResult{Resolved: []string{}, Adopted: []api.Instance{}}
 	var errs []error
 	reqs, err := d.db.LaunchesInState(ctx, db.LaunchRequested)
 	if err != nil {
@@ -82,7 +83,7 @@ func (d *Daemon) settleRequested(ctx context.Context, l db.Launch) (bool, error)
 
 // scanRegion adopts tollgate-tagged instances of region that the database lacks and
 // refreshes the known ones.
-func (d *Daemon) scanRegion(ctx context.Context, region string) ([]Instance, error) {
+func (d *Daemon) scanRegion(ctx context.Context, region string) ([]api.Instance, error) {
 	insts, err := d.cloud.DescribeInstances(ctx, region, cloud.Filter{TagKeys: []string{cloud.TagOwner}})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s for tollgate instances: %w", region, err)
@@ -102,7 +103,7 @@ func (d *Daemon) adopt(ctx context.Context, insts []cloud.Instance) error {
 	return err
 }
 
-func (d *Daemon) adoptOrRefresh(ctx context.Context, insts []cloud.Instance) ([]Instance, error) {
+func (d *Daemon) adoptOrRefresh(ctx context.Context, insts []cloud.Instance) ([]api.Instance, error) {
 	if len(insts) == 0 {
 		return nil, nil
 	}
@@ -119,7 +120,7 @@ func (d *Daemon) adoptOrRefresh(ctx context.Context, insts []cloud.Instance) ([]
 		byID[k.ID] = k
 	}
 	now := d.now()
-	var adopted []Instance
+	var adopted []api.Instance
 	var errs []error
 	for _, ci := range insts {
 		if ci.Tags[cloud.TagOwner] == "" {
@@ -221,7 +222,7 @@ func (d *Daemon) handleReconcile(ctx context.Context, c *caller, r *http.Request
 	res, err := d.reconcile(ctx, d.grace)
 	if err != nil {
 		d.audit(ctx, nil, c, "reconcile", "", db.Failed, err.Error(), nil)
-		return nil, &Error{Code: CodeCloudError, Message: "reconcile: " + err.Error()}
+		return nil, &api.Error{Code: api.CodeCloudError, Message: "reconcile: " + err.Error()}
 	}
 	d.audit(ctx, nil, c, "reconcile", "", db.Allowed, "",
 		map[string]any{"resolved": len(res.Resolved), "adopted": len(res.Adopted)})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
@@ -50,9 +51,9 @@ func TestFaultyCloudConverges(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err != nil {
+			if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
 				failCount.Add(1)
-				if code := ErrorCode(err); code != CodeCloudError {
+				if code := api.ErrorCode(err); code != api.CodeCloudError {
 					t.Errorf("got %v, want success or cloud_error", err)
 				}
 				return
@@ -148,7 +149,7 @@ func TestTaggedInstanceIsAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got *Instance
+	var got *api.Instance
 	for i := range all {
 		if all[i].ID == id {
 			got = &all[i]
@@ -157,7 +158,7 @@ func TestTaggedInstanceIsAdopted(t *testing.T) {
 	if got == nil || !got.Adopted || got.Owner != "bob" || !got.ExpiresAt.Equal(expires) || got.Name != "outside" {
 		t.Fatalf("got %+v in admin instances ls, want bob's adopted instance expiring %v", got, expires)
 	}
-	entries, err := h.c.Audit(h.ctx, AuditQuery{Action: "reconcile.adopt"})
+	entries, err := h.c.Audit(h.ctx, api.AuditQuery{Action: "reconcile.adopt"})
 	if err != nil || len(entries) != 1 || entries[0].Target != id || entries[0].Actor != "tollgated" {
 		t.Errorf("got audit %+v, %v; want one reconcile.adopt of %s by tollgated", entries, err, id)
 	}
@@ -172,7 +173,7 @@ func TestReconcileGraceLeavesInFlightLaunches(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
 	h.crash.Store("before-run")
-	if _, err := h.c.Launch(h.ctx, LaunchRequest{}); err == nil {
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err == nil {
 		t.Fatal("got success, want the launch to die")
 	}
 	h.crash.Store("")

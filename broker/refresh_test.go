@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 )
 
@@ -13,8 +14,8 @@ import (
 func TestListingRefreshesTransitionalStates(t *testing.T) {
 	h := newHarness(t)
 	h.enrol("alice", "alice")
-	ids := h.launchIDs(LaunchRequest{})
-	state := func(list []Instance) string {
+	ids := h.launchIDs(api.LaunchRequest{})
+	state := func(list []api.Instance) string {
 		t.Helper()
 		for _, in := range list {
 			if in.ID == ids[0] {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -43,35 +44,35 @@ func (d *Daemon) routes() http.Handler {
 	long := func(method, path string, acc access, fn handlerFunc) {
 		mux.Handle(method+" "+path, longWrite(d.wrap(acc, fn)))
 	}
-	h(http.MethodGet, PathWhoAmI, anyone, d.handleWhoAmI)
-	long(http.MethodPost, PathLaunch, enrolled, d.handleLaunch)
-	h(http.MethodGet, PathInstances, enrolled, d.handleInstances)
-	h(http.MethodPost, PathStop, enrolled, d.actionHandler("stop", false))
-	h(http.MethodPost, PathStart, enrolled, d.actionHandler("start", false))
-	h(http.MethodPost, PathTerminate, enrolled, d.actionHandler("terminate", false))
-	h(http.MethodPost, PathExtend, enrolled, d.handleExtend)
-	h(http.MethodGet, PathQuota, enrolled, d.handleQuota)
-	h(http.MethodGet, PathUsage, enrolled, d.handleUsage)
-	h(http.MethodGet, PathNotices, anyone, d.handleNotices)
-	h(http.MethodPost, PathKeysSSH, enrolled, d.handleKeysSSH)
-	long(http.MethodPost, PathKeysAWS, enrolled, d.handleKeysAWS)
+	h(http.MethodGet, api.PathWhoAmI, anyone, d.handleWhoAmI)
+	long(http.MethodPost, api.PathLaunch, enrolled, d.handleLaunch)
+	h(http.MethodGet, api.PathInstances, enrolled, d.handleInstances)
+	h(http.MethodPost, api.PathStop, enrolled, d.actionHandler("stop", false))
+	h(http.MethodPost, api.PathStart, enrolled, d.actionHandler("start", false))
+	h(http.MethodPost, api.PathTerminate, enrolled, d.actionHandler("terminate", false))
+	h(http.MethodPost, api.PathExtend, enrolled, d.handleExtend)
+	h(http.MethodGet, api.PathQuota, enrolled, d.handleQuota)
+	h(http.MethodGet, api.PathUsage, enrolled, d.handleUsage)
+	h(http.MethodGet, api.PathNotices, anyone, d.handleNotices)
+	h(http.MethodPost, api.PathKeysSSH, enrolled, d.handleKeysSSH)
+	long(http.MethodPost, api.PathKeysAWS, enrolled, d.handleKeysAWS)
 
-	h(http.MethodGet, PathAdminUsers, admin, d.handleUsers)
-	h(http.MethodPost, PathAdminUsersAdd, admin, d.forgetsUsers(d.handleUsersAdd))
-	h(http.MethodPost, PathAdminUsersImport, admin, d.forgetsUsers(d.handleUsersImport))
-	h(http.MethodPost, PathAdminUsersSet, admin, d.forgetsUsers(d.handleUsersSet))
-	h(http.MethodPost, PathAdminUsersDisable, admin, d.forgetsUsers(d.handleUsersDisable))
-	h(http.MethodPost, PathAdminUsersRemove, admin, d.forgetsUsers(d.handleUsersRemove))
-	h(http.MethodGet, PathAdminInstances, admin, d.handleAdminInstances)
-	h(http.MethodPost, PathAdminTerminate, admin, d.actionHandler("terminate", true))
-	h(http.MethodGet, PathAdminAudit, admin, d.handleAudit)
-	long(http.MethodPost, PathAdminCollect, admin, d.handleCollect)
-	long(http.MethodPost, PathAdminReport, admin, d.handleReport)
-	h(http.MethodGet, PathAdminIAM, admin, d.handleIAMList)
-	long(http.MethodPost, PathAdminIAMRevoke, admin, d.handleIAMRevoke)
-	long(http.MethodPost, PathAdminReconcile, admin, d.handleReconcile)
+	h(http.MethodGet, api.PathAdminUsers, admin, d.handleUsers)
+	h(http.MethodPost, api.PathAdminUsersAdd, admin, d.forgetsUsers(d.handleUsersAdd))
+	h(http.MethodPost, api.PathAdminUsersImport, admin, d.forgetsUsers(d.handleUsersImport))
+	h(http.MethodPost, api.PathAdminUsersSet, admin, d.forgetsUsers(d.handleUsersSet))
+	h(http.MethodPost, api.PathAdminUsersDisable, admin, d.forgetsUsers(d.handleUsersDisable))
+	h(http.MethodPost, api.PathAdminUsersRemove, admin, d.forgetsUsers(d.handleUsersRemove))
+	h(http.MethodGet, api.PathAdminInstances, admin, d.handleAdminInstances)
+	h(http.MethodPost, api.PathAdminTerminate, admin, d.actionHandler("terminate", true))
+	h(http.MethodGet, api.PathAdminAudit, admin, d.handleAudit)
+	long(http.MethodPost, api.PathAdminCollect, admin, d.handleCollect)
+	long(http.MethodPost, api.PathAdminReport, admin, d.handleReport)
+	h(http.MethodGet, api.PathAdminIAM, admin, d.handleIAMList)
+	long(http.MethodPost, api.PathAdminIAMRevoke, admin, d.handleIAMRevoke)
+	long(http.MethodPost, api.PathAdminReconcile, admin, d.handleReconcile)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &Error{Code: CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
+		writeError(w, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
 }
@@ -103,7 +104,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		ctx := r.Context()
 		cred, ok := credFrom(ctx)
 		if !ok {
-			writeError(w, &Error{Code: CodeInternal, Message: "connection without peer credentials"})
+			writeError(w, &api.Error{Code: api.CodeInternal, Message: "connection without peer credentials"})
 			return
 		}
 		uid := int(cred.Uid)
@@ -113,7 +114,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		c, err := d.identify(ctx, uid)
 		if err != nil {
 			d.log.Error("identify caller", logUID, cred.Uid, logErr, err)
-			writeError(w, &Error{Code: CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
+			writeError(w, &api.Error{Code: api.CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
 			return
 		}
 		// Mutations are rate limited before anything else, so a loop of refused
@@ -132,7 +133,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		}
 		if c.Name != "" {
 			if n, nerr := d.acct.UnreadNotices(ctx, c.Name); nerr == nil {
-				w.Header().Set(HeaderNotices, strconv.Itoa(n))
+				w.Header().Set(api.HeaderNotices, strconv.Itoa(n))
 			}
 		}
 		if err != nil {
@@ -150,7 +151,7 @@ func (d *Daemon) checkAccess(ctx context.Context, c *caller, acc access) error {
 		return d.requireEnrolled(ctx, c)
 	case admin:
 		if !c.Admin {
-			return &Error{Code: CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
+			return &api.Error{Code: api.CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
 				displayName(c), d.cfg.Broker.AdminGroup)}
 		}
 	}
@@ -166,27 +167,27 @@ func displayName(c *caller) string {
 
 // publicError turns err into what the caller may see: *Error and refusals as they are,
 // anything else logged in full and reported as internal.
-func (d *Daemon) publicError(r *http.Request, c *caller, err error) *Error {
-	var e *Error
+func (d *Daemon) publicError(r *http.Request, c *caller, err error) *api.Error {
+	var e *api.Error
 	if errors.As(err, &e) {
 		return e
 	}
 	var ref *quota.Refusal
 	if errors.As(err, &ref) {
-		return &Error{Code: ref.Code, Message: ref.Message}
+		return &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Code: CodeUnavailable, Message: "request cancelled"}
+		return &api.Error{Code: api.CodeUnavailable, Message: "request cancelled"}
 	}
 	d.log.Error("request failed", logPath, r.URL.Path, logUser, c.Name, logErr, err)
-	return &Error{Code: CodeInternal, Message: "internal error; see the daemon's log"}
+	return &api.Error{Code: api.CodeInternal, Message: "internal error; see the daemon's log"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(&Error{Code: CodeInternal, Message: "encode response: " + err.Error()})
+		b, _ = json.Marshal(&api.Error{Code: api.CodeInternal, Message: "encode response: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
@@ -194,7 +195,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-func writeError(w http.ResponseWriter, e *Error) { writeJSON(w, e.Status(), e) }
+func writeError(w http.ResponseWriter, e *api.Error) { writeJSON(w, e.Status(), e) }
 
 // decodeBody reads r's body as exactly one JSON object of v's closed schema.
 func decodeBody(r *http.Request, v any, limit int64) error {
@@ -202,9 +203,9 @@ func decodeBody(r *http.Request, v any, limit int64) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+			return &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 		}
-		return &Error{Code: CodeInvalidRequest, Message: "read request body: " + err.Error()}
+		return &api.Error{Code: api.CodeInvalidRequest, Message: "read request body: " + err.Error()}
 	}
 	return DecodeRequest(data, v)
 }
@@ -218,15 +219,15 @@ func DecodeRequest(data []byte, v any) error {
 		data = []byte("{}")
 	}
 	if data[0] != '{' {
-		return &Error{Code: CodeInvalidRequest, Message: "request body must be one JSON object"}
+		return &api.Error{Code: api.CodeInvalidRequest, Message: "request body must be one JSON object"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return &Error{Code: CodeInvalidRequest, Message: "invalid request: " + jsonProblem(err)}
+		return &api.Error{Code: api.CodeInvalidRequest, Message: "invalid request: " + jsonProblem(err)}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &Error{Code: CodeInvalidRequest, Message: "invalid request: data after the JSON object"}
+		return &api.Error{Code: api.CodeInvalidRequest, Message: "invalid request: data after the JSON object"}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
@@ -39,16 +40,16 @@ func TestProductionWiring(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	c := NewClient(d.Socket())
+	c := api.NewClient(d.Socket())
 	h.users.as("ops")
-	if _, err := c.AddUsers(h.ctx, UsersAddRequest{Users: []string{"alice"}}); err != nil {
+	if _, err := c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"alice"}}); err != nil {
 		t.Fatal(err)
 	}
 	h.users.as("alice")
 	if _, err := c.UploadSSHKey(h.ctx, newPublicKey(t)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Launch(h.ctx, LaunchRequest{})
+	res, err := c.Launch(h.ctx, api.LaunchRequest{})
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"testing"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -21,12 +22,12 @@ func TestUserRowCacheForgetsAdminChanges(t *testing.T) {
 		code  string
 	}{
 		{"disable", func() error { _, err := h.c.DisableUser(h.ctx, "bob", false); return err },
-			func() error { _, err := h.c.Quota(h.ctx); return err }, CodeDisabled},
+			func() error { _, err := h.c.Quota(h.ctx); return err }, api.CodeDisabled},
 		{"enable", func() error { _, err := h.c.DisableUser(h.ctx, "bob", true); return err },
 			func() error { _, err := h.c.Quota(h.ctx); return err }, ""},
 		{"override", func() error {
 			five := 5
-			_, err := h.c.SetUser(h.ctx, UserSetRequest{User: "bob", Set: quota.Override{MaxInstances: &five}})
+			_, err := h.c.SetUser(h.ctx, api.UserSetRequest{User: "bob", Set: quota.Override{MaxInstances: &five}})
 			return err
 		}, func() error {
 			q, err := h.c.Quota(h.ctx)
@@ -36,7 +37,7 @@ func TestUserRowCacheForgetsAdminChanges(t *testing.T) {
 			return err
 		}, ""},
 		{"remove", func() error { return h.c.RemoveUser(h.ctx, "bob") },
-			func() error { _, err := h.c.Quota(h.ctx); return err }, CodeNotEnrolled},
+			func() error { _, err := h.c.Quota(h.ctx); return err }, api.CodeNotEnrolled},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

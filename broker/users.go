@@ -11,14 +11,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
 
-func apiUser(u db.User) User {
+func apiUser(u db.User) api.User {
 	o, _ := parseOverride(u.Overrides)
-	return User{Name: u.Name, UID: u.UID, Group: u.Group, Source: u.Source, Disabled: u.Disabled,
+	return api.User{Name: u.Name, UID: u.UID, Group: u.Group, Source: u.Source, Disabled: u.Disabled,
 		Override: o, CreatedAt: u.CreatedAt}
 }
 
@@ -27,7 +28,7 @@ func (d *Daemon) handleUsers(ctx context.Context, c *caller, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	out := UserList{Users: []User{}}
+	out := api.UserList{Users: []api.User{}}
 	for _, u := range rows {
 		out.Users = append(out.Users, apiUser(u))
 	}
@@ -42,7 +43,7 @@ type enrolment struct {
 }
 
 func (d *Daemon) handleUsersAdd(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req UsersAddRequest
+	var req api.UsersAddRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, "users.add", "", db.Refused, err.Error(), nil)
 		return nil, err
@@ -55,7 +56,7 @@ func (d *Daemon) handleUsersAdd(ctx context.Context, c *caller, r *http.Request)
 }
 
 func (d *Daemon) handleUsersImport(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req UsersImportRequest
+	var req api.UsersImportRequest
 	if err := decodeBody(r, &req, 4<<20); err != nil {
 		d.audit(ctx, nil, c, "users.import", "", db.Refused, err.Error(), nil)
 		return nil, err
@@ -72,7 +73,7 @@ func (d *Daemon) handleUsersImport(ctx context.Context, c *caller, r *http.Reque
 func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es []enrolment) (any, error) {
 	refuse := func(msg string) (any, error) {
 		d.audit(ctx, nil, c, action, "", db.Refused, msg, map[string]any{"entries": len(es)})
-		return nil, &Error{Code: CodeInvalidRequest, Message: msg}
+		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: msg}
 	}
 	if len(es) == 0 {
 		return refuse("no users given")
@@ -141,9 +142,9 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 	if len(dup) > 0 {
 		msg := fmt.Sprintf("already enrolled, nothing enrolled: %s", strings.Join(dup, ", "))
 		d.audit(ctx, nil, c, action, "", db.Refused, msg, nil)
-		return nil, &Error{Code: CodeConflict, Message: msg}
+		return nil, &api.Error{Code: api.CodeConflict, Message: msg}
 	}
-	out := UserList{Users: []User{}}
+	out := api.UserList{Users: []api.User{}}
 	for _, u := range rows {
 		out.Users = append(out.Users, apiUser(u))
 	}
@@ -170,29 +171,29 @@ var overrideKeys = func() []string {
 }()
 
 func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req UserSetRequest
-	refuse := func(e *Error) (any, error) {
+	var req api.UserSetRequest
+	refuse := func(e *api.Error) (any, error) {
 		d.audit(ctx, nil, c, "users.set", req.User, db.Refused, e.Message, nil)
 		return nil, e
 	}
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		return refuse(err.(*Error))
+		return refuse(err.(*api.Error))
 	}
 	for _, k := range req.Clear {
 		if !slices.Contains(overrideKeys, k) {
-			return refuse(&Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("cannot clear %q: not a policy key (keys: %s)",
+			return refuse(&api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("cannot clear %q: not a policy key (keys: %s)",
 				k, strings.Join(overrideKeys, ", "))})
 		}
 	}
-	var out User
-	var refusal *Error
+	var out api.User
+	var refusal *api.Error
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		u, ok, err := db.GetUser(ctx, tx, req.User)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			refusal = &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+			refusal = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 			return nil
 		}
 		merged, err := mergeOverride(u.Overrides, req.Set, req.Clear)
@@ -208,7 +209,7 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 			return err
 		}
 		if verr := d.cfg.EffectivePolicy(groups, &o).Validate(); verr != nil {
-			refusal = &Error{Code: CodeInvalidRequest,
+			refusal = &api.Error{Code: api.CodeInvalidRequest,
 				Message: fmt.Sprintf("the resulting policy of %s is invalid: %s", req.User, strings.ReplaceAll(verr.Error(), "\n", "; "))}
 			return nil
 		}
@@ -255,7 +256,7 @@ func mergeOverride(stored string, set quota.Override, clear []string) (string, e
 }
 
 func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req UserNameRequest
+	var req api.UserNameRequest
 	action := "users.disable"
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, action, "", db.Refused, err.Error(), nil)
@@ -264,7 +265,7 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 	if req.Enable {
 		action = "users.enable"
 	}
-	var out User
+	var out api.User
 	var found bool
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -282,7 +283,7 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 		return nil, err
 	}
 	if !found {
-		e := &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+		e := &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 		d.audit(ctx, nil, c, action, req.User, db.Refused, e.Message, nil)
 		return nil, e
 	}
@@ -293,12 +294,12 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 }
 
 func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Request) (any, error) {
-	var req UserNameRequest
+	var req api.UserNameRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
 		d.audit(ctx, nil, c, "users.rm", "", db.Refused, err.Error(), nil)
 		return nil, err
 	}
-	var refusal *Error
+	var refusal *api.Error
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		live, err := db.ListInstances(ctx, tx, db.InstanceFilter{Owner: req.User, LiveOnly: true})
 		if err != nil {
@@ -309,7 +310,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 			for i, in := range live {
 				ids[i] = in.ID
 			}
-			refusal = &Error{Code: CodeConflict,
+			refusal = &api.Error{Code: api.CodeConflict,
 				Message: fmt.Sprintf("%s still has %d live %s: %s", req.User, len(ids), plural(len(ids), "instance", "instances"), strings.Join(ids, ", ")),
 				Hint:    "terminate them first (tollgate admin instances terminate ID…), or disable the user instead"}
 			return nil
@@ -319,7 +320,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 			return err
 		}
 		if !ok {
-			refusal = &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+			refusal = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 			return nil
 		}
 		return d.audit(ctx, tx, c, "users.rm", req.User, db.Allowed, "", nil)
@@ -332,7 +333,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 		return nil, refusal
 	}
 	d.revokeIAM(ctx, c, req.User)
-	return Empty{}, nil
+	return api.Empty{}, nil
 }
 
 // revokeIAM revokes a disabled or removed user's IAM identity. A user without one is

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -19,8 +20,8 @@ func TestUsersAdmin(t *testing.T) {
 	h := newHarness(t)
 	h.users.as("ops")
 	t.Run("add unknown name", func(t *testing.T) {
-		_, err := h.c.AddUsers(h.ctx, UsersAddRequest{Users: []string{"alice", "nobody"}})
-		e := wantCode(t, err, CodeInvalidRequest)
+		_, err := h.c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"alice", "nobody"}})
+		e := wantCode(t, err, api.CodeInvalidRequest)
 		if !strings.Contains(e.Message, `"nobody"`) {
 			t.Errorf("got %q, want it to name nobody", e.Message)
 		}
@@ -32,7 +33,7 @@ func TestUsersAdmin(t *testing.T) {
 		_, err := h.c.ImportUsers(h.ctx, []config.RosterEntry{
 			{Line: 1, User: "alice", Group: "s1"}, {Line: 2, User: "ghost"}, {Line: 3, User: "alice"}, {Line: 4, User: "bob"},
 		})
-		e := wantCode(t, err, CodeInvalidRequest)
+		e := wantCode(t, err, api.CodeInvalidRequest)
 		for _, want := range []string{"line 2", "ghost", "line 3", "more than once"} {
 			if !strings.Contains(e.Message, want) {
 				t.Errorf("got %q, want it to contain %q", e.Message, want)
@@ -48,11 +49,11 @@ func TestUsersAdmin(t *testing.T) {
 			t.Fatalf("got %+v, %v; want alice (s1) and bob from the roster", got, err)
 		}
 		_, err = h.c.ImportUsers(h.ctx, []config.RosterEntry{{Line: 1, User: "alice"}})
-		wantCode(t, err, CodeConflict)
+		wantCode(t, err, api.CodeConflict)
 	})
 	t.Run("set override", func(t *testing.T) {
 		three := 3
-		u, err := h.c.SetUser(h.ctx, UserSetRequest{User: "alice", Set: quota.Override{MaxInstances: &three}})
+		u, err := h.c.SetUser(h.ctx, api.UserSetRequest{User: "alice", Set: quota.Override{MaxInstances: &three}})
 		if err != nil || u.Override.MaxInstances == nil || *u.Override.MaxInstances != 3 {
 			t.Fatalf("got %+v, %v; want max_instances 3", u, err)
 		}
@@ -62,20 +63,20 @@ func TestUsersAdmin(t *testing.T) {
 		if err != nil || q.Policy.MaxInstances != 3 {
 			t.Errorf("got %+v, %v; want the effective max_instances 3", q.Policy, err)
 		}
-		u, err = h.c.SetUser(h.ctx, UserSetRequest{User: "alice", Clear: []string{"max_instances"}})
+		u, err = h.c.SetUser(h.ctx, api.UserSetRequest{User: "alice", Clear: []string{"max_instances"}})
 		if err != nil || u.Override.MaxInstances != nil {
 			t.Errorf("got %+v, %v; want max_instances cleared", u, err)
 		}
 	})
 	t.Run("set refuses an invalid policy", func(t *testing.T) {
 		bad := -1
-		_, err := h.c.SetUser(h.ctx, UserSetRequest{User: "alice", Set: quota.Override{MaxVCPUs: &bad}})
-		e := wantCode(t, err, CodeInvalidRequest)
+		_, err := h.c.SetUser(h.ctx, api.UserSetRequest{User: "alice", Set: quota.Override{MaxVCPUs: &bad}})
+		e := wantCode(t, err, api.CodeInvalidRequest)
 		if !strings.Contains(e.Message, "max_vcpus") {
 			t.Errorf("got %q, want it to name max_vcpus", e.Message)
 		}
-		_, err = h.c.SetUser(h.ctx, UserSetRequest{User: "alice", Clear: []string{"bogus"}})
-		wantCode(t, err, CodeInvalidRequest)
+		_, err = h.c.SetUser(h.ctx, api.UserSetRequest{User: "alice", Clear: []string{"bogus"}})
+		wantCode(t, err, api.CodeInvalidRequest)
 	})
 	t.Run("disable and enable", func(t *testing.T) {
 		if _, err := h.c.DisableUser(h.ctx, "bob", false); err != nil {
@@ -84,7 +85,7 @@ func TestUsersAdmin(t *testing.T) {
 		h.users.as("bob")
 		_, err := h.c.Instances(h.ctx)
 		h.users.as("ops")
-		wantCode(t, err, CodeDisabled)
+		wantCode(t, err, api.CodeDisabled)
 		h.iam.mu.Lock()
 		revoked := append([]string(nil), h.iam.revoked...)
 		h.iam.mu.Unlock()
@@ -100,22 +101,22 @@ func TestUsersAdmin(t *testing.T) {
 		if _, err := h.c.UploadSSHKey(h.ctx, newPublicKey(t)); err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.c.Launch(h.ctx, LaunchRequest{})
+		res, err := h.c.Launch(h.ctx, api.LaunchRequest{})
 		h.users.as("ops")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := wantCode(t, h.c.RemoveUser(h.ctx, "alice"), CodeConflict)
+		e := wantCode(t, h.c.RemoveUser(h.ctx, "alice"), api.CodeConflict)
 		if !strings.Contains(e.Message, res.Instances[0].ID) {
 			t.Errorf("got %q, want it to name %s", e.Message, res.Instances[0].ID)
 		}
 		if err := h.c.RemoveUser(h.ctx, "bob"); err != nil {
 			t.Errorf("rm bob: %v", err)
 		}
-		wantCode(t, h.c.RemoveUser(h.ctx, "bob"), CodeNotFound)
+		wantCode(t, h.c.RemoveUser(h.ctx, "bob"), api.CodeNotFound)
 	})
 	t.Run("audited", func(t *testing.T) {
-		entries, err := h.c.Audit(h.ctx, AuditQuery{Action: "users."})
+		entries, err := h.c.Audit(h.ctx, api.AuditQuery{Action: "users."})
 		if err != nil {
 			t.Fatal(err)
 		}

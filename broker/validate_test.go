@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 )
 
@@ -53,7 +54,7 @@ func TestHostileIDsAreRefusedQuoted(t *testing.T) {
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			e := wantCode(t, call(), CodeInvalidRequest)
+			e := wantCode(t, call(), api.CodeInvalidRequest)
 			if strings.ContainsAny(e.Message, "\n\x1b") || len(e.Message) > 200 {
 				t.Errorf("got message %q (%d bytes), want it escaped and short", e.Message, len(e.Message))
 			}
@@ -78,11 +79,11 @@ func TestMutationsAreRateLimited(t *testing.T) {
 	h.enrol("alice", "alice") // one key upload as alice: 4 tokens left
 	stop := func() error { _, err := h.c.Stop(h.ctx, []string{"i-0123abcd"}); return err }
 	for i := range 4 {
-		if err := stop(); ErrorCode(err) != CodeNotOwner {
+		if err := stop(); api.ErrorCode(err) != api.CodeNotOwner {
 			t.Fatalf("request %d: got %v, want not_owner (not yet limited)", i+1, err)
 		}
 	}
-	e := wantCode(t, stop(), CodeUnavailable)
+	e := wantCode(t, stop(), api.CodeUnavailable)
 	if !strings.Contains(e.Message, "too many requests") || e.Hint == "" {
 		t.Errorf("got %q hint %q, want the limit named with a hint", e.Message, e.Hint)
 	}
@@ -94,7 +95,7 @@ func TestMutationsAreRateLimited(t *testing.T) {
 	t.Run("other users have their own bucket", func(t *testing.T) {
 		h.users.as("carol")
 		defer h.users.as("alice")
-		if err := stop(); ErrorCode(err) != CodeNotOwner {
+		if err := stop(); api.ErrorCode(err) != api.CodeNotOwner {
 			t.Errorf("got %v, want not_owner", err)
 		}
 	})
@@ -102,14 +103,14 @@ func TestMutationsAreRateLimited(t *testing.T) {
 		h.users.as("ops")
 		defer h.users.as("alice")
 		for range 10 {
-			if _, err := h.c.AdminTerminate(h.ctx, []string{"i-0123abcd"}); ErrorCode(err) != CodeNotFound {
+			if _, err := h.c.AdminTerminate(h.ctx, []string{"i-0123abcd"}); api.ErrorCode(err) != api.CodeNotFound {
 				t.Fatalf("got %v, want not_found", err)
 			}
 		}
 	})
 	t.Run("refills with the clock", func(t *testing.T) {
 		h.sim.Advance(time.Second)
-		if err := stop(); ErrorCode(err) != CodeNotOwner {
+		if err := stop(); api.ErrorCode(err) != api.CodeNotOwner {
 			t.Errorf("got %v, want not_owner after a second", err)
 		}
 	})

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tollgate/tollgate"
 )
 
 // Audit decisions.
@@ -19,18 +21,9 @@ const (
 	Done    = "done"    // an action the daemon took by itself (reaper, budget, reconcile)
 )
 
-// AuditEntry is one line of the audit log. Detail must never hold a secret.
-type AuditEntry struct {
-	Seq      int64          `json:"seq"`
-	At       time.Time      `json:"at"`
-	Actor    string         `json:"actor"`
-	UID      int            `json:"uid"`
-	Action   string         `json:"action"`
-	Target   string         `json:"target"`
-	Decision string         `json:"decision"`
-	Reason   string         `json:"reason"`
-	Detail   map[string]any `json:"detail,omitempty"`
-}
+// AuditEntry is one line of the audit log (defined in package tollgate, which the CLI
+// decodes without linking SQLite). Detail must never hold a secret.
+type AuditEntry = tollgate.AuditEntry
 
 // Audit field limits in bytes. Targets and reasons can carry what a user sent (a refused
 // id, an image name): bounded, a refused request cannot fill the disk through the audit.

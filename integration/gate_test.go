@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // worldDir is a directory every test user can traverse, removed at the end.
@@ -61,7 +61,7 @@ func testMultiUser(t *testing.T, dir string) {
 
 	t.Run("admin enrols users", func(t *testing.T) {
 		c.ok(t, admin, "admin", "users", "add", alice.name, bob.name, "--group", "it")
-		var list broker.UserList
+		var list api.UserList
 		c.jsonOK(t, admin, &list, "admin", "users", "ls")
 		got := userNames(list.Users)
 		for _, want := range []string{alice.name, bob.name} {
@@ -85,7 +85,7 @@ func testMultiUser(t *testing.T, dir string) {
 				t.Errorf("import of a bad roster: stderr = %q, want it to contain %q", r.stderr, want)
 			}
 		}
-		var list broker.UserList
+		var list api.UserList
 		c.jsonOK(t, admin, &list, "admin", "users", "ls")
 		if got := userNames(list.Users); slices.Contains(got, carol.name) {
 			t.Errorf("after a refused import, users = %v, holds %s", got, carol.name)
@@ -97,7 +97,7 @@ func testMultiUser(t *testing.T, dir string) {
 		if r.code != 0 {
 			t.Fatalf("import: exit %d, want 0\nstderr: %s", r.code, r.stderr)
 		}
-		var list broker.UserList
+		var list api.UserList
 		c.jsonOK(t, admin, &list, "admin", "users", "ls")
 		if got := userNames(list.Users); !slices.Contains(got, carol.name) {
 			t.Errorf("after import, users = %v, want %s", got, carol.name)
@@ -138,7 +138,7 @@ func testMultiUser(t *testing.T, dir string) {
 	})
 
 	t.Run("another user can neither see nor stop nor terminate it", func(t *testing.T) {
-		var list broker.InstanceList
+		var list api.InstanceList
 		c.jsonOK(t, bob, &list, "ls")
 		got := instanceIDs(list.Instances)
 		if slices.Contains(got, a1) || slices.Contains(got, a2) {
@@ -152,7 +152,7 @@ func testMultiUser(t *testing.T, dir string) {
 				t.Errorf("%s's %v: exit %d, want 1 (stdout %q, stderr %q)", bob.name, args, r.code, r.stdout, r.stderr)
 			}
 		}
-		var mine broker.InstanceList
+		var mine api.InstanceList
 		c.jsonOK(t, alice, &mine, "ls")
 		in, ok := find(mine.Instances, a1)
 		if !ok {
@@ -167,7 +167,7 @@ func testMultiUser(t *testing.T, dir string) {
 	})
 
 	t.Run("an admin raises one user's limit", func(t *testing.T) {
-		var list broker.UserList
+		var list api.UserList
 		c.jsonOK(t, admin, &list, "admin", "users", "set", alice.name, "--max-instances", "3")
 		if len(list.Users) != 1 || list.Users[0].Override.MaxInstances == nil || *list.Users[0].Override.MaxInstances != 3 {
 			t.Fatalf("users set = %+v, want max_instances 3", list.Users)
@@ -190,7 +190,7 @@ func testMultiUser(t *testing.T, dir string) {
 
 	t.Run("an admin removes a user", func(t *testing.T) {
 		c.ok(t, admin, "admin", "users", "rm", carol.name)
-		var list broker.UserList
+		var list api.UserList
 		c.jsonOK(t, admin, &list, "admin", "users", "ls")
 		if got := userNames(list.Users); slices.Contains(got, carol.name) {
 			t.Errorf("after rm, users = %v, still holds %s", got, carol.name)
@@ -219,7 +219,7 @@ func testMultiUser(t *testing.T, dir string) {
 	})
 
 	t.Run("an admin sees everyone's", func(t *testing.T) {
-		var list broker.InstanceList
+		var list api.InstanceList
 		c.jsonOK(t, admin, &list, "admin", "instances", "ls")
 		for id, owner := range map[string]string{a1: alice.name, a2: alice.name, b1: bob.name} {
 			in, ok := find(list.Instances, id)
@@ -236,7 +236,7 @@ func testMultiUser(t *testing.T, dir string) {
 	t.Run("launch --wait shows progress until running", func(t *testing.T) { launchWait(t, c, bob) })
 
 	t.Run("an admin terminates anyone's", func(t *testing.T) {
-		var resp broker.ActionResponse
+		var resp api.ActionResponse
 		c.jsonOK(t, admin, &resp, "admin", "instances", "terminate", b1)
 		if len(resp.Results) != 1 || resp.Results[0].Error != nil {
 			t.Errorf("admin terminate %s = %+v, want one success", b1, resp.Results)
@@ -244,7 +244,7 @@ func testMultiUser(t *testing.T, dir string) {
 	})
 
 	t.Run("the audit log records the refusals", func(t *testing.T) {
-		var audit broker.AuditList
+		var audit api.AuditList
 		c.jsonOK(t, admin, &audit, "admin", "audit", "--limit", "500")
 		refused := 0
 		for _, e := range audit.Entries {
@@ -289,7 +289,7 @@ func testSingleUser(t *testing.T, dir string) {
 		}
 	})
 	t.Run("an admin sees them", func(t *testing.T) {
-		var list broker.InstanceList
+		var list api.InstanceList
 		c.jsonOK(t, self, &list, "admin", "instances", "ls")
 		for _, id := range ids {
 			if _, ok := find(list.Instances, id); !ok {
@@ -359,7 +359,7 @@ func launchWait(t *testing.T, c *cluster, u account) {
 	if r.code != 0 {
 		t.Fatalf("launch --wait: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	var resp broker.LaunchResponse
+	var resp api.LaunchResponse
 	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
 		t.Fatalf("launch --wait: decode %q: %v", r.stdout, err)
 	}
@@ -374,7 +374,7 @@ func launchWait(t *testing.T, c *cluster, u account) {
 // launchOne launches one instance as u and returns its id.
 func launchOne(t testing.TB, c *cluster, u account, args ...string) string {
 	t.Helper()
-	var resp broker.LaunchResponse
+	var resp api.LaunchResponse
 	c.jsonOK(t, u, &resp, append([]string{"launch"}, args...)...)
 	if len(resp.Instances) != 1 {
 		t.Fatalf("launch %v as %s: %d instances, want 1", args, u, len(resp.Instances))
@@ -417,7 +417,7 @@ func assertDaemonUser(t *testing.T, c *cluster, u account) {
 	}
 }
 
-func userNames(us []broker.User) []string {
+func userNames(us []api.User) []string {
 	var out []string
 	for _, u := range us {
 		out = append(out, u.Name)
@@ -425,7 +425,7 @@ func userNames(us []broker.User) []string {
 	return out
 }
 
-func instanceIDs(ins []broker.Instance) []string {
+func instanceIDs(ins []api.Instance) []string {
 	var out []string
 	for _, in := range ins {
 		out = append(out, in.ID)
@@ -433,11 +433,11 @@ func instanceIDs(ins []broker.Instance) []string {
 	return out
 }
 
-func find(ins []broker.Instance, id string) (broker.Instance, bool) {
+func find(ins []api.Instance, id string) (api.Instance, bool) {
 	for _, in := range ins {
 		if in.ID == id {
 			return in, true
 		}
 	}
-	return broker.Instance{}, false
+	return api.Instance{}, false
 }

@@ -1,12 +1,10 @@
-package broker
+package api
 
 import (
 	"time"
 
-	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/config"
-	"github.com/tollgate/tollgate/db"
-	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -22,10 +20,10 @@ const (
 	PathTerminate = "/v1/instances/terminate" // POST IDsRequest → ActionResponse
 	PathExtend    = "/v1/instances/extend"    // POST ExtendRequest → Instance
 	PathQuota     = "/v1/quota"               // GET → QuotaResponse
-	PathUsage     = "/v1/usage"               // GET → accounting.Usage
+	PathUsage     = "/v1/usage"               // GET → tollgate.Usage
 	PathNotices   = "/v1/notices"             // GET [?all=1] → NoticeList (marks them read)
 	PathKeysSSH   = "/v1/keys/ssh"            // POST SSHKeyRequest → SSHKeyResponse
-	PathKeysAWS   = "/v1/keys/aws"            // POST AWSKeyRequest → iamusers.Credentials
+	PathKeysAWS   = "/v1/keys/aws"            // POST AWSKeyRequest → tollgate.Credentials
 
 	PathAdminUsers        = "/v1/admin/users"               // GET → UserList
 	PathAdminUsersAdd     = "/v1/admin/users/add"           // POST UsersAddRequest → UserList
@@ -36,8 +34,8 @@ const (
 	PathAdminInstances    = "/v1/admin/instances"           // GET [?owner=U&all=1] → InstanceList
 	PathAdminTerminate    = "/v1/admin/instances/terminate" // POST IDsRequest → ActionResponse
 	PathAdminAudit        = "/v1/admin/audit"               // GET [?actor=&action=&since=RFC3339&limit=N] → AuditList
-	PathAdminCollect      = "/v1/admin/collect"             // POST → accounting.CollectResult
-	PathAdminReport       = "/v1/admin/report"              // POST accounting.ReportRequest → accounting.Report
+	PathAdminCollect      = "/v1/admin/collect"             // POST → tollgate.CollectResult
+	PathAdminReport       = "/v1/admin/report"              // POST tollgate.ReportRequest → tollgate.Report
 	PathAdminIAM          = "/v1/admin/iam"                 // GET → IdentityList
 	PathAdminIAMRevoke    = "/v1/admin/iam/revoke"          // POST IAMRevokeRequest → IAMRevokeResponse
 	PathAdminReconcile    = "/v1/admin/reconcile"           // POST → ReconcileResult
@@ -139,7 +137,7 @@ type QuotaResponse struct {
 
 // NoticeList is a user's notices.
 type NoticeList struct {
-	Notices []accounting.Notice `json:"notices"`
+	Notices []tollgate.Notice `json:"notices"`
 }
 
 // SSHKeyRequest uploads the caller's SSH public key (authorized_keys format). Only a
@@ -203,12 +201,12 @@ type UserNameRequest struct {
 
 // AuditList is a slice of the audit log, oldest first.
 type AuditList struct {
-	Entries []db.AuditEntry `json:"entries"`
+	Entries []tollgate.AuditEntry `json:"entries"`
 }
 
 // IdentityList lists IAM identities.
 type IdentityList struct {
-	Identities []iamusers.Identity `json:"identities"`
+	Identities []tollgate.Identity `json:"identities"`
 }
 
 // IAMRevokeRequest revokes one user's identity, or all of them (end of term).

@@ -1,4 +1,4 @@
-package broker
+package api
 
 import (
 	"bytes"
@@ -12,10 +12,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/config"
-	"github.com/tollgate/tollgate/db"
-	"github.com/tollgate/tollgate/iamusers"
 )
 
 // DefaultSocket is the daemon's socket unless configured otherwise.
@@ -172,13 +170,13 @@ func (c *Client) Quota(ctx context.Context) (QuotaResponse, error) {
 }
 
 // Usage reports the caller's spend this period.
-func (c *Client) Usage(ctx context.Context) (accounting.Usage, error) {
-	var out accounting.Usage
+func (c *Client) Usage(ctx context.Context) (tollgate.Usage, error) {
+	var out tollgate.Usage
 	return out, c.do(ctx, http.MethodGet, PathUsage, nil, nil, &out)
 }
 
 // Notices returns the caller's unread notices (all of them with all) and marks them read.
-func (c *Client) Notices(ctx context.Context, all bool) ([]accounting.Notice, error) {
+func (c *Client) Notices(ctx context.Context, all bool) ([]tollgate.Notice, error) {
 	q := url.Values{}
 	if all {
 		q.Set("all", "1")
@@ -195,8 +193,8 @@ func (c *Client) UploadSSHKey(ctx context.Context, publicKey string) (SSHKeyResp
 
 // AWSKey returns a new access key for the caller's IAM identity (created if missing).
 // The secret is in the result only; it is shown once.
-func (c *Client) AWSKey(ctx context.Context, rotate bool) (iamusers.Credentials, error) {
-	var out iamusers.Credentials
+func (c *Client) AWSKey(ctx context.Context, rotate bool) (tollgate.Credentials, error) {
+	var out tollgate.Credentials
 	return out, c.do(ctx, http.MethodPost, PathKeysAWS, nil, AWSKeyRequest{Rotate: rotate}, &out)
 }
 
@@ -264,7 +262,7 @@ type AuditQuery struct {
 }
 
 // Audit reads the audit log (admin).
-func (c *Client) Audit(ctx context.Context, aq AuditQuery) ([]db.AuditEntry, error) {
+func (c *Client) Audit(ctx context.Context, aq AuditQuery) ([]tollgate.AuditEntry, error) {
 	q := url.Values{}
 	if aq.Actor != "" {
 		q.Set("actor", aq.Actor)
@@ -283,19 +281,19 @@ func (c *Client) Audit(ctx context.Context, aq AuditQuery) ([]db.AuditEntry, err
 }
 
 // Collect runs one collector pass now (admin).
-func (c *Client) Collect(ctx context.Context) (accounting.CollectResult, error) {
-	var out accounting.CollectResult
+func (c *Client) Collect(ctx context.Context) (tollgate.CollectResult, error) {
+	var out tollgate.CollectResult
 	return out, c.do(ctx, http.MethodPost, PathAdminCollect, nil, nil, &out)
 }
 
 // Report builds a spend report (admin).
-func (c *Client) Report(ctx context.Context, req accounting.ReportRequest) (accounting.Report, error) {
-	var out accounting.Report
+func (c *Client) Report(ctx context.Context, req tollgate.ReportRequest) (tollgate.Report, error) {
+	var out tollgate.Report
 	return out, c.do(ctx, http.MethodPost, PathAdminReport, nil, req, &out)
 }
 
 // IAMIdentities lists IAM identities (admin).
-func (c *Client) IAMIdentities(ctx context.Context) ([]iamusers.Identity, error) {
+func (c *Client) IAMIdentities(ctx context.Context) ([]tollgate.Identity, error) {
 	var out IdentityList
 	return out.Identities, c.do(ctx, http.MethodGet, PathAdminIAM, nil, nil, &out)
 }

@@ -1,4 +1,4 @@
-package broker
+package api
 
 import (
 	"errors"
@@ -54,9 +54,6 @@ func (e *Error) Status() int {
 	}
 	return http.StatusInternalServerError
 }
-
-// Errorf-style constructors keep call sites short.
-func newError(code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
 // ErrorCode returns err's code if it is (or wraps) an *Error, else "".
 func ErrorCode(err error) string {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // printActions reports a stop/start/terminate per instance; any per-instance failure
 // makes the command fail (exit 1) after every line is shown.
-func printActions(env *Env, verb string, resp broker.ActionResponse) error {
+func printActions(env *Env, verb string, resp api.ActionResponse) error {
 	if env.JSON {
 		if err := printJSON(env.Out, resp); err != nil {
 			return err

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // AdminAuditCmd is `tollgate admin audit`.
@@ -23,12 +23,12 @@ func (c *AdminAuditCmd) Run(env *Env) error {
 	if err != nil {
 		return usagef("--since %s: %v", c.Since, err)
 	}
-	entries, err := env.Client.Audit(env.Ctx, broker.AuditQuery{Actor: c.Actor, Action: c.Action, Since: since, Limit: c.Limit})
+	entries, err := env.Client.Audit(env.Ctx, api.AuditQuery{Actor: c.Actor, Action: c.Action, Since: since, Limit: c.Limit})
 	if err != nil {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.AuditList{Entries: nonNil(entries)})
+		return printJSON(env.Out, api.AuditList{Entries: nonNil(entries)})
 	}
 	t := newTable(env.Out, "SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DECISION", "REASON")
 	for _, e := range entries {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tollgate/tollgate/broker"
-	"github.com/tollgate/tollgate/iamusers"
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // AdminIAMCmd groups `tollgate admin iam …`.
@@ -24,7 +24,7 @@ func (c *AdminIAMLsCmd) Run(env *Env) error {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.IdentityList{Identities: nonNil(ids)})
+		return printJSON(env.Out, api.IdentityList{Identities: nonNil(ids)})
 	}
 	t := newTable(env.Out, "USER", "IAM USER", "STATE", "KEYS", "LAST ROTATED", "CREATED")
 	for _, id := range ids {
@@ -34,7 +34,7 @@ func (c *AdminIAMLsCmd) Run(env *Env) error {
 }
 
 // keySummary is "AKIA… Active 3d, AKIA… Inactive 40d": each key's id, status and age.
-func keySummary(keys []iamusers.Key, env *Env) string {
+func keySummary(keys []tollgate.Key, env *Env) string {
 	var parts []string
 	for _, k := range keys {
 		age := "-"
@@ -57,12 +57,12 @@ func (c *AdminIAMRevokeCmd) Run(env *Env) error {
 	if (c.User == "") == !c.All {
 		return usagef("give a USER or --all, not both")
 	}
-	resp, err := env.Client.IAMRevoke(env.Ctx, broker.IAMRevokeRequest{User: c.User, All: c.All})
+	resp, err := env.Client.IAMRevoke(env.Ctx, api.IAMRevokeRequest{User: c.User, All: c.All})
 	if err != nil {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.IAMRevokeResponse{Revoked: nonNil(resp.Revoked)})
+		return printJSON(env.Out, api.IAMRevokeResponse{Revoked: nonNil(resp.Revoked)})
 	}
 	if len(resp.Revoked) == 0 {
 		fmt.Fprintln(env.Out, "no IAM identity to revoke")

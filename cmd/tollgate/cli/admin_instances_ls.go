@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // AdminInstancesLsCmd is `tollgate admin instances ls [--owner U] [--all]`.
@@ -19,7 +19,7 @@ func (c *AdminInstancesLsCmd) Run(env *Env) error {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.InstanceList{Instances: nonNil(insts)})
+		return printJSON(env.Out, api.InstanceList{Instances: nonNil(insts)})
 	}
 	if len(insts) == 0 {
 		fmt.Fprintln(env.Out, "no instances")

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/accounting/render"
 )
 
 // AdminReportCmd is `tollgate admin report`.
@@ -26,7 +27,7 @@ func (c *AdminReportCmd) Run(env *Env) error {
 	if err != nil {
 		return usagef("--until %s: %v", c.Until, err)
 	}
-	rep, err := env.Client.Report(env.Ctx, accounting.ReportRequest{Since: since, Until: until, By: c.By})
+	rep, err := env.Client.Report(env.Ctx, tollgate.ReportRequest{Since: since, Until: until, By: c.By})
 	if err != nil {
 		return err
 	}
@@ -35,13 +36,13 @@ func (c *AdminReportCmd) Run(env *Env) error {
 		format = "json"
 	}
 	if c.Output == "" {
-		return accounting.Render(env.Out, rep, format)
+		return render.Write(env.Out, rep, format)
 	}
 	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if err := accounting.Render(f, rep, format); err != nil {
+	if err := render.Write(f, rep, format); err != nil {
 		f.Close()
 		return fmt.Errorf("render report: %w", err)
 	}

@@ -1,6 +1,6 @@
 package cli
 
-import "github.com/tollgate/tollgate/broker"
+import "github.com/tollgate/tollgate/broker/api"
 
 // AdminUsersAddCmd is `tollgate admin users add USER… [--group G]`.
 type AdminUsersAddCmd struct {
@@ -10,7 +10,7 @@ type AdminUsersAddCmd struct {
 
 // Run enrols.
 func (c *AdminUsersAddCmd) Run(env *Env) error {
-	users, err := env.Client.AddUsers(env.Ctx, broker.UsersAddRequest{Users: c.Users, Group: c.Group})
+	users, err := env.Client.AddUsers(env.Ctx, api.UsersAddRequest{Users: c.Users, Group: c.Group})
 	if err != nil {
 		return err
 	}

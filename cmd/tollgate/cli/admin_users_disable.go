@@ -1,6 +1,6 @@
 package cli
 
-import "github.com/tollgate/tollgate/broker"
+import "github.com/tollgate/tollgate/broker/api"
 
 // AdminUsersDisableCmd is `tollgate admin users disable USER [--enable]`. A disabled
 // user keeps their records (and their instances run on under their leases) but is refused
@@ -16,5 +16,5 @@ func (c *AdminUsersDisableCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	return printUsers(env, []broker.User{u})
+	return printUsers(env, []api.User{u})
 }

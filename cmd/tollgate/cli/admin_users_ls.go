@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // AdminUsersLsCmd is `tollgate admin users ls`.
@@ -20,9 +20,9 @@ func (c *AdminUsersLsCmd) Run(env *Env) error {
 }
 
 // printUsers is the user table, or a UserList in JSON.
-func printUsers(env *Env, users []broker.User) error {
+func printUsers(env *Env, users []api.User) error {
 	if env.JSON {
-		return printJSON(env.Out, broker.UserList{Users: nonNil(users)})
+		return printJSON(env.Out, api.UserList{Users: nonNil(users)})
 	}
 	t := newTable(env.Out, "USER", "UID", "GROUP", "SOURCE", "STATUS", "OVERRIDE", "SINCE")
 	for _, u := range users {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -37,11 +37,11 @@ func (c *AdminUsersSetCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	u, err := env.Client.SetUser(env.Ctx, broker.UserSetRequest{User: c.User, Set: o, Clear: c.Clear})
+	u, err := env.Client.SetUser(env.Ctx, api.UserSetRequest{User: c.User, Set: o, Clear: c.Clear})
 	if err != nil {
 		return err
 	}
-	return printUsers(env, []broker.User{u})
+	return printUsers(env, []api.User{u})
 }
 
 // override collects the flags given; an empty override with no --clear is a usage error

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tollgate/tollgate/iamusers"
+	"github.com/tollgate/tollgate"
 )
 
 // AWS shared files the CLI writes, as the user, under $HOME.
@@ -172,7 +172,7 @@ func checkAWSFiles(home string) error {
 // writeAWSFiles writes profile [tollgate] into ~/.aws/credentials (always mode 0600) and
 // [profile tollgate] with the region into ~/.aws/config (its mode kept, 0600 when new),
 // leaving every other profile byte for byte. It returns the two paths.
-func writeAWSFiles(home string, c iamusers.Credentials) (credPath, cfgPath string, err error) {
+func writeAWSFiles(home string, c tollgate.Credentials) (credPath, cfgPath string, err error) {
 	f, err := openAWSDir(home)
 	if err != nil {
 		return "", "", err

@@ -7,10 +7,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/tollgate/tollgate/iamusers"
+	"github.com/tollgate/tollgate"
 )
 
-var testCreds = iamusers.Credentials{
+var testCreds = tollgate.Credentials{
 	User: "alice", IAMUser: "tollgate-alice", AccessKeyID: "AKIATESTNEW0000000001",
 	SecretAccessKey: "s3cr3t/NEW+key0000000000000000000000000", Region: "us-west-2",
 }

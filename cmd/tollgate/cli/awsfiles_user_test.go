@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // fakeKeyDaemon answers POST /v1/keys/aws on a unix socket anyone may connect to, and
@@ -26,7 +26,7 @@ import (
 type fakeKeyDaemon struct {
 	sock string
 	mu   sync.Mutex
-	reqs []broker.AWSKeyRequest
+	reqs []api.AWSKeyRequest
 }
 
 func startFakeKeyDaemon(t *testing.T, dir string) *fakeKeyDaemon {
@@ -40,8 +40,8 @@ func startFakeKeyDaemon(t *testing.T, dir string) *fakeKeyDaemon {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+broker.PathKeysAWS, func(w http.ResponseWriter, r *http.Request) {
-		var req broker.AWSKeyRequest
+	mux.HandleFunc("POST "+api.PathKeysAWS, func(w http.ResponseWriter, r *http.Request) {
+		var req api.AWSKeyRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
@@ -57,10 +57,10 @@ func startFakeKeyDaemon(t *testing.T, dir string) *fakeKeyDaemon {
 	return d
 }
 
-func (d *fakeKeyDaemon) requests() []broker.AWSKeyRequest {
+func (d *fakeKeyDaemon) requests() []api.AWSKeyRequest {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]broker.AWSKeyRequest(nil), d.reqs...)
+	return append([]api.AWSKeyRequest(nil), d.reqs...)
 }
 
 // buildCLI builds cmd/tollgate into dir (readable and executable by anyone).

@@ -16,7 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // Exit statuses.
@@ -70,7 +70,7 @@ type KeysCmd struct {
 // run them in-process.
 type Env struct {
 	Ctx    context.Context
-	Client *broker.Client
+	Client *api.Client
 	Stdio
 	// JSON selects one JSON document on stdout instead of a table.
 	JSON bool
@@ -110,7 +110,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) (code int) {
 		kong.Description("Launch and manage cloud instances through tollgated, within your quota and budget."),
 		kong.Writers(stdio.Out, stdio.Err),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
-		kong.Vars{"socket": broker.DefaultSocket},
+		kong.Vars{"socket": api.DefaultSocket},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	}
 	// Building kong's model of every command costs more than the request itself; when
@@ -138,7 +138,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) (code int) {
 	}
 	env := &Env{
 		Ctx:    ctx,
-		Client: broker.NewClient(root.Socket),
+		Client: api.NewClient(root.Socket),
 		Stdio:  stdio,
 		JSON:   root.JSON,
 		Home:   homeDir(),
@@ -164,7 +164,7 @@ func report(w io.Writer, err error) int {
 		return ExitUsage
 	}
 	fmt.Fprintf(w, "tollgate: %s\n", oneLine(err.Error()))
-	var be *broker.Error
+	var be *api.Error
 	if errors.As(err, &be) && be.Hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", oneLine(be.Hint))
 	}

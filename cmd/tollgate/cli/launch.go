@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // LaunchCmd is `tollgate launch`. Everything a user may choose is here; the rest
@@ -65,8 +65,8 @@ func (c *LaunchCmd) Run(env *Env) error {
 }
 
 // request builds the launch request: --spec first, then every flag given on top.
-func (c *LaunchCmd) request(stdin io.Reader) (broker.LaunchRequest, error) {
-	var req broker.LaunchRequest
+func (c *LaunchCmd) request(stdin io.Reader) (api.LaunchRequest, error) {
+	var req api.LaunchRequest
 	if c.Spec != "" {
 		var data []byte
 		var err error

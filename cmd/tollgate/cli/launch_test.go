@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 func TestLaunchRequest(t *testing.T) {
@@ -31,21 +31,21 @@ func TestLaunchRequest(t *testing.T) {
 		name      string
 		cmd       LaunchCmd
 		stdin     string
-		want      broker.LaunchRequest
+		want      api.LaunchRequest
 		wantUsage bool
 		wantErr   bool
 	}{
 		{name: "flags only", cmd: LaunchCmd{Type: "t3.micro", Count: 1, Name: "a", Spot: true},
-			want: broker.LaunchRequest{Type: "t3.micro", Count: 1, Name: "a", Spot: true}},
-		{name: "no flags leaves policy defaults", cmd: LaunchCmd{}, want: broker.LaunchRequest{}},
+			want: api.LaunchRequest{Type: "t3.micro", Count: 1, Name: "a", Spot: true}},
+		{name: "no flags leaves policy defaults", cmd: LaunchCmd{}, want: api.LaunchRequest{}},
 		{name: "spec file", cmd: LaunchCmd{Spec: spec},
-			want: broker.LaunchRequest{Type: "t3.small", Count: 2, Name: "hw", Lifetime: "6h", UserData: []byte("hi")}},
+			want: api.LaunchRequest{Type: "t3.small", Count: 2, Name: "hw", Lifetime: "6h", UserData: []byte("hi")}},
 		{name: "flags override spec", cmd: LaunchCmd{Spec: spec, Type: "t3.micro", Count: 1},
-			want: broker.LaunchRequest{Type: "t3.micro", Count: 1, Name: "hw", Lifetime: "6h", UserData: []byte("hi")}},
+			want: api.LaunchRequest{Type: "t3.micro", Count: 1, Name: "hw", Lifetime: "6h", UserData: []byte("hi")}},
 		{name: "spec from stdin", cmd: LaunchCmd{Spec: "-"}, stdin: `{"region":"us-east-1"}`,
-			want: broker.LaunchRequest{Region: "us-east-1"}},
+			want: api.LaunchRequest{Region: "us-east-1"}},
 		{name: "user data file", cmd: LaunchCmd{UserData: userData},
-			want: broker.LaunchRequest{UserData: []byte("#!/bin/sh\necho hi\n")}},
+			want: api.LaunchRequest{UserData: []byte("#!/bin/sh\necho hi\n")}},
 		{name: "spec with a field users may not choose", cmd: LaunchCmd{Spec: badSpec}, wantUsage: true},
 		{name: "user data too large", cmd: LaunchCmd{UserData: bigUserData}, wantErr: true},
 		{name: "negative count", cmd: LaunchCmd{Count: -1}, wantUsage: true},
@@ -81,7 +81,7 @@ func TestReport(t *testing.T) {
 		wantOut  string
 	}{
 		{name: "success", err: nil, wantCode: ExitOK, wantOut: ""},
-		{name: "refusal with hint", err: &broker.Error{Code: broker.CodeQuotaExceeded, Message: "max_instances is 2: you have 2", Hint: "terminate one"},
+		{name: "refusal with hint", err: &api.Error{Code: api.CodeQuotaExceeded, Message: "max_instances is 2: you have 2", Hint: "terminate one"},
 			wantCode: ExitFailure, wantOut: "tollgate: max_instances is 2: you have 2\nhint: terminate one\n"},
 		{name: "multi-line failure is one line", err: errors.New("a\nb"), wantCode: ExitFailure, wantOut: "tollgate: a; b\n"},
 		{name: "usage error", err: usagef("bad flag"), wantCode: ExitUsage, wantOut: "tollgate: bad flag\n"},

@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // LsCmd is `tollgate ls`: the caller's own instances.
@@ -18,7 +18,7 @@ func (c *LsCmd) Run(env *Env) error {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.InstanceList{Instances: nonNil(insts)})
+		return printJSON(env.Out, api.InstanceList{Instances: nonNil(insts)})
 	}
 	if len(insts) == 0 {
 		fmt.Fprintln(env.Out, "no instances")
@@ -28,7 +28,7 @@ func (c *LsCmd) Run(env *Env) error {
 }
 
 // printInstances is the instance table; withOwner adds the OWNER column admins need.
-func printInstances(env *Env, insts []broker.Instance, withOwner bool) error {
+func printInstances(env *Env, insts []api.Instance, withOwner bool) error {
 	header := []string{"ID", "NAME", "STATE", "TYPE", "REGION", "PUBLIC IP", "LAUNCHED", "EXPIRES", "COST"}
 	if withOwner {
 		header = append([]string{"OWNER"}, header...)

@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // NoticesCmd is `tollgate notices`: lease warnings, reaper and budget actions. Reading
@@ -19,7 +19,7 @@ func (c *NoticesCmd) Run(env *Env) error {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, broker.NoticeList{Notices: nonNil(ns)})
+		return printJSON(env.Out, api.NoticeList{Notices: nonNil(ns)})
 	}
 	if len(ns) == 0 {
 		fmt.Fprintln(env.Out, "no notices")

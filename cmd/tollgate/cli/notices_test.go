@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate/tollgate/accounting"
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // serveSocket serves h on a unix socket for the test's duration, standing in for the
@@ -33,15 +33,15 @@ func TestUnreadNoticesShownAfterTheCommand(t *testing.T) {
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	var read atomic.Bool
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+broker.PathWhoAmI, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+api.PathWhoAmI, func(w http.ResponseWriter, r *http.Request) {
 		if !read.Load() {
-			w.Header().Set(broker.HeaderNotices, "1")
+			w.Header().Set(api.HeaderNotices, "1")
 		}
-		json.NewEncoder(w).Encode(broker.WhoAmI{User: "alice", UID: 1001, Enrolled: true})
+		json.NewEncoder(w).Encode(api.WhoAmI{User: "alice", UID: 1001, Enrolled: true})
 	})
-	mux.HandleFunc("GET "+broker.PathNotices, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+api.PathNotices, func(w http.ResponseWriter, r *http.Request) {
 		read.Store(true)
-		json.NewEncoder(w).Encode(broker.NoticeList{Notices: []accounting.Notice{
+		json.NewEncoder(w).Encode(api.NoticeList{Notices: []tollgate.Notice{
 			{ID: 1, User: "alice", At: at, Kind: "lease_warning", Message: "i-1 expires in 15m\nextend it"},
 		}})
 	})
@@ -69,8 +69,8 @@ func TestUnreadNoticesShownAfterTheCommand(t *testing.T) {
 
 func TestRefusalWithHint(t *testing.T) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+broker.PathLaunch, func(w http.ResponseWriter, r *http.Request) {
-		e := &broker.Error{Code: broker.CodeQuotaExceeded, Message: "max_instances is 2: you have 2 non-terminated instances and asked for 1 more", Hint: "terminate one first"}
+	mux.HandleFunc("POST "+api.PathLaunch, func(w http.ResponseWriter, r *http.Request) {
+		e := &api.Error{Code: api.CodeQuotaExceeded, Message: "max_instances is 2: you have 2 non-terminated instances and asked for 1 more", Hint: "terminate one first"}
 		w.WriteHeader(e.Status())
 		json.NewEncoder(w).Encode(e)
 	})

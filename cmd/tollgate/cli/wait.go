@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 )
 
 // waiter polls the daemon until instances leave "pending", printing each state change
@@ -16,7 +16,7 @@ type waiter struct {
 }
 
 // wait returns the instances' last known view; the error says which did not come up.
-func (w waiter) wait(ids []string) ([]broker.Instance, error) {
+func (w waiter) wait(ids []string) ([]api.Instance, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/broker"
+	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 )
 
@@ -103,8 +104,8 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 
-	client := broker.NewClient(d.Socket())
-	if _, err := client.AddUsers(ctx, broker.UsersAddRequest{Users: []string{me.Username}}); err != nil {
+	client := api.NewClient(d.Socket())
+	if _, err := client.AddUsers(ctx, api.UsersAddRequest{Users: []string{me.Username}}); err != nil {
 		cancel()
 		return errors.Join(fmt.Errorf("enrol %s: %w", me.Username, err), <-done)
 	}

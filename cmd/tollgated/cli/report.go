@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/accounting/render"
 )
 
 // ReportCmd is `tollgated report`: a spend report straight from the database (no
@@ -43,13 +44,13 @@ func (c *ReportCmd) Run(env *Env) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	if c.Output == "" {
-		return accounting.Render(env.Out, rep, c.Format)
+		return render.Write(env.Out, rep, c.Format)
 	}
 	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if err := accounting.Render(f, rep, c.Format); err != nil {
+	if err := render.Write(f, rep, c.Format); err != nil {
 		f.Close()
 		return fmt.Errorf("render report: %w", err)
 	}

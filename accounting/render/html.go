@@ -1,11 +1,15 @@
-package accounting
+package render
 
 import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
+
+	"github.com/tollgate/tollgate"
 )
 
 // palette colours the chart's series; "other" is always grey.
@@ -57,7 +61,7 @@ type htmlChart struct {
 }
 
 type htmlPage struct {
-	R        Report
+	R        tollgate.Report
 	Range    string
 	Total    string
 	Chart    htmlChart
@@ -67,7 +71,7 @@ type htmlPage struct {
 
 // buildChart draws cumulative spend per day, stacked by the report's series, with a
 // dashed line per budget.
-func buildChart(r Report) htmlChart {
+func buildChart(r tollgate.Report) htmlChart {
 	ch := htmlChart{W: chartW, H: chartH, Base: chartH - chartBottom, BaseX1: chartLeft, BaseX2: chartW - chartRight}
 	if len(r.Days) == 0 {
 		ch.Empty = true
@@ -79,17 +83,17 @@ func buildChart(r Report) htmlChart {
 			totals[k] += v
 		}
 	}
-	keys := sortedKeys(totals)
+	keys := slices.Sorted(maps.Keys(totals))
 	sort.SliceStable(keys, func(i, j int) bool {
-		if (keys[i] == keyOther) != (keys[j] == keyOther) {
-			return keys[j] == keyOther
+		if (keys[i] == tollgate.DayOther) != (keys[j] == tollgate.DayOther) {
+			return keys[j] == tollgate.DayOther
 		}
 		return totals[keys[i]] > totals[keys[j]]
 	})
 	color := map[string]string{}
 	for i, k := range keys {
 		color[k] = palette[i%len(palette)]
-		if k == keyOther {
+		if k == tollgate.DayOther {
 			color[k] = "#bab0ac"
 		}
 	}
@@ -163,7 +167,7 @@ func niceCeil(v float64) float64 {
 	return 10 * p
 }
 
-func renderHTML(w io.Writer, r Report) error {
+func renderHTML(w io.Writer, r tollgate.Report) error {
 	page := htmlPage{R: r, Range: dateRange(r), Total: usd4(r.TotalUSD), Chart: buildChart(r)}
 	sum := 0.0
 	for _, ic := range r.Untracked {
@@ -178,7 +182,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"hours": hours,
 	"f":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"flags": flags,
-	"when": func(ic InstanceCost) string {
+	"when": func(ic tollgate.InstanceCost) string {
 		return ic.LaunchedAt.UTC().Format("2006-01-02 15:04")
 	},
 	"add": func(a, b float64) float64 { return a + b },

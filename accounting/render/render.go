@@ -1,4 +1,7 @@
-package accounting
+// Package render writes spend reports as a table, CSV, JSON or a self-contained HTML page
+// with an inline SVG chart. It depends only on the report types, so the CLI renders what
+// the daemon sends without linking the accounting engine.
+package render
 
 import (
 	"encoding/csv"
@@ -9,9 +12,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tollgate/tollgate"
 )
 
-// Report output formats.
+// tollgate.Report output formats.
 const (
 	FormatTable = "table"
 	FormatCSV   = "csv"
@@ -19,9 +24,9 @@ const (
 	FormatHTML  = "html"
 )
 
-// Render writes r as a table, CSV, JSON or a self-contained HTML page. Every format
+// Write writes r as a table, CSV, JSON or a self-contained HTML page. Every format
 // prints the same total (USD to 4 decimals in CSV and HTML, the exact float in JSON).
-func Render(w io.Writer, r Report, format string) error {
+func Write(w io.Writer, r tollgate.Report, format string) error {
 	switch format {
 	case "", FormatTable:
 		return renderTable(w, r)
@@ -41,11 +46,11 @@ func hours(sec int64) string { return strconv.FormatFloat(float64(sec)/3600, 'f'
 
 func usd4(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
-func dateRange(r Report) string {
+func dateRange(r tollgate.Report) string {
 	return r.Since.UTC().Format(time.DateOnly) + " to " + r.Until.UTC().Format("2006-01-02 15:04") + " UTC"
 }
 
-func renderTable(w io.Writer, r Report) error {
+func renderTable(w io.Writer, r tollgate.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "Spend %s by %s", dateRange(r), r.By)
 	if !r.AsOf.IsZero() {
@@ -86,7 +91,7 @@ func renderTable(w io.Writer, r Report) error {
 }
 
 // flags marks a cost that is estimated or unknown.
-func flags(ic InstanceCost) string {
+func flags(ic tollgate.InstanceCost) string {
 	var f []string
 	if ic.Estimated {
 		f = append(f, "estimated")
@@ -100,7 +105,7 @@ func flags(ic InstanceCost) string {
 	return " (" + strings.Join(f, ", ") + ")"
 }
 
-func renderCSV(w io.Writer, r Report) error {
+func renderCSV(w io.Writer, r tollgate.Report) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{r.By, "instances", "running_hours", "cost_usd"})
 	secs := int64(0)
