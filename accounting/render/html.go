@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/tollgate/tollgate"
 )
@@ -174,19 +175,22 @@ func renderHTML(w io.Writer, r tollgate.Report) error {
 		sum += ic.CostUSD
 	}
 	page.UntrUSD = usd4(sum)
-	return htmlTmpl.Execute(w, page)
+	return htmlTmpl().Execute(w, page)
 }
 
-var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"usd":   usd4,
-	"hours": hours,
-	"f":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"flags": flags,
-	"when": func(ic tollgate.InstanceCost) string {
-		return ic.LaunchedAt.UTC().Format("2006-01-02 15:04")
-	},
-	"add": func(a, b float64) float64 { return a + b },
-}).Parse(`<!DOCTYPE html>
+// htmlTmpl is parsed on first use: the CLI links this package for every command, and
+// parsing at init would cost each `tollgate ls` a quarter of a millisecond.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"usd":   usd4,
+		"hours": hours,
+		"f":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
+		"flags": flags,
+		"when": func(ic tollgate.InstanceCost) string {
+			return ic.LaunchedAt.UTC().Format("2006-01-02 15:04")
+		},
+		"add": func(a, b float64) float64 { return a + b },
+	}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -246,3 +250,4 @@ Total <strong>$<span id="total">{{.Total}}</span></strong>.</p>
 </body>
 </html>
 `))
+})
