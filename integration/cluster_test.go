@@ -167,7 +167,12 @@ func (c *cluster) daemonEnv() []string {
 func (c *cluster) startDaemon(cfgPath string, u account) {
 	t := c.t
 	t.Helper()
-	cmd := exec.Command(bins.tollgated, "serve", "--config", cfgPath)
+	args := []string{"serve", "--config", cfgPath}
+	if u.uid == 0 {
+		// Only the benchmark runs the daemon as root (the tests use a system user).
+		args = append(args, "--allow-root")
+	}
+	cmd := exec.Command(bins.tollgated, args...)
 	cmd.Env = c.daemonEnv()
 	cmd.SysProcAttr = u.credential()
 	cmd.Dir = c.state
