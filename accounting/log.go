@@ -2,7 +2,6 @@ package accounting
 
 // Log attribute keys: constant, so logs can be queried by key.
 const (
-	logKeyComponent = "component"
 	logKeyRegion    = "region"
 	logKeyError     = "error"
 	logKeyInstances = "instances"

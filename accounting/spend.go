@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/tollgate/tollgate/quota"
@@ -208,20 +207,5 @@ func instanceCosts(c *coster, d *costData, from, until int64) map[string]*Instan
 	for _, v := range d.Volumes {
 		add(v.InstanceID, c.volume(v, from, until))
 	}
-	return out
-}
-
-// sortedCosts returns costs in launch order.
-func sortedCosts(m map[string]*InstanceCost) []InstanceCost {
-	out := make([]InstanceCost, 0, len(m))
-	for _, ic := range m {
-		out = append(out, *ic)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].LaunchedAt.Equal(out[j].LaunchedAt) {
-			return out[i].LaunchedAt.Before(out[j].LaunchedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
 	return out
 }
