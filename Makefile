@@ -16,7 +16,7 @@ build:
 
 ## test: every test with the race detector (the README's and CI's test command)
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## lint: go vet, and staticcheck when it is installed
 lint:

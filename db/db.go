@@ -209,13 +209,17 @@ func IsUnique(err error) bool {
 	return false
 }
 
-// Time formats t the way every timestamp column stores it: UTC RFC 3339 with nanoseconds,
-// which sorts lexically in time order.
+// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction. Fixed width matters:
+// RFC3339Nano drops trailing zeros, and "…:00Z" would sort after "…:00.5Z".
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// Time formats t the way every timestamp column stores it: UTC, fixed width, so that
+// string comparison in SQL is time order.
 func Time(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(timeLayout)
 }
 
 // ParseTime parses a column written by [Time]; the empty string is the zero time.

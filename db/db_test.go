@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // OpenTest opens a fresh database in t's temporary directory.
@@ -73,5 +74,20 @@ func TestNetworkFilesystemRefused(t *testing.T) {
 	}
 	if err := CheckLocalFilesystem(t.TempDir()); err != nil {
 		t.Fatalf("temp dir refused: %v", err)
+	}
+}
+
+func TestTimeSortsLexically(t *testing.T) {
+	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	times := []time.Time{base, base.Add(500 * time.Millisecond), base.Add(time.Second), base.Add(time.Second + time.Nanosecond)}
+	for i := 1; i < len(times); i++ {
+		a, b := Time(times[i-1]), Time(times[i])
+		if !(a < b) {
+			t.Errorf("Time(%v) = %q does not sort before Time(%v) = %q", times[i-1], a, times[i], b)
+		}
+		back, err := ParseTime(b)
+		if err != nil || !back.Equal(times[i]) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", b, back, err, times[i])
+		}
 	}
 }
