@@ -125,7 +125,14 @@ func (s *Service) mail(ctx context.Context, user, kind, message string) {
 
 // runMailCommand runs argv without a shell ("{to}" in an argument becomes the recipient)
 // with a mail message on stdin: To and Subject headers, a blank line, the text.
+//
+// The child gets a fixed, minimal environment: the daemon's own holds the cloud
+// credentials (AWS_SECRET_ACCESS_KEY, EC2_SECRET_KEY), which a mailer and whatever it runs
+// must never see. A recipient that could be read as an option is refused.
 func runMailCommand(ctx context.Context, argv []string, to, subject, body string) error {
+	if !safeRecipient(to) {
+		return fmt.Errorf("mail command: refusing recipient %q (only letters, digits and ._+@- allowed, not starting with -)", to)
+	}
 	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
 	defer cancel()
 	args := make([]string, len(argv))
@@ -133,9 +140,30 @@ func runMailCommand(ctx context.Context, argv []string, to, subject, body string
 		args[i] = strings.ReplaceAll(a, "{to}", to)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = mailEnv
 	cmd.Stdin = strings.NewReader(fmt.Sprintf("To: %s\nSubject: %s\n\n%s\n", to, subject, body))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("mail command %s: %w: %s", args[0], err, firstLine(strings.TrimSpace(string(out))))
 	}
 	return nil
+}
+
+// mailEnv is the whole environment of a mail command.
+var mailEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+
+// safeRecipient accepts user names and user@domain addresses that no mailer reads as an
+// option or as several recipients.
+func safeRecipient(to string) bool {
+	if to == "" || to[0] == '-' || len(to) > 254 {
+		return false
+	}
+	for _, r := range to {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("._+@-", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -152,3 +152,34 @@ func TestConcurrentCollectors(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestMailCommandGetsNoSecrets(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env.txt")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "marker-aws-secret")
+	t.Setenv("EC2_SECRET_KEY", "marker-ec2-secret")
+	if err := runMailCommand(context.Background(), []string{"/bin/sh", "-c", "env > " + out}, "ann", "s", "b"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "marker-") || strings.Contains(string(b), "AWS_") || strings.Contains(string(b), "EC2_") {
+		t.Errorf("the mail command's environment holds cloud variables:\n%s", b)
+	}
+}
+
+func TestMailRecipientRefused(t *testing.T) {
+	for _, to := range []string{"-oQ/tmp/x", "ann bob", "ann,bob@example.edu", "ann\n", ""} {
+		t.Run(to, func(t *testing.T) {
+			marker := filepath.Join(t.TempDir(), "ran")
+			err := runMailCommand(context.Background(), []string{"/bin/sh", "-c", "touch " + marker}, to, "s", "b")
+			if err == nil {
+				t.Fatalf("recipient %q accepted", to)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("mail command ran for recipient %q", to)
+			}
+		})
+	}
+}
