@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -151,62 +150,4 @@ func parseAWSTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// TaggedKeyPair is a key pair with its tags: who created it decides whether tollgate may
-// replace it.
-type TaggedKeyPair struct {
-	KeyPair
-	Tags map[string]string `json:"tags"`
-}
-
-// DescribeKeyPairTagged looks up one key pair by name with its tags; found is false (and
-// err nil) when it does not exist.
-func (c *Client) DescribeKeyPairTagged(ctx context.Context, region, name string) (kp TaggedKeyPair, found bool, err error) {
-	cl, err := c.ec2Client(region)
-	if err != nil {
-		return TaggedKeyPair{}, false, fmt.Errorf("describe keypair %s: %w", name, err)
-	}
-	out, err := cl.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyNames: []string{name}})
-	if IsNotFound(err) {
-		return TaggedKeyPair{}, false, nil
-	}
-	if err != nil {
-		return TaggedKeyPair{}, false, fmt.Errorf("describe keypair %s in %s: %w", name, region, err)
-	}
-	for _, k := range out.KeyPairs {
-		if aws.ToString(k.KeyName) == name {
-			return TaggedKeyPair{
-				KeyPair: KeyPair{Name: name, ID: aws.ToString(k.KeyPairId), Fingerprint: aws.ToString(k.KeyFingerprint)},
-				Tags:    fromSDKTags(k.Tags),
-			}, true, nil
-		}
-	}
-	return TaggedKeyPair{}, false, nil
-}
-
-// ImportKeyPairTagged is ImportKeyPair with tags applied at creation (TagSpecifications,
-// resource type key-pair), so a keypair tollgate imported is recognisable as its own.
-func (c *Client) ImportKeyPairTagged(ctx context.Context, region, name string, publicKey []byte, tags map[string]string) (KeyPair, error) {
-	cl, err := c.ec2Client(region)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("import keypair %s: %w", name, err)
-	}
-	in := &ec2.ImportKeyPairInput{
-		KeyName:           aws.String(name),
-		PublicKeyMaterial: publicKey, // the SDK base64-encodes it on the wire
-	}
-	if len(tags) > 0 {
-		in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeKeyPair, Tags: sdkTags(tags)}}
-	}
-	out, err := cl.ImportKeyPair(ctx, in)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("import keypair %s in %s: %w", name, region, err)
-	}
-	c.logger.Info("keypair imported", slog.String(logKeyRegion, region), slog.String(logKeyKeyName, name))
-	return KeyPair{
-		Name:        aws.ToString(out.KeyName),
-		ID:          aws.ToString(out.KeyPairId),
-		Fingerprint: aws.ToString(out.KeyFingerprint),
-	}, nil
 }
