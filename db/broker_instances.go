@@ -48,7 +48,7 @@ const instanceCols = `i.id, coalesce(i.launch_id, ''), coalesce(i.owner, ''), co
 
 const instanceFrom = ` FROM instances i LEFT JOIN launches l ON l.id = i.launch_id`
 
-func scanInstance(sc interface{ Scan(...any) error }) (Instance, error) {
+func scanInstance(sc Scanner) (Instance, error) {
 	var in Instance
 	var launched, expires, seen, gone, tags string
 	if err := sc.Scan(&in.ID, &in.LaunchID, &in.Owner, &in.UID, &in.Region, &in.Type, &in.Image, &in.Name, &in.Purpose,
@@ -125,19 +125,7 @@ func ListInstances(ctx context.Context, q Querier, f InstanceFilter) ([]Instance
 		}
 	}
 	rows, err := run(ctx, q, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	defer rows.Close()
-	var out []Instance
-	for rows.Next() {
-		in, err := scanInstance(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return scanAll("list instances", rows, err, scanInstance)
 }
 
 func placeholders(n int) string {

@@ -41,7 +41,7 @@ type Launch struct {
 const launchCols = `id, client_token, owner, uid, region, type, image, count, name, spot, vcpus_each,
 	price_hourly, lifetime_s, expires_at, state, error, created_at, updated_at`
 
-func scanLaunch(sc interface{ Scan(...any) error }) (Launch, error) {
+func scanLaunch(sc Scanner) (Launch, error) {
 	var l Launch
 	var lifetime int64
 	var expires, created, updated string
@@ -92,19 +92,7 @@ func RequestedLaunches(ctx context.Context, q Querier, owner string) ([]Launch, 
 
 func queryLaunches(ctx context.Context, q Querier, query string, args ...any) ([]Launch, error) {
 	rows, err := queryContext(ctx, q, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list launches: %w", err)
-	}
-	defer rows.Close()
-	var out []Launch
-	for rows.Next() {
-		l, err := scanLaunch(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list launches: %w", err)
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return scanAll("list launches", rows, err, scanLaunch)
 }
 
 // SettleLaunch moves a launch out of state requested (to launched or failed) through q.

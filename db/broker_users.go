@@ -30,7 +30,7 @@ type User struct {
 
 const userCols = `name, coalesce(uid, -1), source, grp, disabled, overrides, created_at, updated_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+func scanUser(sc Scanner) (User, error) {
 	var u User
 	var created, updated string
 	if err := sc.Scan(&u.Name, &u.UID, &u.Source, &u.Group, &u.Disabled, &u.Overrides, &created, &updated); err != nil {
@@ -61,19 +61,7 @@ func (d *DB) GetUser(ctx context.Context, name string) (User, bool, error) {
 // ListUsers lists every enrolled user by name.
 func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanAll("list users", rows, err, scanUser)
 }
 
 // InsertUser enrols u through q; a duplicate name is a unique-constraint error

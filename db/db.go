@@ -229,3 +229,27 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	return time.Parse(time.RFC3339Nano, s)
 }
+
+// Scanner is what a row scan needs: *sql.Row and *sql.Rows both are one.
+type Scanner interface{ Scan(dest ...any) error }
+
+// scanAll reads every row of a query with scan and closes the rows. what names the
+// listing in errors.
+func scanAll[T any](what string, rows *sql.Rows, err error, scan func(Scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

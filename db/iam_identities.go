@@ -46,7 +46,7 @@ type IAMKeyIntent struct {
 
 const iamIdentityCols = `user, iam_user, arn, state, created_at, last_rotated, updated_at`
 
-func scanIAMIdentity(sc interface{ Scan(...any) error }) (IAMIdentity, error) {
+func scanIAMIdentity(sc Scanner) (IAMIdentity, error) {
 	var r IAMIdentity
 	var created, rotated, updated string
 	if err := sc.Scan(&r.User, &r.IAMUser, &r.ARN, &r.State, &created, &rotated, &updated); err != nil {
@@ -81,19 +81,7 @@ func (d *DB) GetIAMIdentity(ctx context.Context, q Querier, user string) (r IAMI
 // ListIAMIdentities returns every identity record, by user.
 func (d *DB) ListIAMIdentities(ctx context.Context) ([]IAMIdentity, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+iamIdentityCols+` FROM iam_identities ORDER BY user`)
-	if err != nil {
-		return nil, fmt.Errorf("list iam identities: %w", err)
-	}
-	defer rows.Close()
-	var out []IAMIdentity
-	for rows.Next() {
-		r, err := scanIAMIdentity(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanAll("list iam identities", rows, err, scanIAMIdentity)
 }
 
 // PutIAMIdentity inserts or replaces user's identity record. UpdatedAt zero means d.Now().
