@@ -56,6 +56,7 @@ type Accounting interface {
 	Report(ctx context.Context, req accounting.ReportRequest) (accounting.Report, error)
 	Notices(ctx context.Context, user string, all bool) ([]accounting.Notice, error)
 	UnreadNotices(ctx context.Context, user string) (int, error)
+	Notify(ctx context.Context, user, kind, ref, message string) (bool, error)
 	Run(ctx context.Context) error
 }
 

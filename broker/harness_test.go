@@ -114,9 +114,10 @@ func (f *fakeUsers) LookupName(name string) (UserInfo, error) {
 
 // fakeAccounting stands in for the accounting engine: spend is what the test says.
 type fakeAccounting struct {
-	mu     sync.Mutex
-	spent  map[string]float64
-	unread map[string]int
+	mu       sync.Mutex
+	spent    map[string]float64
+	unread   map[string]int
+	notified map[string][]string // user → "kind ref"
 }
 
 func (f *fakeAccounting) Usage(ctx context.Context, user string) (accounting.Usage, error) {
@@ -140,6 +141,15 @@ func (f *fakeAccounting) UnreadNotices(ctx context.Context, user string) (int, e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.unread[user], nil
+}
+func (f *fakeAccounting) Notify(ctx context.Context, user, kind, ref, message string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.notified == nil {
+		f.notified = map[string][]string{}
+	}
+	f.notified[user] = append(f.notified[user], kind+" "+ref)
+	return true, nil
 }
 func (f *fakeAccounting) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
@@ -212,6 +213,15 @@ func (d *Daemon) adoptOne(ctx context.Context, ci cloud.Instance, now time.Time)
 	}
 	d.log.Warn("reconcile: adopted a tollgate-tagged instance the database lacked",
 		logInstance, ci.ID, logUser, owner, logRegion, ci.Region)
+	if purpose == "user" {
+		// The owner may believe the launch failed (the daemon died before answering):
+		// tell them it exists, is theirs, and when its lease ends.
+		msg := fmt.Sprintf("instance %s (%s in %s) was found in the cloud with your tag and is now managed by tollgate; its lease ends %s",
+			ci.ID, ci.Type, ci.Region, expires.UTC().Format("2006-01-02 15:04 MST"))
+		if _, err := d.acct.Notify(ctx, owner, accounting.KindAdopted, ci.ID, msg); err != nil {
+			d.log.Warn("notify adoption", logInstance, ci.ID, logUser, owner, logErr, err)
+		}
+	}
 	return &row, nil
 }
 

@@ -162,6 +162,12 @@ func TestTaggedInstanceIsAdopted(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Target != id || entries[0].Actor != "tollgated" {
 		t.Errorf("got audit %+v, %v; want one reconcile.adopt of %s by tollgated", entries, err, id)
 	}
+	h.acct.mu.Lock()
+	notified := h.acct.notified["bob"]
+	h.acct.mu.Unlock()
+	if len(notified) != 1 || notified[0] != "adopted "+id {
+		t.Errorf("bob's notices: got %q, want one adoption notice for %s", notified, id)
+	}
 	// A second pass adopts nothing more.
 	res, err = h.c.Reconcile(h.ctx)
 	if err != nil || len(res.Adopted) != 0 {
