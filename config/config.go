@@ -83,4 +83,8 @@ type IAM struct {
 	PolicyName      string `toml:"policy_name"`       // default "tollgate-student"
 	// PropagationTimeout bounds the wait until STS accepts a new key (default 60s).
 	PropagationTimeout time.Duration `toml:"propagation_timeout"`
+	// PermissionsBoundary is the ARN of the managed policy set as every identity's
+	// permissions boundary ("" = none). It caps what the inline policy can grant, so the
+	// daemon's IAM policy can require it and its credentials cannot mint an admin.
+	PermissionsBoundary string `toml:"permissions_boundary"`
 }

@@ -69,6 +69,7 @@ func TestDefaults(t *testing.T) {
 			{"iam path", c.IAM.Path, "/tollgate/"},
 			{"policy_name", c.IAM.PolicyName, "tollgate-student"},
 			{"propagation_timeout", c.IAM.PropagationTimeout, 60 * time.Second},
+			{"permissions_boundary", c.IAM.PermissionsBoundary, ""},
 		}
 		for _, tt := range checks {
 			t.Run(tt.name, func(t *testing.T) {
@@ -329,6 +330,15 @@ func TestErrors(t *testing.T) {
 		{"iam path", "[iam]\npath = \"tollgate\"\n", []string{`2: iam.path: "tollgate" is not an IAM path (it starts and ends with /, e.g. /tollgate/)`}},
 		{"policy name", "[iam]\npolicy_name = \"a b\"\n", []string{`2: iam.policy_name: "a b" is not an IAM policy name (1 to 128 of letters, digits and +=,.@_-)`}},
 		{"propagation", "[iam]\npropagation_timeout = \"0\"\n", []string{`2: iam.propagation_timeout: 0s is shorter than 1s`}},
+		{"boundary not an arn", "[iam]\npath = \"/tollgate/\"\npermissions_boundary = \"tollgate-student-boundary\"\n",
+			[]string{`3: iam.permissions_boundary: "tollgate-student-boundary" is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)`}},
+		{"boundary placeholder account", "[iam]\npermissions_boundary = \"arn:aws:iam::ACCOUNT:policy/tollgate-student-boundary\"\n",
+			[]string{`2: iam.permissions_boundary: "arn:aws:iam::ACCOUNT:policy/tollgate-student-boundary" is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)`}},
+		{"boundary is a user arn", "[iam]\npermissions_boundary = \"arn:aws:iam::123456789012:user/tollgate/x\"\n",
+			[]string{`2: iam.permissions_boundary: "arn:aws:iam::123456789012:user/tollgate/x" is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)`}},
+		{"boundary wildcard", "[iam]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/*\"\n",
+			[]string{`2: iam.permissions_boundary: "arn:aws:iam::123456789012:policy/*" is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)`}},
+		{"boundary not a string", "[iam]\npermissions_boundary = 1\n", []string{`2: iam.permissions_boundary: expected a string, got a TOML integer`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,6 +362,27 @@ func TestErrors(t *testing.T) {
 			var ce *Error
 			if !errors.As(err, &ce) || ce.File != file || ce.Line == 0 {
 				t.Errorf("got %#v, want an *Error with file and line", ce)
+			}
+		})
+	}
+}
+
+// TestPermissionsBoundary: the boundary ARNs IAM accepts are taken as written.
+func TestPermissionsBoundary(t *testing.T) {
+	tests := []struct {
+		name string
+		arn  string
+	}{
+		{"customer managed", "arn:aws:iam::123456789012:policy/tollgate-student-boundary"},
+		{"with a path", "arn:aws:iam::123456789012:policy/teaching/tollgate-student-boundary"},
+		{"china partition", "arn:aws-cn:iam::123456789012:policy/tollgate-student-boundary"},
+		{"govcloud partition", "arn:aws-us-gov:iam::123456789012:policy/b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := parse(t, "[iam]\npermissions_boundary = \""+tt.arn+"\"\n")
+			if got := c.IAM.PermissionsBoundary; got != tt.arn {
+				t.Errorf("got %q, want %q", got, tt.arn)
 			}
 		})
 	}

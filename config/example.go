@@ -86,6 +86,8 @@ path = "/tollgate/"
 policy_name = "tollgate-student"
 policy_file = ""                              # "" = the installed scripts/student-policy.json
 propagation_timeout = "60s"                   # wait for STS to accept a new access key
+permissions_boundary = ""                     # "" = none; the shipped daemon IAM policy requires
+                                              # "arn:aws:iam::ACCOUNT:policy/tollgate-student-boundary"
 `
 
 // Example returns a commented example configuration that sets every key to its default

@@ -574,11 +574,12 @@ type fileAccounting struct {
 }
 
 type fileIAM struct {
-	UserNamePattern    string   `toml:"user_name_pattern"`
-	Path               string   `toml:"path"`
-	PolicyFile         string   `toml:"policy_file"`
-	PolicyName         string   `toml:"policy_name"`
-	PropagationTimeout interval `toml:"propagation_timeout"`
+	UserNamePattern     string   `toml:"user_name_pattern"`
+	Path                string   `toml:"path"`
+	PolicyFile          string   `toml:"policy_file"`
+	PolicyName          string   `toml:"policy_name"`
+	PropagationTimeout  interval `toml:"propagation_timeout"`
+	PermissionsBoundary string   `toml:"permissions_boundary"`
 }
 
 // newFileConfig returns the file representation of the defaults, for the document to be
@@ -604,11 +605,12 @@ func newFileConfig() *fileConfig {
 			MailDomain:      d.Accounting.MailDomain,
 		},
 		IAM: fileIAM{
-			UserNamePattern:    d.IAM.UserNamePattern,
-			Path:               d.IAM.Path,
-			PolicyFile:         d.IAM.PolicyFile,
-			PolicyName:         d.IAM.PolicyName,
-			PropagationTimeout: interval{d.IAM.PropagationTimeout},
+			UserNamePattern:     d.IAM.UserNamePattern,
+			Path:                d.IAM.Path,
+			PolicyFile:          d.IAM.PolicyFile,
+			PolicyName:          d.IAM.PolicyName,
+			PropagationTimeout:  interval{d.IAM.PropagationTimeout},
+			PermissionsBoundary: d.IAM.PermissionsBoundary,
 		},
 	}
 }
@@ -651,11 +653,12 @@ func (fc *fileConfig) config(sc *scan) (*Config, []*Error) {
 			MailDomain:      fc.Accounting.MailDomain,
 		},
 		IAM: IAM{
-			UserNamePattern:    fc.IAM.UserNamePattern,
-			Path:               fc.IAM.Path,
-			PolicyFile:         fc.IAM.PolicyFile,
-			PolicyName:         fc.IAM.PolicyName,
-			PropagationTimeout: fc.IAM.PropagationTimeout.d,
+			UserNamePattern:     fc.IAM.UserNamePattern,
+			Path:                fc.IAM.Path,
+			PolicyFile:          fc.IAM.PolicyFile,
+			PolicyName:          fc.IAM.PolicyName,
+			PropagationTimeout:  fc.IAM.PropagationTimeout.d,
+			PermissionsBoundary: fc.IAM.PermissionsBoundary,
 		},
 	}
 	def := DefaultPolicy()

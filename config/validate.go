@@ -19,6 +19,9 @@ import (
 var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	iamNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]+$`)
+	// policyARNRE is a customer managed policy ARN in any partition: account id, an
+	// optional path, a policy name.
+	policyARNRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:policy/([\x21-\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,128}$`)
 )
 
 // dateLayout is how term dates are written.
@@ -319,5 +322,8 @@ func (v *validator) iam() {
 	}
 	if i.PropagationTimeout < time.Second {
 		v.add([]string{"iam", "propagation_timeout"}, "%s is shorter than 1s", i.PropagationTimeout)
+	}
+	if b := i.PermissionsBoundary; b != "" && (!policyARNRE.MatchString(b) || len(b) > 2048) {
+		v.add([]string{"iam", "permissions_boundary"}, "%q is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)", b)
 	}
 }
