@@ -12,6 +12,7 @@ type User struct {
 	Path             string
 	ARN              string
 	Tags             map[string]string
+	Boundary         string            // permissions boundary policy ARN, "" for none
 	InlinePolicies   map[string]string // name → document
 	AttachedPolicies []string          // ARNs
 	Groups           []string
@@ -36,7 +37,7 @@ func (s *Sim) Users(pathPrefix string) []User {
 		if !strings.HasPrefix(u.path, pathPrefix) {
 			continue
 		}
-		x := User{Name: u.name, Path: u.path, ARN: u.arn(), Tags: map[string]string{},
+		x := User{Name: u.name, Path: u.path, ARN: u.arn(), Tags: map[string]string{}, Boundary: u.boundary,
 			InlinePolicies: map[string]string{}, LoginProfile: u.login != nil}
 		for k, v := range u.tags {
 			x.Tags[k] = v

@@ -16,6 +16,7 @@ type user struct {
 	id       string
 	created  time.Time
 	tags     map[string]string
+	boundary string            // ARN of the permissions boundary policy, "" for none
 	inline   map[string]string // policy name → document
 	attached map[string]bool   // policy ARN
 	groups   map[string]bool   // lower-cased group name

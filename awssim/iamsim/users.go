@@ -6,28 +6,30 @@ import (
 )
 
 var iamActions = map[string]handler{
-	"CreateUser":               (*Sim).createUser,
-	"GetUser":                  (*Sim).getUser,
-	"ListUsers":                (*Sim).listUsers,
-	"DeleteUser":               (*Sim).deleteUser,
-	"PutUserPolicy":            (*Sim).putUserPolicy,
-	"GetUserPolicy":            (*Sim).getUserPolicy,
-	"DeleteUserPolicy":         (*Sim).deleteUserPolicy,
-	"ListUserPolicies":         (*Sim).listUserPolicies,
-	"AttachUserPolicy":         (*Sim).attachUserPolicy,
-	"DetachUserPolicy":         (*Sim).detachUserPolicy,
-	"ListAttachedUserPolicies": (*Sim).listAttachedUserPolicies,
-	"CreateGroup":              (*Sim).createGroup,
-	"AddUserToGroup":           (*Sim).addUserToGroup,
-	"RemoveUserFromGroup":      (*Sim).removeUserFromGroup,
-	"ListGroupsForUser":        (*Sim).listGroupsForUser,
-	"CreateLoginProfile":       (*Sim).createLoginProfile,
-	"GetLoginProfile":          (*Sim).getLoginProfile,
-	"DeleteLoginProfile":       (*Sim).deleteLoginProfile,
-	"CreateAccessKey":          (*Sim).createAccessKey,
-	"ListAccessKeys":           (*Sim).listAccessKeys,
-	"UpdateAccessKey":          (*Sim).updateAccessKey,
-	"DeleteAccessKey":          (*Sim).deleteAccessKey,
+	"CreateUser":                    (*Sim).createUser,
+	"GetUser":                       (*Sim).getUser,
+	"PutUserPermissionsBoundary":    (*Sim).putUserPermissionsBoundary,
+	"DeleteUserPermissionsBoundary": (*Sim).deleteUserPermissionsBoundary,
+	"ListUsers":                     (*Sim).listUsers,
+	"DeleteUser":                    (*Sim).deleteUser,
+	"PutUserPolicy":                 (*Sim).putUserPolicy,
+	"GetUserPolicy":                 (*Sim).getUserPolicy,
+	"DeleteUserPolicy":              (*Sim).deleteUserPolicy,
+	"ListUserPolicies":              (*Sim).listUserPolicies,
+	"AttachUserPolicy":              (*Sim).attachUserPolicy,
+	"DetachUserPolicy":              (*Sim).detachUserPolicy,
+	"ListAttachedUserPolicies":      (*Sim).listAttachedUserPolicies,
+	"CreateGroup":                   (*Sim).createGroup,
+	"AddUserToGroup":                (*Sim).addUserToGroup,
+	"RemoveUserFromGroup":           (*Sim).removeUserFromGroup,
+	"ListGroupsForUser":             (*Sim).listGroupsForUser,
+	"CreateLoginProfile":            (*Sim).createLoginProfile,
+	"GetLoginProfile":               (*Sim).getLoginProfile,
+	"DeleteLoginProfile":            (*Sim).deleteLoginProfile,
+	"CreateAccessKey":               (*Sim).createAccessKey,
+	"ListAccessKeys":                (*Sim).listAccessKeys,
+	"UpdateAccessKey":               (*Sim).updateAccessKey,
+	"DeleteAccessKey":               (*Sim).deleteAccessKey,
 }
 
 // XML shapes of IAM results (element names as the SDK's deserializers expect).
@@ -37,12 +39,17 @@ type (
 		Value string `xml:"Value"`
 	}
 	xmlUser struct {
-		Path       string   `xml:"Path"`
-		UserName   string   `xml:"UserName"`
-		UserID     string   `xml:"UserId"`
-		Arn        string   `xml:"Arn"`
-		CreateDate string   `xml:"CreateDate"`
-		Tags       []xmlTag `xml:"Tags>member,omitempty"`
+		Path                string       `xml:"Path"`
+		UserName            string       `xml:"UserName"`
+		UserID              string       `xml:"UserId"`
+		Arn                 string       `xml:"Arn"`
+		CreateDate          string       `xml:"CreateDate"`
+		PermissionsBoundary *xmlBoundary `xml:"PermissionsBoundary,omitempty"`
+		Tags                []xmlTag     `xml:"Tags>member,omitempty"`
+	}
+	xmlBoundary struct {
+		PermissionsBoundaryType string `xml:"PermissionsBoundaryType"`
+		PermissionsBoundaryArn  string `xml:"PermissionsBoundaryArn"`
 	}
 	xmlGroup struct {
 		Path       string `xml:"Path"`
@@ -64,6 +71,9 @@ type (
 
 func (u *user) xml() xmlUser {
 	x := xmlUser{Path: u.path, UserName: u.name, UserID: u.id, Arn: u.arn(), CreateDate: isoTime(u.created)}
+	if u.boundary != "" {
+		x.PermissionsBoundary = &xmlBoundary{PermissionsBoundaryType: boundaryType, PermissionsBoundaryArn: u.boundary}
+	}
 	for _, k := range sortedKeys(u.tags) {
 		x.Tags = append(x.Tags, xmlTag{k, u.tags[k]})
 	}
@@ -95,10 +105,16 @@ func (s *Sim) createUser(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	boundary := c.form.Get("PermissionsBoundary")
+	if boundary != "" {
+		if err := checkPolicyARN(boundary); err != nil {
+			return nil, err
+		}
+	}
 	if s.users[strings.ToLower(name)] != nil {
 		return nil, alreadyExists("User with name %s already exists.", name)
 	}
-	u := &user{name: name, path: path, id: s.newID("AIDA"), created: c.now, tags: tags(c.form),
+	u := &user{name: name, path: path, id: s.newID("AIDA"), created: c.now, tags: tags(c.form), boundary: boundary,
 		inline: map[string]string{}, attached: map[string]bool{}, groups: map[string]bool{}}
 	s.users[strings.ToLower(name)] = u
 	return struct {
@@ -148,7 +164,7 @@ func (s *Sim) listUsers(c *call) (any, *apiError) {
 	}{IsTruncated: next != "", Marker: next}
 	for _, k := range keys[start:end] {
 		x := s.users[k].xml()
-		x.Tags = nil // ListUsers does not return tags
+		x.Tags, x.PermissionsBoundary = nil, nil // ListUsers returns neither, like IAM
 		res.Users = append(res.Users, x)
 	}
 	return res, nil
@@ -254,8 +270,8 @@ func (s *Sim) attachUserPolicy(c *call) (any, *apiError) {
 		return nil, err
 	}
 	arn := c.form.Get("PolicyArn")
-	if !strings.HasPrefix(arn, "arn:aws:iam::") || !strings.Contains(arn, ":policy/") {
-		return nil, &apiError{status: 400, code: "InvalidInput", msg: "ARN " + arn + " is not valid."}
+	if err := checkPolicyARN(arn); err != nil {
+		return nil, err
 	}
 	if len(u.attached) >= 20 && !u.attached[arn] {
 		return nil, &apiError{status: 409, code: "LimitExceeded", msg: "Cannot exceed quota for PoliciesPerUser: 20"}
