@@ -22,6 +22,8 @@ const (
 	logKeyIAMUser = "iam_user"
 	logKeyPolicy  = "policy"
 	logKeyGroup   = "group"
+	// logKeyBoundary is a permissions boundary policy ARN.
+	logKeyBoundary = "permissions_boundary"
 )
 
 // IAMUser is what tollgate needs of an IAM user.
@@ -32,6 +34,9 @@ type IAMUser struct {
 	ARN       string            `json:"arn"`
 	CreatedAt time.Time         `json:"created_at"`
 	Tags      map[string]string `json:"tags,omitempty"` // only from CreateIAMUser/GetIAMUser
+	// PermissionsBoundary is the ARN of the user's boundary policy, "" for none. Only
+	// CreateIAMUser and GetIAMUser know it: IAM's ListUsers does not return boundaries.
+	PermissionsBoundary string `json:"permissions_boundary,omitempty"`
 }
 
 // AccessKey is an IAM access key. Secret is set only by CreateAccessKey, the one moment
@@ -82,6 +87,9 @@ func iamUser(u *iamtypes.User) IAMUser {
 		ARN:       aws.ToString(u.Arn),
 		CreatedAt: aws.ToTime(u.CreateDate).UTC(),
 	}
+	if pb := u.PermissionsBoundary; pb != nil {
+		out.PermissionsBoundary = aws.ToString(pb.PermissionsBoundaryArn)
+	}
 	if len(u.Tags) > 0 {
 		out.Tags = map[string]string{}
 		for _, t := range u.Tags {
@@ -91,9 +99,15 @@ func iamUser(u *iamtypes.User) IAMUser {
 	return out
 }
 
-// CreateIAMUser creates an IAM user under path with tags.
-func (c *Client) CreateIAMUser(ctx context.Context, name, path string, tags map[string]string) (IAMUser, error) {
+// CreateIAMUser creates an IAM user under path with tags and, unless boundary is "", that
+// managed policy as its permissions boundary. Setting the boundary in the same call means
+// the user never exists without it, which is what lets the daemon's own IAM policy allow
+// CreateUser only with the boundary.
+func (c *Client) CreateIAMUser(ctx context.Context, name, path, boundary string, tags map[string]string) (IAMUser, error) {
 	in := &iam.CreateUserInput{UserName: aws.String(name), Path: aws.String(path)}
+	if boundary != "" {
+		in.PermissionsBoundary = aws.String(boundary)
+	}
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
@@ -106,8 +120,19 @@ func (c *Client) CreateIAMUser(ctx context.Context, name, path string, tags map[
 	if err != nil {
 		return IAMUser{}, fmt.Errorf("create iam user %s: %w", name, err)
 	}
-	c.logger.Info("iam user created", slog.String(logKeyIAMUser, name))
+	c.logger.Info("iam user created", slog.String(logKeyIAMUser, name), slog.String(logKeyBoundary, boundary))
 	return iamUser(out.User), nil
+}
+
+// PutIAMUserPermissionsBoundary sets (or replaces) a user's permissions boundary.
+func (c *Client) PutIAMUserPermissionsBoundary(ctx context.Context, user, boundary string) error {
+	_, err := c.iamClient().PutUserPermissionsBoundary(ctx, &iam.PutUserPermissionsBoundaryInput{
+		UserName: aws.String(user), PermissionsBoundary: aws.String(boundary)})
+	if err != nil {
+		return fmt.Errorf("put permissions boundary %s on iam user %s: %w", boundary, user, err)
+	}
+	c.logger.Info("iam user permissions boundary set", slog.String(logKeyIAMUser, user), slog.String(logKeyBoundary, boundary))
+	return nil
 }
 
 // GetIAMUser looks up one user; found is false (and err nil) when it does not exist.

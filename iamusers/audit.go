@@ -13,8 +13,11 @@ const (
 	ActionRotate  = "iam.key.rotate" // access key replaced
 	ActionRevoke  = "iam.revoke"     // identity and everything attached deleted
 	ActionRecover = "iam.recover"    // start-up settled a crashed operation
-	daemonActor   = "tollgated"
-	daemonUID     = -1
+	// ActionBoundary: an identity was found without the configured permissions boundary
+	// (removed or changed out of band) and it was put back.
+	ActionBoundary = "iam.boundary"
+	daemonActor    = "tollgated"
+	daemonUID      = -1
 )
 
 type actorKey struct{}

@@ -205,9 +205,14 @@ func (s *Service) ensureIdentity(ctx context.Context, user, name string) (db.IAM
 		return db.IAMIdentity{}, err
 	}
 	if found && ident.State == db.IAMActive && ident.IAMUser == name {
-		// Re-applying the policy keeps every identity on the configured one.
-		err := s.cloud.PutIAMUserPolicy(ctx, name, s.cfg.PolicyName, s.policyFor(user, name))
-		if !cloud.IsNoSuchEntity(err) {
+		// Re-applying the boundary and the policy keeps every identity on the configured
+		// ones, whatever was changed out of band. The boundary comes first: the daemon's
+		// IAM policy allows PutUserPolicy only on a user that has it.
+		exists, err := s.checkBoundary(ctx, user, name)
+		if exists && err == nil {
+			err = s.cloud.PutIAMUserPolicy(ctx, name, s.cfg.PolicyName, s.policyFor(user, name))
+		}
+		if exists && !cloud.IsNoSuchEntity(err) {
 			return ident, err
 		}
 		s.log.Warn("iam user missing; recreating", logUser, user, logIAMUser, name)
@@ -232,13 +237,17 @@ func (s *Service) createIdentity(ctx context.Context, user, name string) (db.IAM
 	if err := s.db.PutIAMIdentity(ctx, nil, ident); err != nil {
 		return db.IAMIdentity{}, err
 	}
-	u, err := s.cloud.CreateIAMUser(ctx, name, s.cfg.Path, map[string]string{cloud.TagOwner: user})
+	u, err := s.cloud.CreateIAMUser(ctx, name, s.cfg.Path, s.cfg.PermissionsBoundary, map[string]string{cloud.TagOwner: user})
 	if cloud.IsEntityAlreadyExists(err) {
 		var found bool
 		u, found, err = s.cloud.GetIAMUser(ctx, name)
 		if err == nil && (!found || !s.ours(u)) {
 			_ = s.db.DeleteIAMIdentity(ctx, nil, user)
 			return db.IAMIdentity{}, fmt.Errorf("%w: %s (path %s, want %s)", ErrNotOurs, name, u.Path, s.cfg.Path)
+		}
+		if err == nil {
+			// Adopted from a crashed attempt or made by hand: it may lack the boundary.
+			err = s.ensureBoundary(ctx, user, u)
 		}
 	}
 	if err != nil {
@@ -260,7 +269,11 @@ func (s *Service) createIdentity(ctx context.Context, user, name string) (db.IAM
 		if err := s.db.PutIAMIdentity(ctx, tx, ident); err != nil {
 			return err
 		}
-		s.audit(ctx, tx, user, ActionCreate, user, db.Allowed, "", map[string]any{"iam_user": name, "arn": u.ARN, "policy": s.cfg.PolicyName})
+		detail := map[string]any{"iam_user": name, "arn": u.ARN, "policy": s.cfg.PolicyName}
+		if s.cfg.PermissionsBoundary != "" {
+			detail["permissions_boundary"] = s.cfg.PermissionsBoundary
+		}
+		s.audit(ctx, tx, user, ActionCreate, user, db.Allowed, "", detail)
 		return nil
 	})
 	if err != nil {

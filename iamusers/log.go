@@ -12,4 +12,6 @@ const (
 	logState    = "state"
 	logDeleted  = "deleted_keys"
 	logRestored = "restored_keys"
+	logBoundary = "permissions_boundary"
+	logPrevious = "previous"
 )

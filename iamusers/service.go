@@ -47,7 +47,8 @@ type Hooks struct {
 // Cloud is what iamusers needs of IAM and STS; *cloud.Client satisfies it. Deletions
 // treat "no such entity" as success, so revocation can be repeated.
 type Cloud interface {
-	CreateIAMUser(ctx context.Context, name, path string, tags map[string]string) (cloud.IAMUser, error)
+	CreateIAMUser(ctx context.Context, name, path, boundary string, tags map[string]string) (cloud.IAMUser, error)
+	PutIAMUserPermissionsBoundary(ctx context.Context, user, boundary string) error
 	GetIAMUser(ctx context.Context, name string) (cloud.IAMUser, bool, error)
 	ListIAMUsers(ctx context.Context, pathPrefix string) ([]cloud.IAMUser, error)
 	DeleteIAMUser(ctx context.Context, name string) error
@@ -129,6 +130,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if cfg.PropagationTimeout <= 0 {
 		cfg.PropagationTimeout = config.DefaultPropagation
+	}
+	if b := cfg.PermissionsBoundary; b != "" && (!strings.HasPrefix(b, "arn:") || !strings.Contains(b, ":policy/")) {
+		return nil, fmt.Errorf("iam.permissions_boundary %q is not an IAM policy ARN", b)
 	}
 	policy, err := loadPolicy(opts.Policy, cfg.PolicyFile)
 	if err != nil {
