@@ -42,7 +42,7 @@ func TestThroughAWSSim(t *testing.T) {
 	defer d.Close()
 	svc, err := iamusers.New(iamusers.Options{
 		DB: d, Cloud: cl, Region: "us-west-2", Now: sim.Now, Logger: slog.New(slog.DiscardHandler),
-		Config: config.IAM{PropagationTimeout: time.Minute},
+		Config: config.IAM{PropagationTimeout: time.Minute, PermissionsBoundary: boundaryARN},
 		Sleep:  func(ctx context.Context, d time.Duration) error { sim.Advance(d); return nil },
 	})
 	if err != nil {
@@ -63,6 +63,9 @@ func TestThroughAWSSim(t *testing.T) {
 	u, ok := iam.LookupUser("tollgate-lee")
 	if !ok || len(u.Keys) != 1 || u.Keys[0].ID != second.AccessKeyID || u.Keys[0].ID == first.AccessKeyID {
 		t.Fatalf("after rotation IAM holds %+v, want only %s", u, second.AccessKeyID)
+	}
+	if u.Boundary != boundaryARN {
+		t.Errorf("boundary through awssim = %q, want %q", u.Boundary, boundaryARN)
 	}
 	who, err := cl.CallerIdentityOf(ctx, second.AccessKeyID, second.SecretAccessKey)
 	if err != nil || who.ARN != u.ARN {
