@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/tollgate/tollgate/broker/api"
@@ -25,3 +27,22 @@ func apiInstances(rows []db.Instance) []api.Instance {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// instanceList is a listing of rows as users and admins see it: transitional states
+// refreshed from the cloud, and each instance's cost this budget period from accounting.
+func (d *Daemon) instanceList(ctx context.Context, rows []db.Instance) (api.InstanceList, error) {
+	rows = d.refreshTransitional(ctx, rows)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	costs, err := d.acct.InstanceCosts(ctx, ids)
+	if err != nil {
+		return api.InstanceList{}, fmt.Errorf("list instances: %w", err)
+	}
+	out := apiInstances(rows)
+	for i := range out {
+		out[i].CostUSD = costs[out[i].ID]
+	}
+	return api.InstanceList{Instances: out}, nil
+}

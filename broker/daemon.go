@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
+	"github.com/tollgate/tollgate/quota"
 )
 
 // Version is reported by whoami; cmd may set it at link time.
@@ -47,11 +48,15 @@ const (
 	logCount    = "count"
 )
 
-// Accounting is what the broker needs of the accounting engine; *accounting.Service
-// satisfies it. Declared here so the broker runs while accounting is incomplete.
+// Accounting is what the broker needs of the accounting engine.
 type Accounting interface {
 	Usage(ctx context.Context, user string) (accounting.Usage, error)
 	SpentUSD(ctx context.Context, user string, since time.Time) (float64, error)
+	// InstanceCosts is each instance's cost over its owner's current budget period.
+	InstanceCosts(ctx context.Context, ids []string) (map[string]float64, error)
+	// PeriodFor is the budget period of pol at now (one computation for the broker and
+	// accounting, with the same fallback).
+	PeriodFor(pol quota.Policy, user string, now time.Time) (start, end time.Time)
 	Collect(ctx context.Context) (accounting.CollectResult, error)
 	Report(ctx context.Context, req accounting.ReportRequest) (accounting.Report, error)
 	Notices(ctx context.Context, user string, all bool) ([]accounting.Notice, error)

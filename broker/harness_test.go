@@ -128,6 +128,16 @@ func (f *fakeAccounting) SpentUSD(ctx context.Context, user string, since time.T
 	defer f.mu.Unlock()
 	return f.spent[user], nil
 }
+func (f *fakeAccounting) InstanceCosts(ctx context.Context, ids []string) (map[string]float64, error) {
+	return map[string]float64{}, nil
+}
+func (f *fakeAccounting) PeriodFor(pol quota.Policy, user string, now time.Time) (time.Time, time.Time) {
+	start, err := quota.PeriodStart(pol.BudgetPeriod, now, time.Time{})
+	if err != nil {
+		start, _ = quota.PeriodStart(quota.PeriodMonth, now, time.Time{})
+	}
+	return start, time.Time{}
+}
 func (f *fakeAccounting) Collect(ctx context.Context) (accounting.CollectResult, error) {
 	return accounting.CollectResult{}, nil
 }

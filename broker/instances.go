@@ -32,7 +32,7 @@ func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	return api.InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
+	return d.instanceList(ctx, rows)
 }
 
 func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -42,7 +42,7 @@ func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Re
 	if err != nil {
 		return nil, err
 	}
-	return api.InstanceList{Instances: apiInstances(d.refreshTransitional(ctx, rows))}, nil
+	return d.instanceList(ctx, rows)
 }
 
 // actionHandler serves stop, start and terminate. Every id must be known and, unless
@@ -245,5 +245,5 @@ func (d *Daemon) handleQuota(ctx context.Context, c *caller, r *http.Request) (a
 	if usage.SpentUSD, err = d.spent(ctx, c.Name, pol, now); err != nil {
 		return nil, err
 	}
-	return api.QuotaResponse{User: c.Name, Policy: pol, Usage: usage, PeriodStart: d.periodStart(pol, now)}, nil
+	return api.QuotaResponse{User: c.Name, Policy: pol, Usage: usage, PeriodStart: d.periodStart(pol, c.Name, now)}, nil
 }

@@ -214,7 +214,7 @@ func (d *Daemon) spent(ctx context.Context, user string, pol quota.Policy, now t
 	if pol.BudgetUSD <= 0 {
 		return 0, nil
 	}
-	start := d.periodStart(pol, now)
+	start := d.periodStart(pol, user, now)
 	s, err := d.acct.SpentUSD(ctx, user, start)
 	if err != nil {
 		return 0, fmt.Errorf("spend of %s: %w", user, err)
@@ -222,17 +222,10 @@ func (d *Daemon) spent(ctx context.Context, user string, pol quota.Policy, now t
 	return s, nil
 }
 
-// periodStart is the start of the policy's budget period; if the term start is not
-// configured it is the zero time, so everything ever spent counts (never too little).
-func (d *Daemon) periodStart(pol quota.Policy, now time.Time) time.Time {
-	var term time.Time
-	if d.cfg.Accounting.TermStart != "" {
-		term, _ = time.Parse(time.DateOnly, d.cfg.Accounting.TermStart)
-	}
-	start, err := quota.PeriodStart(pol.BudgetPeriod, now, term)
-	if err != nil {
-		return time.Time{}
-	}
+// periodStart is the start of the policy's budget period, as accounting computes it for
+// usage and budget enforcement.
+func (d *Daemon) periodStart(pol quota.Policy, user string, now time.Time) time.Time {
+	start, _ := d.acct.PeriodFor(pol, user, now)
 	return start
 }
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/broker/api"
@@ -21,10 +22,11 @@ func TestRealServicesSatisfyInterfaces(t *testing.T) {
 	}
 }
 
-// TestProductionWiring starts the daemon as cmd does: real accounting, IAM identities and
-// price table built by New from the configuration.
-func TestProductionWiring(t *testing.T) {
-	h := newHarness(t)
+// startReal starts the daemon as cmd does: real accounting, IAM identities and price
+// table built by New from the configuration. It returns a client and stops the daemon
+// when the test ends.
+func startReal(t *testing.T, h *harness) *api.Client {
+	t.Helper()
 	h.shutdown()
 	d, err := New(h.ctx, Options{Config: h.cfg, Cloud: h.cloud, Users: h.users, Now: h.sim.Now, AllowRoot: true,
 		Hooks: &Hooks{PeerUID: h.users.peerUID}})
@@ -34,13 +36,19 @@ func TestProductionWiring(t *testing.T) {
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	}()
-	c := api.NewClient(d.Socket())
+	})
+	return api.NewClient(d.Socket())
+}
+
+// TestProductionWiring starts the daemon with the real services and walks a launch.
+func TestProductionWiring(t *testing.T) {
+	h := newHarness(t)
+	c := startReal(t, h)
 	h.users.as("ops")
 	if _, err := c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"alice"}}); err != nil {
 		t.Fatal(err)
@@ -63,4 +71,65 @@ func TestProductionWiring(t *testing.T) {
 	if _, err := c.Terminate(h.ctx, []string{res.Instances[0].ID}); err != nil {
 		t.Errorf("Terminate: %v", err)
 	}
+}
+
+// TestListingCost: an instance that ran an hour shows about an hour's price as cost_usd
+// in the user's and the admin's listing, through the real accounting engine.
+func TestListingCost(t *testing.T) {
+	h := newHarness(t)
+	c := startReal(t, h)
+	h.users.as("ops")
+	if _, err := c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.users.as("alice")
+	if _, err := c.UploadSSHKey(h.ctx, newPublicKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Launch(h.ctx, api.LaunchRequest{Type: "t3.micro"})
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	id := res.Instances[0].ID
+	h.users.as("ops")
+	collect := func() {
+		t.Helper()
+		if _, err := c.Collect(h.ctx); err != nil {
+			t.Fatalf("Collect: %v", err)
+		}
+	}
+	collect()
+	h.sim.Advance(time.Hour)
+	collect()
+
+	prices, err := accounting.LoadPrices(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly, err := prices.OnDemand(region, "t3.micro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, list []api.Instance) {
+		t.Helper()
+		if len(list) != 1 || list[0].ID != id {
+			t.Fatalf("%s: got %+v, want only %s", name, list, id)
+		}
+		// An hour of compute (less the few simulated seconds to running) plus the root
+		// volume's EBS, which is under a tenth of a t3.micro's hourly price.
+		if got := list[0].CostUSD; got < hourly*0.98 || got > hourly*1.1 {
+			t.Errorf("%s: cost_usd = %v, want about %v (an hour of t3.micro plus its root volume)", name, got, hourly)
+		}
+	}
+	admin, err := c.AdminInstances(h.ctx, "", false)
+	if err != nil {
+		t.Fatalf("AdminInstances: %v", err)
+	}
+	check("admin instances ls", admin)
+	h.users.as("alice")
+	mine, err := c.Instances(h.ctx)
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+	check("ls", mine)
 }
