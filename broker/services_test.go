@@ -8,6 +8,7 @@ import (
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/iamusers"
+	"github.com/tollgate/tollgate/quota"
 )
 
 func TestRealServicesSatisfyInterfaces(t *testing.T) {
@@ -132,4 +133,33 @@ func TestListingCost(t *testing.T) {
 		t.Fatalf("Instances: %v", err)
 	}
 	check("ls", mine)
+}
+
+// TestQuotaPeriodAgreesWithUsage: a term budget with no accounting.term_start (reachable
+// through a per-user override) falls back to the calendar month in quota as in usage.
+func TestQuotaPeriodAgreesWithUsage(t *testing.T) {
+	h := newHarness(t)
+	c := startReal(t, h)
+	h.users.as("ops")
+	if _, err := c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	term := quota.PeriodTerm
+	if _, err := c.SetUser(h.ctx, api.UserSetRequest{User: "alice", Set: quota.Override{BudgetPeriod: &term}}); err != nil {
+		t.Fatalf("SetUser: %v", err)
+	}
+	h.users.as("alice")
+	q, err := c.Quota(h.ctx)
+	if err != nil {
+		t.Fatalf("Quota: %v", err)
+	}
+	u, err := c.Usage(h.ctx)
+	if err != nil {
+		t.Fatalf("Usage: %v", err)
+	}
+	now := h.sim.Now().UTC()
+	want := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !q.PeriodStart.Equal(want) || !u.PeriodStart.Equal(want) {
+		t.Errorf("period start: quota %v, usage %v; want both %v", q.PeriodStart, u.PeriodStart, want)
+	}
 }
