@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -219,7 +218,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	d.limiter = newUserLimiter(d.now, mrate, mburst)
 	d.userRows = newUserRows(d.now)
 	d.conns = newConnLimiter(orDefault(opts.MaxConnsPerUID, DefaultMaxConnsPerUID), orDefault(opts.MaxConns, DefaultMaxConns))
-	d.regions = configRegions(&cfg)
+	d.regions = cfg.AllRegions()
 
 	// Claim the socket first: a live daemon means we must not touch its database.
 	ln, err := listenSocket(d.socket, os.FileMode(cfg.Broker.SocketMode), euid)
@@ -344,25 +343,6 @@ func withDefaults(c config.Config) config.Config {
 		b.ReconcileInterval = DefaultReconcileInterval
 	}
 	return c
-}
-
-// configRegions is every region instances may live in: the configured ones plus any a
-// policy allows, so reconcile never misses a region users can launch into.
-func configRegions(c *config.Config) []string {
-	var out []string
-	add := func(rs []string) {
-		for _, r := range rs {
-			if r != "" && !slices.Contains(out, r) {
-				out = append(out, r)
-			}
-		}
-	}
-	add(c.AWS.Regions)
-	add(c.Policy.Default.Regions)
-	for _, g := range c.Policy.Group {
-		add(g.Regions)
-	}
-	return out
 }
 
 // Run serves the socket, reconciles every broker.reconcile_interval and runs accounting

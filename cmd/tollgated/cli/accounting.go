@@ -20,17 +20,11 @@ func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, c
 	if err != nil {
 		return nil, nil, err
 	}
-	prices, err := accounting.LoadPrices(cfg.Accounting.Prices, cfg.Accounting.VolumePrices)
-	if err != nil {
-		d.Close()
-		return nil, nil, fmt.Errorf("load prices: %w", err)
-	}
 	svc, err := accounting.New(accounting.Options{
 		DB:      d,
 		Cloud:   cl,
 		Config:  cfg.Accounting,
-		Regions: cfg.AWS.Regions,
-		Prices:  prices,
+		Regions: cfg.AllRegions(), // the daemon's regions: what a policy allows is collected too
 		// Without the daemon there is no NSS-backed per-user policy: the default
 		// policy is what a standalone run may need (it enforces nothing).
 		Policy: func(context.Context, string) (quota.Policy, error) { return cfg.Policy.Default, nil },

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/awssim"
+)
+
+// TestCollectRegions: `tollgated collect` scans the regions the daemon does
+// (config.AllRegions), here every configured region although the default policy allows
+// only one. (Validation already refuses a policy region outside aws.regions, so for a
+// file-loaded configuration the union is aws.regions.)
+func TestCollectRegions(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTCOLLECT")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	_, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tollgate.toml")
+	cfg := fmt.Sprintf(`[broker]
+database = %q
+
+[aws]
+regions = ["us-west-2", "us-east-1"]
+endpoint_url = %q
+
+[policy.default]
+regions = ["us-west-2"]
+`, filepath.Join(dir, "db", "tollgate.db"), url)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain(t, "--config", cfgPath, "collect", "--json")
+	if code != ExitOK {
+		t.Fatalf("collect: exit %d, stderr %q", code, stderr)
+	}
+	var res accounting.CollectResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("collect --json: %v in %q", err, stdout)
+	}
+	var got []string
+	for _, r := range res.Regions {
+		got = append(got, r.Region)
+	}
+	slices.Sort(got)
+	if want := []string{"us-east-1", "us-west-2"}; !slices.Equal(got, want) {
+		t.Errorf("collected regions %v, want %v", got, want)
+	}
+}
