@@ -28,6 +28,8 @@ const (
 	logPath      = "path"
 	logSocket    = "socket"
 	logComponent = "component"
+	logAccount   = "account"
+	logARN       = "arn"
 )
 
 // Stdio is the streams a run reads and writes.

@@ -24,3 +24,15 @@ func newCloud(ctx context.Context, cfg *config.Config, log *slog.Logger) (*cloud
 	}
 	return c, nil
 }
+
+// checkIdentity asks STS whose credentials the daemon holds and logs the account and
+// ARN (no secret is involved). Wrong or missing credentials fail here, at start-up, with
+// a clear message instead of at the first user's launch.
+func checkIdentity(ctx context.Context, cl *cloud.Client, log *slog.Logger) error {
+	id, err := cl.CallerIdentity(ctx)
+	if err != nil {
+		return fmt.Errorf("check the daemon's cloud credentials (STS GetCallerIdentity): %w", err)
+	}
+	log.Info("cloud credentials", logAccount, id.Account, logARN, id.ARN)
+	return nil
+}

@@ -22,6 +22,9 @@ func (c *ServeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := checkIdentity(env.Ctx, cl, log); err != nil {
+		return err
+	}
 	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: c.AllowRoot})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
