@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
-	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -23,12 +22,7 @@ import (
 // Version is reported by whoami; cmd may set it at link time.
 var Version = "dev"
 
-// Defaults applied when the configuration leaves a broker key unset.
 const (
-	DefaultDatabase          = "/var/lib/tollgate/tollgate.db"
-	DefaultAdminGroup        = "tollgate-admin"
-	DefaultSocketMode        = 0o666
-	DefaultReconcileInterval = 5 * time.Minute
 	// DefaultReconcileGrace is how old a requested launch must be before reconcile may
 	// close it as failed: younger ones may still have a RunInstances call in flight.
 	DefaultReconcileGrace = 2 * time.Minute
@@ -183,7 +177,8 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if err := checkRoot(euid, opts.AllowRoot); err != nil {
 		return nil, err
 	}
-	cfg := withDefaults(*opts.Config)
+	cfg := *opts.Config
+	cfg.Broker.Defaults()
 	d := &Daemon{
 		cfg:        &cfg,
 		log:        opts.Logger,
@@ -322,27 +317,6 @@ func checkRoot(euid int, allow bool) error {
 		return errors.New("tollgated refuses to run as root: run it as its own system user (systemd User=tollgate), or pass --allow-root")
 	}
 	return nil
-}
-
-// withDefaults fills the broker keys the daemon cannot run without.
-func withDefaults(c config.Config) config.Config {
-	b := &c.Broker
-	if b.Socket == "" {
-		b.Socket = api.DefaultSocket
-	}
-	if b.Database == "" {
-		b.Database = DefaultDatabase
-	}
-	if b.AdminGroup == "" {
-		b.AdminGroup = DefaultAdminGroup
-	}
-	if b.SocketMode == 0 {
-		b.SocketMode = DefaultSocketMode
-	}
-	if b.ReconcileInterval <= 0 {
-		b.ReconcileInterval = DefaultReconcileInterval
-	}
-	return c
 }
 
 // Run serves the socket, reconciles every broker.reconcile_interval and runs accounting

@@ -103,14 +103,7 @@ func (c *Config) Defaults() {
 		}
 	}
 
-	str(&c.Broker.Socket, d.Broker.Socket)
-	str(&c.Broker.Database, d.Broker.Database)
-	str(&c.Broker.AdminGroup, d.Broker.AdminGroup)
-	if c.Broker.SocketMode == 0 {
-		c.Broker.SocketMode = d.Broker.SocketMode
-	}
-	dur(&c.Broker.ReconcileInterval, d.Broker.ReconcileInterval)
-	str(&c.Broker.LogLevel, d.Broker.LogLevel)
+	c.Broker.Defaults()
 
 	list(&c.AWS.Regions, d.AWS.Regions)
 	if c.AWS.RunInstancesPerSecond == 0 {
@@ -147,6 +140,31 @@ func (c *Config) Defaults() {
 	str(&c.IAM.Path, d.IAM.Path)
 	str(&c.IAM.PolicyName, d.IAM.PolicyName)
 	dur(&c.IAM.PropagationTimeout, d.IAM.PropagationTimeout)
+}
+
+// Defaults fills the zero broker keys, the ones the daemon cannot run without, with
+// their defaults. broker.New calls it on configurations built in code; it leaves the
+// policy and the other sections alone (a test's zero budget stays zero).
+func (b *Broker) Defaults() {
+	d := Default().Broker
+	if b.Socket == "" {
+		b.Socket = d.Socket
+	}
+	if b.Database == "" {
+		b.Database = d.Database
+	}
+	if b.AdminGroup == "" {
+		b.AdminGroup = d.AdminGroup
+	}
+	if b.SocketMode == 0 {
+		b.SocketMode = d.SocketMode
+	}
+	if b.ReconcileInterval <= 0 {
+		b.ReconcileInterval = d.ReconcileInterval
+	}
+	if b.LogLevel == "" {
+		b.LogLevel = d.LogLevel
+	}
 }
 
 // EffectivePolicy returns the policy of a user in the given Unix groups with the given

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -36,6 +37,30 @@ func TestAllRegions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.cfg.AllRegions(); !slices.Equal(got, tt.want) {
 				t.Errorf("AllRegions() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBrokerDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Broker
+		want Broker
+	}{
+		{name: "empty", in: Broker{}, want: Default().Broker},
+		{
+			name: "set keys kept",
+			in:   Broker{Socket: "/s", Database: "/d", AdminGroup: "g", SocketMode: 0o660, ReconcileInterval: 7, LogLevel: "debug"},
+			want: Broker{Socket: "/s", Database: "/d", AdminGroup: "g", SocketMode: 0o660, ReconcileInterval: 7, LogLevel: "debug"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in
+			got.Defaults()
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Defaults() = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

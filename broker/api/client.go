@@ -16,9 +16,6 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
-// DefaultSocket is the daemon's socket unless configured otherwise.
-const DefaultSocket = "/run/tollgate/tollgate.sock"
-
 // Client talks to tollgated over its unix socket. The daemon identifies the caller by the
 // kernel's peer credentials of this connection; the client sends no identity of its own.
 type Client struct {
