@@ -102,18 +102,6 @@ func init() {
 	}
 }
 
-// InstanceTypes returns the simulated instance types (a copy), in catalogue order.
-func InstanceTypes() []InstanceType { return append([]InstanceType(nil), instanceTypes...) }
-
-// LookupInstanceType returns the catalogue entry for name.
-func LookupInstanceType(name string) (InstanceType, bool) {
-	t, ok := instanceTypeByName[name]
-	if !ok {
-		return InstanceType{}, false
-	}
-	return *t, true
-}
-
 // OnDemandPrice is the simulator's on-demand Linux price in USD per hour for a type in a
 // region; the ledger bills on-demand instances at exactly this price.
 func OnDemandPrice(region, instanceType string) (float64, bool) {

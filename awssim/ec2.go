@@ -188,7 +188,6 @@ type volSpec struct {
 	device, volType     string
 	size, iops, through int
 	dot                 bool
-	tags                map[string]string
 }
 
 func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) {

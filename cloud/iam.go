@@ -66,13 +66,6 @@ func IsNoSuchEntity(err error) bool { return Code(err) == "NoSuchEntity" }
 // IsEntityAlreadyExists reports whether IAM refused to create something that exists.
 func IsEntityAlreadyExists(err error) bool { return Code(err) == "EntityAlreadyExists" }
 
-// IsLimitExceeded reports whether IAM refused for a quota (e.g. a third access key).
-func IsLimitExceeded(err error) bool { return Code(err) == "LimitExceeded" }
-
-// IsDeleteConflict reports whether IAM refused to delete a user that still has keys,
-// policies, groups or a login profile.
-func IsDeleteConflict(err error) bool { return Code(err) == "DeleteConflict" }
-
 // iamClient builds an IAM client on the shared configuration. Clients are cheap and IAM
 // calls rare, so none is cached.
 func (c *Client) iamClient() *iam.Client {

@@ -84,12 +84,6 @@ func (d *DB) LaunchesInState(ctx context.Context, state string) ([]Launch, error
 	return queryLaunches(ctx, d.sql, `SELECT `+launchCols+` FROM launches WHERE state = ? ORDER BY created_at`, state)
 }
 
-// RequestedLaunches lists owner's launch records still in state requested, through q:
-// they count against the owner's limits until settled.
-func RequestedLaunches(ctx context.Context, q Querier, owner string) ([]Launch, error) {
-	return queryLaunches(ctx, q, `SELECT `+launchCols+` FROM launches WHERE owner = ? AND state = 'requested'`, owner)
-}
-
 func queryLaunches(ctx context.Context, q Querier, query string, args ...any) ([]Launch, error) {
 	rows, err := queryContext(ctx, q, query, args...)
 	return scanAll("list launches", rows, err, scanLaunch)

@@ -64,8 +64,8 @@ func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
 	return scanAll("list users", rows, err, scanUser)
 }
 
-// InsertUser enrols u through q; a duplicate name is a unique-constraint error
-// (see [IsUnique]). Empty Overrides is stored as "{}".
+// InsertUser enrols u through q; a duplicate name is a constraint error (callers check
+// for an existing user first, in the same transaction). Empty Overrides is stored as "{}".
 func InsertUser(ctx context.Context, q Querier, u User) error {
 	if u.Overrides == "" {
 		u.Overrides = "{}"

@@ -200,15 +200,6 @@ func IsConstraint(err error) bool {
 	return false
 }
 
-// IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
-func IsUnique(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
-}
-
 // timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction. Fixed width matters:
 // RFC3339Nano drops trailing zeros, and "…:00Z" would sort after "…:00.5Z".
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
