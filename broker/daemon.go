@@ -41,7 +41,8 @@ const (
 	logCount    = "count"
 )
 
-// Accounting is what the broker needs of the accounting engine.
+// Accounting is what the broker needs of the accounting engine; *accounting.Service
+// satisfies it.
 type Accounting interface {
 	Usage(ctx context.Context, user string) (accounting.Usage, error)
 	SpentUSD(ctx context.Context, user string, since time.Time) (float64, error)
@@ -57,6 +58,13 @@ type Accounting interface {
 	Notify(ctx context.Context, user, kind, ref, message string) (bool, error)
 	Run(ctx context.Context) error
 }
+
+// The real services satisfy the broker's interfaces; a missing method is a build error.
+var (
+	_ Accounting = (*accounting.Service)(nil)
+	_ IAM        = (*iamusers.Service)(nil)
+	_ Prices     = (*accounting.Prices)(nil)
+)
 
 // Prices is what admission needs of the price table; *accounting.Prices satisfies it.
 type Prices interface {
@@ -281,16 +289,14 @@ func (d *Daemon) buildServices(opts Options) error {
 		if err != nil {
 			return fmt.Errorf("start accounting: %w", err)
 		}
-		// Asserted at run time so the broker builds while accounting is incomplete.
-		a, ok := any(svc).(Accounting)
-		if !ok {
-			return errors.New("broker: accounting.Service lacks methods the broker needs")
-		}
-		d.acct = a
+		d.acct = svc
 	}
 	d.iam = opts.IAM
 	if d.iam == nil {
-		ic, _ := d.cloud.(iamusers.Cloud)
+		ic, ok := d.cloud.(iamusers.Cloud)
+		if !ok {
+			return errors.New("broker: the cloud client does not offer what IAM identities need; pass Options.IAM")
+		}
 		region := ""
 		if len(d.regions) > 0 {
 			region = d.regions[0]
@@ -302,11 +308,7 @@ func (d *Daemon) buildServices(opts Options) error {
 		if err != nil {
 			return fmt.Errorf("start IAM identities: %w", err)
 		}
-		i, ok := any(svc).(IAM)
-		if !ok {
-			return errors.New("broker: iamusers.Service lacks methods the broker needs")
-		}
-		d.iam = i
+		d.iam = svc
 	}
 	return nil
 }

@@ -1,5 +1,5 @@
-// Package broker is tollgate's socket API: the server side run by tollgated (peer
-// credentials, enrolment, admission, the crash-safe launch, reconcile, audit) and the Go
-// client used by the tollgate CLI. Both share the request and response types in api.go,
-// so the CLI and the daemon cannot drift.
+// Package broker is tollgated's side of the socket API: peer credentials, enrolment,
+// admission, the crash-safe launch, reconcile and audit. The wire types, error codes and
+// the Go client the tollgate CLI uses live in broker/api, shared by both ends so the CLI
+// and the daemon cannot drift.
 package broker

@@ -2,24 +2,24 @@ package broker
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/broker/api"
-	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
 
-func TestRealServicesSatisfyInterfaces(t *testing.T) {
-	if _, ok := any((*accounting.Service)(nil)).(Accounting); !ok {
-		t.Error("*accounting.Service does not satisfy broker.Accounting")
-	}
-	if _, ok := any((*accounting.Prices)(nil)).(Prices); !ok {
-		t.Error("*accounting.Prices does not satisfy broker.Prices")
-	}
-	if _, ok := any((*iamusers.Service)(nil)).(IAM); !ok {
-		t.Error("*iamusers.Service does not satisfy broker.IAM")
+// TestCloudWithoutIAM: a cloud client that cannot manage IAM identities is a start-up
+// error, not a nil cloud handed to iamusers.
+func TestCloudWithoutIAM(t *testing.T) {
+	h := newHarness(t)
+	h.shutdown()
+	_, err := New(h.ctx, Options{Config: h.cfg, Cloud: struct{ Cloud }{h.cloud}, Users: h.users, Now: h.sim.Now,
+		Accounting: h.acct, Prices: fakePrices{}, AllowRoot: true})
+	if err == nil || !strings.Contains(err.Error(), "IAM identities") {
+		t.Errorf("New = %v, want an error naming IAM identities", err)
 	}
 }
 
