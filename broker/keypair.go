@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -43,18 +44,11 @@ func (d *Daemon) keyLock(user, region string) *sync.Mutex {
 // It never deletes a keypair of that name that tollgate did not import for this user
 // (no tollgate:owner tag naming them): other tooling's keypair ("deploy", "ubuntu", ...)
 // must not be replaced by a user's key. Such a conflict refuses the launch with a
-// *Error naming the keypair, for an admin to settle.
-func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string) error {
+// *Error naming the keypair, for an admin to settle. key is the one admission read.
+func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string, key db.SSHKey) error {
 	m := d.keyLock(user, region)
 	m.Lock()
 	defer m.Unlock()
-	key, ok, err := d.db.GetSSHKey(ctx, user)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("no SSH public key on file (run `tollgate keys ssh`)")
-	}
 	fp, ok, err := d.db.KeyImport(ctx, user, region)
 	if err != nil {
 		return err

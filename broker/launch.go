@@ -40,7 +40,7 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (
 		d.audit(ctx, nil, c, "launch", "", db.Refused, err.Error(), launchDetail(req, ""))
 		return api.LaunchResponse{}, err
 	}
-	l, err := d.admit(ctx, c, req)
+	a, err := d.admit(ctx, c, req)
 	if err != nil {
 		var ref *quota.Refusal
 		var e *api.Error
@@ -53,10 +53,11 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (
 		d.audit(ctx, nil, c, "launch", "", db.Failed, "internal error", launchDetail(req, ""))
 		return api.LaunchResponse{}, err
 	}
+	l := a.launch
 	d.hooks.call(func(h *Hooks) func() { return h.AfterIntent })
 	log := d.log.With(logUser, c.Name, logRequest, l.ID, logRegion, l.Region)
 
-	if err := d.ensureKeyPair(ctx, c.Name, l.Region); err != nil {
+	if err := d.ensureKeyPair(ctx, c.Name, l.Region, a.key); err != nil {
 		d.settleFailed(ctx, c, l, "import keypair: "+err.Error())
 		log.Warn("keypair import failed", logErr, err)
 		var e *api.Error
@@ -67,7 +68,7 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (
 			Message: fmt.Sprintf("cannot import your SSH key as keypair %s in %s: %v", c.Name, l.Region, err)}
 	}
 	d.hooks.call(func(h *Hooks) func() { return h.BeforeRun })
-	insts, runErr := d.run(ctx, c, l, req.UserData)
+	insts, runErr := d.run(ctx, l, a.policy, req.UserData)
 	d.hooks.call(func(h *Hooks) func() { return h.AfterRun })
 	if runErr != nil {
 		if definiteRefusal(runErr) {
@@ -94,68 +95,64 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (
 	return api.LaunchResponse{RequestID: l.ID, Instances: out}, nil
 }
 
+// admitted is an admitted launch: its record, the policy it was decided under (the
+// launch applies that policy's security groups, subnet and volumes) and the SSH key
+// checked on file (the one the keypair is imported from).
+type admitted struct {
+	launch db.Launch
+	policy quota.Policy
+	key    db.SSHKey
+}
+
 // admit resolves the policy, the image and the price, then decides and writes the launch
 // record in one BEGIN IMMEDIATE transaction, so concurrent requests cannot overshoot a
 // limit. A refusal is audited in the same transaction and returned as *quota.Refusal.
-func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (db.Launch, error) {
+func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (admitted, error) {
 	pol, err := d.policyFor(c)
 	if err != nil {
-		return db.Launch{}, err
+		return admitted{}, err
 	}
 	qr := quota.Request{Type: req.Type, Image: req.Image, Region: req.Region, Count: req.Count,
 		Spot: req.Spot, UserData: len(req.UserData), Name: req.Name}
 	if req.Lifetime != "" {
 		if qr.Lifetime, err = quota.ParseDuration(req.Lifetime); err != nil {
-			return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: "lifetime: " + err.Error()}
+			return admitted{}, &api.Error{Code: api.CodeInvalidRequest, Message: "lifetime: " + err.Error()}
 		}
 	}
-	if req.Count < 0 {
-		return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("count must be at least 1: you asked for %d", req.Count)}
-	}
-	// Fill the defaults Admit would, so the image can be resolved in the right region.
-	if qr.Region == "" && len(pol.Regions) > 0 {
-		qr.Region = pol.Regions[0]
-	}
-	if qr.Image == "" {
-		for _, im := range pol.Images {
-			if quota.IsAMIID(im) {
-				qr.Image = im
-				break
-			}
-		}
-	}
+	// Fill the defaults Admit would, so the image is resolved in the right region and the
+	// right type is priced.
+	qr = quota.WithDefaults(pol, qr)
 	// A pre-check with nothing held and a free instance: every refusal it gives is real,
 	// and it keeps cloud calls and price lookups away from choices policy forbids.
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil && ref.Limit != "images" {
-		return db.Launch{}, &api.Error{Code: ref.Code, Message: ref.Message}
+		return admitted{}, &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if qr.Image != "" && !slices.Contains(pol.Images, qr.Image) {
 		img, err := d.resolveImage(ctx, qr.Region, qr.Image, pol.Owners())
 		if err != nil {
-			return db.Launch{}, err
+			return admitted{}, err
 		}
 		qr.Image, qr.ImageName = img.ID, img.Name
 	}
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil {
-		return db.Launch{}, &api.Error{Code: ref.Code, Message: ref.Message}
-	}
-	if qr.Type == "" && len(pol.InstanceTypes) > 0 {
-		qr.Type = pol.InstanceTypes[0]
+		return admitted{}, &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	price, err := d.priceOf(qr.Region, qr.Type)
 	if err != nil {
-		return db.Launch{}, err
+		return admitted{}, err
 	}
-	if _, ok, err := d.db.GetSSHKey(ctx, c.Name); err != nil {
-		return db.Launch{}, err
-	} else if !ok {
-		return db.Launch{}, &api.Error{Code: api.CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
+	key, ok, err := d.db.GetSSHKey(ctx, c.Name)
+	if err != nil {
+		return admitted{}, err
+	}
+	if !ok {
+		return admitted{}, &api.Error{Code: api.CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
 			Hint: "run `tollgate keys ssh` (it creates ~/.ssh/tollgate_ed25519 and uploads its public key; --public-key FILE uses another)"}
 	}
 	now := d.now()
 	spent, err := d.spent(ctx, c.Name, pol, now)
 	if err != nil {
-		return db.Launch{}, err
+		return admitted{}, err
 	}
 	var l db.Launch
 	var refusal *quota.Refusal
@@ -186,12 +183,12 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (d
 				"spot": l.Spot, "lifetime": quota.FormatDuration(l.Lifetime), "projected_usd": dec.ProjectedUSD})
 	})
 	if err != nil {
-		return db.Launch{}, fmt.Errorf("admit launch: %w", err)
+		return admitted{}, fmt.Errorf("admit launch: %w", err)
 	}
 	if refusal != nil {
-		return db.Launch{}, refusal
+		return admitted{}, refusal
 	}
-	return l, nil
+	return admitted{launch: l, policy: pol, key: key}, nil
 }
 
 // priceOf is the on-demand price and vCPUs of typ in region. Spot requests are projected
@@ -232,11 +229,7 @@ func (d *Daemon) periodStart(pol quota.Policy, user string, now time.Time) time.
 // run calls RunInstances, retrying ambiguous failures with the same client token: EC2
 // launches at most once per token, so a retry after a lost response returns the
 // instances the first call created.
-func (d *Daemon) run(ctx context.Context, c *caller, l db.Launch, userData []byte) ([]cloud.Instance, error) {
-	pol, err := d.policyFor(c)
-	if err != nil {
-		return nil, err
-	}
+func (d *Daemon) run(ctx context.Context, l db.Launch, pol quota.Policy, userData []byte) ([]cloud.Instance, error) {
 	name := l.Name
 	if name == "" {
 		name = "tollgate-" + l.Owner

@@ -31,13 +31,37 @@ func refuse(code, limit, format string, args ...any) *Refusal {
 // Admit decides a launch request against policy p, given what the user already holds and
 // has spent (usage) and what one instance of the requested type costs (price).
 //
-// It first fills defaults: Region is the first of p.Regions, Count is 1, Lifetime is
-// p.DefaultLifetime, Type is the first of p.InstanceTypes and Image the first of p.Images
-// that is an ami id. It then checks, in order: region, instance type, image, count,
-// lifetime, spot, user-data size, name, max_instances, max_vcpus and the budget. The first
-// failing check is returned as a Refusal naming the limit, the current figure and what was
-// asked; otherwise the Decision holds the filled request and its projected cost.
+// It first fills defaults (WithDefaults), then checks, in order: region, instance type,
+// image, count, lifetime, spot, user-data size, name, max_instances, max_vcpus and the
+// budget. The first failing check is returned as a Refusal naming the limit, the current
+// figure and what was asked; otherwise the Decision holds the filled request and its
+// projected cost.
 func Admit(p Policy, req Request, usage Usage, price Price) (Decision, *Refusal) {
+	req = WithDefaults(p, req)
+	if r := checkChoices(p, req); r != nil {
+		return Decision{}, r
+	}
+	if r := checkNumbers(p, req, usage, price); r != nil {
+		return Decision{}, r
+	}
+	projected := float64(req.Count) * price.HourlyUSD * req.Lifetime.Hours()
+	if p.BudgetUSD > 0 {
+		total := usage.SpentUSD + usage.CommittedUSD + projected
+		if total > p.BudgetUSD+budgetEpsilon {
+			return Decision{}, refuse(CodeBudgetExhausted, "budget_usd",
+				"budget_usd is $%.2f per %s: you have spent $%.2f, running leases commit $%.2f more and this launch would cost $%.2f (total $%.2f)",
+				p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD, usage.CommittedUSD, projected, total)
+		}
+	}
+	return Decision{Request: req, ProjectedUSD: projected}, nil
+}
+
+// WithDefaults fills what req leaves unset from policy p: Region is the first of
+// p.Regions, Count is 1, Lifetime is p.DefaultLifetime, Type is the first of
+// p.InstanceTypes unless that is a pattern, and Image the first of p.Images that is an
+// ami id. Admit applies it; the broker applies it first to know which region to resolve
+// an image in and which type to price.
+func WithDefaults(p Policy, req Request) Request {
 	if req.Region == "" && len(p.Regions) > 0 {
 		req.Region = p.Regions[0]
 	}
@@ -58,23 +82,7 @@ func Admit(p Policy, req Request, usage Usage, price Price) (Decision, *Refusal)
 			}
 		}
 	}
-
-	if r := checkChoices(p, req); r != nil {
-		return Decision{}, r
-	}
-	if r := checkNumbers(p, req, usage, price); r != nil {
-		return Decision{}, r
-	}
-	projected := float64(req.Count) * price.HourlyUSD * req.Lifetime.Hours()
-	if p.BudgetUSD > 0 {
-		total := usage.SpentUSD + usage.CommittedUSD + projected
-		if total > p.BudgetUSD+budgetEpsilon {
-			return Decision{}, refuse(CodeBudgetExhausted, "budget_usd",
-				"budget_usd is $%.2f per %s: you have spent $%.2f, running leases commit $%.2f more and this launch would cost $%.2f (total $%.2f)",
-				p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD, usage.CommittedUSD, projected, total)
-		}
-	}
-	return Decision{Request: req, ProjectedUSD: projected}, nil
+	return req
 }
 
 // checkChoices checks what the user chose against what the policy offers.

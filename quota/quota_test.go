@@ -695,3 +695,30 @@ func near(a, b float64) bool {
 	d := a - b
 	return d < 1e-9 && d > -1e-9
 }
+
+func TestWithDefaults(t *testing.T) {
+	p := Policy{Regions: []string{"us-west-2", "us-east-1"}, InstanceTypes: []string{"t3.micro"},
+		Images: []string{"ubuntu/*", "ami-0123456789abcdef0"}, DefaultLifetime: 4 * time.Hour}
+	tests := []struct {
+		name string
+		p    Policy
+		req  Request
+		want Request
+	}{
+		{name: "all filled", p: p, req: Request{},
+			want: Request{Region: "us-west-2", Count: 1, Lifetime: 4 * time.Hour, Type: "t3.micro", Image: "ami-0123456789abcdef0"}},
+		{name: "choices kept", p: p, req: Request{Region: "us-east-1", Count: 3, Lifetime: time.Hour, Type: "t3.small", Image: "ubuntu/x"},
+			want: Request{Region: "us-east-1", Count: 3, Lifetime: time.Hour, Type: "t3.small", Image: "ubuntu/x"}},
+		{name: "negative count kept for Admit to refuse", p: p, req: Request{Count: -1},
+			want: Request{Region: "us-west-2", Count: -1, Lifetime: 4 * time.Hour, Type: "t3.micro", Image: "ami-0123456789abcdef0"}},
+		{name: "type pattern is no default", p: Policy{InstanceTypes: []string{"t3.*"}}, req: Request{},
+			want: Request{Count: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := WithDefaults(tt.p, tt.req); got != tt.want {
+				t.Errorf("WithDefaults() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
