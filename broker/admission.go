@@ -25,17 +25,17 @@ func (d *Daemon) holdings(ctx context.Context, q db.Querier, owner string, now t
 		return u, err
 	}
 	for _, h := range hs {
-		if h.InstanceID == "" { // a launch still requested
+		l := d.lease(h.InstanceID, h.Type, h.Region, h.VCPUsEach, h.PriceHourly, h.ExpiresAt)
+		if h.InstanceID == "" { // a launch still requested: Count leases not yet recorded
 			u.Instances += h.Count
-			u.VCPUs += h.Count * h.VCPUsEach
-			u.CommittedUSD += float64(h.Count) * h.PriceHourly * quota.RemainingHours(h.ExpiresAt, now)
+			u.VCPUs += h.Count * l.VCPUs
+			u.CommittedUSD += float64(h.Count) * l.RemainingUSD(now)
 			continue
 		}
 		u.Instances++
 		if except[h.InstanceID] {
 			continue
 		}
-		l := d.lease(h.InstanceID, h.Type, h.Region, h.VCPUsEach, h.PriceHourly, h.ExpiresAt)
 		if h.State == "pending" || h.State == "running" {
 			u.VCPUs += l.VCPUs
 		}

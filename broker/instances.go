@@ -20,12 +20,10 @@ const maxIDs = 1000
 
 func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	ids := r.URL.Query()["id"]
-	if len(ids) > maxIDs {
-		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
-	}
-	for _, id := range ids {
-		if !validInstanceID(id) {
-			return nil, badInstanceID(id)
+	if len(ids) > 0 {
+		var err error
+		if ids, err = checkIDs(ids); err != nil {
+			return nil, err
 		}
 	}
 	rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{Owner: c.Name, IDs: ids, NotGone: len(ids) == 0})

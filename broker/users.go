@@ -172,12 +172,12 @@ var overrideKeys = func() []string {
 
 func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UserSetRequest
-	refuse := func(e *api.Error) (any, error) {
-		d.audit(ctx, nil, c, "users.set", req.User, db.Refused, e.Message, nil)
-		return nil, e
+	refuse := func(err error) (any, error) {
+		d.audit(ctx, nil, c, "users.set", req.User, db.Refused, err.Error(), nil)
+		return nil, err
 	}
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		return refuse(err.(*api.Error))
+		return refuse(err)
 	}
 	for _, k := range req.Clear {
 		if !slices.Contains(overrideKeys, k) {

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -36,22 +35,15 @@ const holdingsQuery = `SELECT i.id, i.state, i.type, i.region, 1, i.expires_at,
 // shutting down) and every launch still requested.
 func Holdings(ctx context.Context, q Querier, owner string) ([]Holding, error) {
 	rows, err := queryContext(ctx, q, holdingsQuery, owner, owner)
-	if err != nil {
-		return nil, fmt.Errorf("holdings of %s: %w", owner, err)
+	return scanAll("holdings of "+owner, rows, err, scanHolding)
+}
+
+func scanHolding(r Scanner) (Holding, error) {
+	var h Holding
+	var expires string
+	if err := r.Scan(&h.InstanceID, &h.State, &h.Type, &h.Region, &h.Count, &expires, &h.PriceHourly, &h.VCPUsEach); err != nil {
+		return Holding{}, err
 	}
-	defer rows.Close()
-	var out []Holding
-	for rows.Next() {
-		var h Holding
-		var expires string
-		if err := rows.Scan(&h.InstanceID, &h.State, &h.Type, &h.Region, &h.Count, &expires, &h.PriceHourly, &h.VCPUsEach); err != nil {
-			return nil, fmt.Errorf("holdings of %s: %w", owner, err)
-		}
-		h.ExpiresAt, _ = ParseTime(expires)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("holdings of %s: %w", owner, err)
-	}
-	return out, nil
+	h.ExpiresAt, _ = ParseTime(expires)
+	return h, nil
 }
