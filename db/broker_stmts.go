@@ -3,28 +3,72 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 )
 
-// stmtCache holds prepared statements per pool and query text. SQLite spends more time
+// stmtCache holds one pool's prepared statements by query text. SQLite spends more time
 // parsing a short query than running it, and the driver caches nothing, so the hot reads
 // of every request (the caller's users row, their instances and launches) are prepared
 // once per pool; database/sql re-prepares them lazily on each pooled connection.
-var stmtCache sync.Map // stmtKey → *sql.Stmt
-
-type stmtKey struct {
-	pool  *sql.DB
-	query string
+// It belongs to a DB and is closed with it.
+type stmtCache struct {
+	stmts sync.Map // query text → *sql.Stmt
 }
 
-// queryContext runs query through q, with a cached prepared statement when q is a pool.
-// Inside a transaction it runs the query directly.
+// pools finds a DB's statement cache from the *sql.DB the store functions are given
+// (they take a Querier, the pool or a transaction). A DB registers its pool in Open and
+// removes it in Close, so nothing outlives the database.
+var pools sync.Map // *sql.DB → *stmtCache
+
+func (c *stmtCache) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	if st, ok := c.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() error {
+	var errs []error
+	c.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		c.stmts.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// cachedStmt is the prepared statement for query when q is an open DB's pool.
+func cachedStmt(ctx context.Context, q Querier, query string) (*sql.Stmt, bool, error) {
+	pool, ok := q.(*sql.DB)
+	if !ok {
+		return nil, false, nil
+	}
+	c, ok := pools.Load(pool)
+	if !ok {
+		return nil, false, nil
+	}
+	st, err := c.(*stmtCache).prepared(ctx, pool, query)
+	return st, err == nil, err
+}
+
+// queryContext runs query through q, with a cached prepared statement when q is a DB's
+// pool. Inside a transaction it runs the query directly.
 func queryContext(ctx context.Context, q Querier, query string, args ...any) (*sql.Rows, error) {
-	if pool, ok := q.(*sql.DB); ok {
-		st, err := prepared(ctx, pool, query)
-		if err != nil {
-			return nil, err
-		}
+	st, ok, err := cachedStmt(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		return st.QueryContext(ctx, args...)
 	}
 	return q.QueryContext(ctx, query, args...)
@@ -32,26 +76,8 @@ func queryContext(ctx context.Context, q Querier, query string, args ...any) (*s
 
 // queryRowContext is queryContext for one row.
 func queryRowContext(ctx context.Context, q Querier, query string, args ...any) *sql.Row {
-	if pool, ok := q.(*sql.DB); ok {
-		if st, err := prepared(ctx, pool, query); err == nil {
-			return st.QueryRowContext(ctx, args...)
-		}
+	if st, ok, _ := cachedStmt(ctx, q, query); ok {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return q.QueryRowContext(ctx, query, args...)
-}
-
-func prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
-	k := stmtKey{pool, query}
-	if st, ok := stmtCache.Load(k); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := pool.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := stmtCache.LoadOrStore(k, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
 }

@@ -35,6 +35,8 @@ type DB struct {
 	sql  *sql.DB // deferred transactions: reads and single-statement writes
 	imm  *sql.DB // every BeginTx is BEGIN IMMEDIATE: read-then-write transactions
 	path string
+	// stmts caches prepared statements on sql; Close closes them.
+	stmts *stmtCache
 	// Now is the clock for timestamps written by this package (audit entries, etc.).
 	Now func() time.Time
 }
@@ -47,16 +49,15 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Open opens (creating if needed) the database at path, refuses network filesystems,
-// and applies pending migrations.
+// Open opens (creating if needed) the database file at path in an existing directory,
+// refuses network filesystems, and applies pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
+	// The directory is the caller's to create, with the checks it needs (PrepareDir):
+	// creating it here would skip them.
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("open database: create directory %s: %w", dir, err)
-	}
 	if err := CheckLocalFilesystem(dir); err != nil {
 		return nil, err
 	}
@@ -87,7 +88,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	imm.SetMaxOpenConns(4)
 	imm.SetMaxIdleConns(4)
-	d := &DB{sql: sdb, imm: imm, path: path, Now: time.Now}
+	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, Now: time.Now}
+	pools.Store(sdb, d.stmts)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
@@ -101,11 +103,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
-// Close closes the database.
+// Close closes the database and its cached statements.
 func (d *DB) Close() error {
+	pools.Delete(d.sql)
+	err0 := d.stmts.close()
 	err1 := d.imm.Close()
 	err2 := d.sql.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err0, err1, err2)
 }
 
 // SQL returns the underlying handle for packages that run their own queries.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/cloud"
@@ -14,8 +16,17 @@ import (
 
 // openAccounting opens the database and an accounting service on it, without the
 // daemon, for cron's `collect` and an admin's `report`. SQLite's locking lets this run
-// beside a serving daemon.
+// beside a serving daemon; it must run as the daemon's user (or root owning the
+// directory), as the daemon itself does.
 func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, cl accounting.Cloud) (*accounting.Service, *db.DB, error) {
+	// The same checks as the daemon's before it opens the file: a directory another user
+	// can write, or a symbolic link in place of the database, is refused.
+	if err := db.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, os.Geteuid()); err != nil {
+		return nil, nil, fmt.Errorf("database directory: %w", err)
+	}
+	if err := db.CheckDBFiles(cfg.Broker.Database); err != nil {
+		return nil, nil, err
+	}
 	d, err := db.Open(ctx, cfg.Broker.Database)
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/accounting"
@@ -52,5 +53,31 @@ regions = ["us-west-2"]
 	slices.Sort(got)
 	if want := []string{"us-east-1", "us-west-2"}; !slices.Equal(got, want) {
 		t.Errorf("collected regions %v, want %v", got, want)
+	}
+}
+
+// TestCollectChecksDatabaseDir: `tollgated collect` refuses a database directory others
+// can write, as the daemon does, instead of opening (and creating files in) it.
+func TestCollectChecksDatabaseDir(t *testing.T) {
+	dir := t.TempDir()
+	dbDir := filepath.Join(dir, "db")
+	if err := os.Mkdir(dbDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dbDir, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "tollgate.toml")
+	cfg := fmt.Sprintf("[broker]\ndatabase = %q\n\n[aws]\nregions = [\"us-west-2\"]\nendpoint_url = \"http://127.0.0.1:1\"\n",
+		filepath.Join(dbDir, "tollgate.db"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runMain(t, "--config", cfgPath, "collect")
+	if code != ExitFailure || !strings.Contains(stderr, "writable by group or others") {
+		t.Errorf("collect: exit %d, stderr %q; want exit 1 naming the writable directory", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dbDir, "tollgate.db")); err == nil {
+		t.Errorf("collect created the database in a refused directory")
 	}
 }
