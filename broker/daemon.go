@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -159,8 +160,7 @@ type Daemon struct {
 	keyMu    sync.Mutex
 	keyLocks map[string]*sync.Mutex
 
-	imageMu    sync.Mutex
-	imageCache map[string]imageEntry
+	images *ttlCache[string, cloud.Image]
 
 	limiter  *userLimiter
 	conns    *connLimiter
@@ -188,16 +188,16 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	cfg := *opts.Config
 	cfg.Broker.Defaults()
 	d := &Daemon{
-		cfg:        &cfg,
-		log:        opts.Logger,
-		now:        opts.Now,
-		cloud:      opts.Cloud,
-		users:      opts.Users,
-		hooks:      opts.Hooks,
-		grace:      opts.ReconcileGrace,
-		socket:     cfg.Broker.Socket,
-		keyLocks:   map[string]*sync.Mutex{},
-		imageCache: map[string]imageEntry{},
+		cfg:      &cfg,
+		log:      opts.Logger,
+		now:      opts.Now,
+		cloud:    opts.Cloud,
+		users:    opts.Users,
+		hooks:    opts.Hooks,
+		grace:    opts.ReconcileGrace,
+		socket:   cfg.Broker.Socket,
+		keyLocks: map[string]*sync.Mutex{},
+		images:   newTTLCache[string, cloud.Image](imageTTL, maxImages),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

@@ -17,10 +17,8 @@ import (
 // DescribeImages call instead of each spending the account's API rate.
 const imageTTL = 5 * time.Minute
 
-type imageEntry struct {
-	img cloud.Image
-	at  time.Time
-}
+// maxImages bounds the image cache.
+const maxImages = 1024
 
 // keyLock serialises keypair imports per user and region: two concurrent launches must
 // not both import (the second would fail as a duplicate).
@@ -87,11 +85,8 @@ func (d *Daemon) ensureKeyPair(ctx context.Context, user, region string, key db.
 func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners []string) (cloud.Image, error) {
 	k := region + "\x00" + image + "\x00" + strings.Join(owners, ",")
 	now := d.now()
-	d.imageMu.Lock()
-	e, ok := d.imageCache[k]
-	d.imageMu.Unlock()
-	if ok && now.Sub(e.at) < imageTTL && now.Sub(e.at) >= 0 {
-		return e.img, nil
+	if img, ok := d.images.get(k, now); ok {
+		return img, nil
 	}
 	var ids, names []string
 	if strings.HasPrefix(image, "ami-") {
@@ -126,8 +121,6 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners 
 		return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
 			Message: fmt.Sprintf("image name %s is ambiguous in %s (%d images): give its ami id", quoteInput(image), region, len(found))}
 	}
-	d.imageMu.Lock()
-	d.imageCache[k] = imageEntry{found[0], now}
-	d.imageMu.Unlock()
+	d.images.put(k, found[0], now)
 	return found[0], nil
 }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/db"
@@ -20,51 +19,39 @@ const maxUserRows = 4096
 type userRowEntry struct {
 	row db.User
 	ok  bool
-	at  time.Time
 }
 
 // userRows caches GetUser per name: every request resolves its caller's users row, and
 // reading it costs more than the rest of a quota request.
 type userRows struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]userRowEntry
+	now   func() time.Time
+	cache *ttlCache[string, userRowEntry]
 }
 
 func newUserRows(now func() time.Time) *userRows {
-	return &userRows{now: now, m: map[string]userRowEntry{}}
+	return &userRows{now: now, cache: newTTLCache[string, userRowEntry](userRowTTL, maxUserRows)}
 }
 
 // get returns name's users row (ok false if there is none), from the cache when fresh.
 func (u *userRows) get(ctx context.Context, d *db.DB, name string) (db.User, bool, error) {
 	now := u.now()
-	u.mu.Lock()
-	e, hit := u.m[name]
-	u.mu.Unlock()
-	if hit && now.Sub(e.at) < userRowTTL && !now.Before(e.at) {
+	if e, hit := u.cache.get(name, now); hit {
 		return e.row, e.ok, nil
 	}
 	row, ok, err := d.GetUser(ctx, name)
 	if err != nil {
 		return db.User{}, false, err
 	}
-	u.mu.Lock()
-	if len(u.m) >= maxUserRows {
-		u.m = map[string]userRowEntry{}
-	}
-	u.m[name] = userRowEntry{row: row, ok: ok, at: now}
-	u.mu.Unlock()
+	u.cache.put(name, userRowEntry{row: row, ok: ok}, now)
 	return row, ok, nil
 }
 
 // forget drops name's entry, or every entry when name is "": called after each write
 // to the users table.
 func (u *userRows) forget(name string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	if name == "" {
-		u.m = map[string]userRowEntry{}
+		u.cache.clear()
 		return
 	}
-	delete(u.m, name)
+	u.cache.forget(name)
 }

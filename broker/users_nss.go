@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -78,31 +77,24 @@ func osInfo(u *user.User) (UserInfo, error) {
 // cachedUsers keeps NSS answers briefly: an LDAP round trip per request would bound the
 // daemon's throughput, and group changes taking ttl to show is acceptable.
 type cachedUsers struct {
-	next UserDB
-	ttl  time.Duration
-	now  func() time.Time
-
-	mu     sync.Mutex
-	byUID  map[int]cacheEntry
-	byName map[string]cacheEntry
+	next   UserDB
+	now    func() time.Time
+	byUID  *ttlCache[int, UserInfo]
+	byName *ttlCache[string, UserInfo]
 }
 
-type cacheEntry struct {
-	info UserInfo
-	at   time.Time
-}
+// maxCachedUsers bounds each of the NSS caches.
+const maxCachedUsers = 10000
 
 func newCachedUsers(next UserDB, ttl time.Duration, now func() time.Time) *cachedUsers {
-	return &cachedUsers{next: next, ttl: ttl, now: now, byUID: map[int]cacheEntry{}, byName: map[string]cacheEntry{}}
+	return &cachedUsers{next: next, now: now,
+		byUID: newTTLCache[int, UserInfo](ttl, maxCachedUsers), byName: newTTLCache[string, UserInfo](ttl, maxCachedUsers)}
 }
 
 func (c *cachedUsers) LookupUID(uid int) (UserInfo, error) {
 	now := c.now()
-	c.mu.Lock()
-	e, ok := c.byUID[uid]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl && now.Sub(e.at) >= 0 {
-		return e.info, nil
+	if info, ok := c.byUID.get(uid, now); ok {
+		return info, nil
 	}
 	info, err := c.next.LookupUID(uid)
 	if err != nil {
@@ -114,11 +106,8 @@ func (c *cachedUsers) LookupUID(uid int) (UserInfo, error) {
 
 func (c *cachedUsers) LookupName(name string) (UserInfo, error) {
 	now := c.now()
-	c.mu.Lock()
-	e, ok := c.byName[name]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl && now.Sub(e.at) >= 0 {
-		return e.info, nil
+	if info, ok := c.byName.get(name, now); ok {
+		return info, nil
 	}
 	info, err := c.next.LookupName(name)
 	if err != nil {
@@ -129,11 +118,6 @@ func (c *cachedUsers) LookupName(name string) (UserInfo, error) {
 }
 
 func (c *cachedUsers) put(info UserInfo, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.byUID) > 10000 { // bound memory: a full reset is cheap and rare
-		c.byUID, c.byName = map[int]cacheEntry{}, map[string]cacheEntry{}
-	}
-	c.byUID[info.UID] = cacheEntry{info, now}
-	c.byName[info.Name] = cacheEntry{info, now}
+	c.byUID.put(info.UID, info, now)
+	c.byName.put(info.Name, info, now)
 }
