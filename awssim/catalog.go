@@ -102,6 +102,10 @@ func init() {
 	}
 }
 
+// InstanceTypes returns the simulated instance types (a copy), in catalogue order.
+// accounting's tests check its shipped price table against it.
+func InstanceTypes() []InstanceType { return append([]InstanceType(nil), instanceTypes...) }
+
 // OnDemandPrice is the simulator's on-demand Linux price in USD per hour for a type in a
 // region; the ledger bills on-demand instances at exactly this price.
 func OnDemandPrice(region, instanceType string) (float64, bool) {
