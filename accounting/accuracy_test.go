@@ -171,6 +171,7 @@ func TestAccuracyOverATerm(t *testing.T) {
 				ours[worstID].CostUSD, ours[worstID].Estimated, ledger[worstID].CostUSD, in.Transitions)
 		}
 	}
+	checkPacks(t, e.db)
 	var periods, runs, spots int
 	_ = e.db.SQL().QueryRow(`SELECT (SELECT count(*) FROM acct_periods), (SELECT count(*) FROM acct_region_runs),
 		(SELECT count(*) FROM acct_spot_prices)`).Scan(&periods, &runs, &spots)

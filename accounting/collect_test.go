@@ -196,6 +196,7 @@ func TestCollectScenarios(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, e)
 			}
+			checkPacks(t, e.db)
 		})
 	}
 }

@@ -2,11 +2,8 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/tollgate/tollgate/db"
 )
@@ -50,33 +47,6 @@ func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costD
 	}
 	vols, err := loadVolumes(ctx, q, sc, since)
 	if err != nil {
-		return nil, err
-	}
-	return assemble(insts, periods, vols), nil
-}
-
-// loadAllCosts is loadCosts for every instance, with the three queries run at once on
-// separate connections: a report over a term spends its time in the driver, row by row.
-// The snapshots may differ by a collector write; a period whose instance is not in the
-// instances snapshot is left out, as it would be had the report run a moment earlier.
-func loadAllCosts(ctx context.Context, d *db.DB, since int64) (*costData, error) {
-	var (
-		wg      sync.WaitGroup
-		insts   []*instInfo
-		periods []costPeriod
-		vols    []costVolume
-		errs    [3]error
-	)
-	run := func(i int, fn func(tx *sql.Tx) error) {
-		defer wg.Done()
-		errs[i] = d.Read(ctx, fn)
-	}
-	wg.Add(3)
-	go run(0, func(tx *sql.Tx) (err error) { insts, err = loadInstances(ctx, tx, scope{}, since); return err })
-	go run(1, func(tx *sql.Tx) (err error) { periods, err = loadPeriods(ctx, tx, scope{}, since); return err })
-	go run(2, func(tx *sql.Tx) (err error) { vols, err = loadVolumes(ctx, tx, scope{}, since); return err })
-	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
 	return assemble(insts, periods, vols), nil

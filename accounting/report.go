@@ -3,8 +3,10 @@ package accounting
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate"
@@ -58,138 +60,62 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	}
 	r := Report{Since: since, Until: until, By: by, Rows: []ReportRow{}, Days: []DaySpend{},
 		Untracked: []InstanceCost{}, Instances: []InstanceCost{}}
-	d, err := loadAllCosts(ctx, s.opts.DB, since.Unix())
-	if err != nil {
-		return Report{}, fmt.Errorf("report: %w", err)
+	from, to := since.Unix(), until.Unix()
+	w := &reportWalk{by: by, from: from, to: to, base: from - from%day}
+	w.ndays = int((to-w.base+day-1)/day) + 1
+	w.dayKeys = make([]string, w.ndays)
+	for i := range w.dayKeys {
+		w.dayKeys[i] = time.Unix(w.base+int64(i)*day, 0).UTC().Format(time.DateOnly)
 	}
-	var c *coster
-	err = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
-		groups, err := loadGroups(ctx, tx)
-		if err != nil {
+	var ranges [loadParts][2]int64
+	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if ranges, err = rowidParts(ctx, tx); err != nil {
 			return err
 		}
-		for _, in := range d.Instances {
-			in.Group = groups[in.Owner]
+		if w.groups, err = loadGroups(ctx, tx); err != nil {
+			return err
 		}
-		ss, err := loadSpot(ctx, tx, d.Periods, now.Unix())
+		ss, err := loadSpotWindow(ctx, tx, from, max(to, now.Unix())+minBilledSeconds)
 		if err != nil {
 			return err
 		}
 		asOf, err := lastSnapshot(ctx, tx)
 		r.AsOf = unixTime(asOf)
-		c = &coster{prices: s.prices, spot: ss, now: now.Unix()}
+		w.c = &coster{prices: s.prices, spot: ss, now: now.Unix()}
 		return err
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
-	from, to := since.Unix(), until.Unix()
-	unpriced := map[string]bool{}
-
-	// Aggregation walks instance by instance, so a row counts an instance once by
-	// remembering the last one it saw; days are indexes from the window's first day.
-	type rowAgg struct {
-		row  ReportRow
-		last string
-	}
-	rows := map[string]*rowAgg{}
-	base := from - from%day
-	ndays := int((to-base+day-1)/day) + 1
-	var series []string
-	seriesIdx := map[string]int{}
-	var chart [][]float64 // series → day → USD
-	seriesTotal := map[string]float64{}
-	addRow := func(key, id string, pc piece) {
-		ra := rows[key]
-		if ra == nil {
-			ra = &rowAgg{row: ReportRow{Key: key}}
-			rows[key] = ra
-		}
-		ra.row.CostUSD += pc.USD
-		ra.row.RunningSeconds += pc.RunSeconds
-		if ra.last != id {
-			ra.last = id
-			ra.row.Instances++
-		}
-	}
-	dayKeys := make([]string, ndays)
-	for i := range dayKeys {
-		dayKeys[i] = time.Unix(base+int64(i)*day, 0).UTC().Format(time.DateOnly)
-	}
-	for _, id := range d.Order {
-		in := d.Instances[id]
-		sk := userKey(in)
-		if by == ByGroup {
-			sk = groupKey(in)
-		}
-		si, ok := seriesIdx[sk]
-		if !ok {
-			si = len(series)
-			series = append(series, sk)
-			seriesIdx[sk] = si
-			chart = append(chart, make([]float64, ndays))
-		}
-		instKey := rowKey(by, in, in.Type)
-		ic := InstanceCost{ID: in.ID, Owner: in.Owner, Region: in.Region, Type: in.Type, State: in.State,
-			Spot: in.Spot, LaunchedAt: unixTime(in.LaunchedAt), ExpiresAt: unixTime(in.ExpiresAt)}
-		counted := false
-		// Every cost is split by UTC day: the chart needs it, and by=day rows are those days.
-		each := func(typ string, start, end int64, cost func(a, b int64) piece) {
-			a, b := max(start, from), min(end, to)
-			key := instKey
-			if by == ByType {
-				key = rowKey(by, in, typ)
+	// Each part of the instances is loaded and walked on its own goroutine and
+	// connection: a term's report is CPU-bound in the driver and the walk alike.
+	var (
+		wg    sync.WaitGroup
+		parts [loadParts]*reportAgg
+		errs  [loadParts]error
+	)
+	for i := range loadParts {
+		wg.Go(func() {
+			var insts []*instInfo
+			errs[i] = s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
+				insts, err = loadPacked(ctx, tx, from, ranges[i])
+				return err
+			})
+			if errs[i] == nil {
+				parts[i] = w.walk(insts)
 			}
-			for ds := a - a%day; ds < b; ds += day {
-				pc := cost(max(ds, from), min(ds+day, to))
-				if pc.Unpriced {
-					ic.Unpriced, counted = true, true // its cost is unknown, not zero: list it
-				}
-				if pc.USD == 0 && pc.RunSeconds == 0 {
-					continue
-				}
-				counted = true
-				ic.CostUSD += pc.USD
-				ic.RunningSeconds += pc.RunSeconds
-				ic.Estimated = ic.Estimated || pc.Estimated
-				di := int((ds - base) / day)
-				if by == ByDay {
-					addRow(dayKeys[di], id, pc)
-				} else {
-					addRow(key, id, pc)
-				}
-				chart[si][di] += pc.USD
-				seriesTotal[sk] += pc.USD
-			}
-		}
-		for _, p := range in.Periods {
-			end := p.End
-			if end == 0 {
-				end = max(c.now, p.Start)
-			}
-			end = max(end, p.Start+minBilledSeconds)
-			each(p.Type, p.Start, end, func(a, b int64) piece { return c.period(p, a, b) })
-		}
-		for _, v := range in.Volumes {
-			end := v.End
-			if end == 0 {
-				end = c.now
-			}
-			each(in.Type, v.Start, end, func(a, b int64) piece { return c.volume(v, a, b) })
-		}
-		if !counted {
-			continue // nothing in the window
-		}
-		r.TotalUSD += ic.CostUSD
-		if ic.Unpriced {
-			unpriced[ic.Type] = true
-		}
-		if !in.Tracked {
-			r.Untracked = append(r.Untracked, ic)
-		} else {
-			r.Instances = append(r.Instances, ic)
-		}
+		})
 	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	agg := mergeAggs(parts[:])
+	r.TotalUSD = agg.total
+	r.Instances = append(r.Instances, agg.instances...)
+	r.Untracked = append(r.Untracked, agg.untracked...)
+	unpriced, rows, dayKeys, ndays := agg.unpriced, agg.rows, w.dayKeys, w.ndays
 	r.Unpriced = sortedKeys(unpriced)
 	for _, k := range sortedKeys(rows) {
 		r.Rows = append(r.Rows, rows[k].row)
@@ -197,11 +123,17 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	if by != ByDay {
 		sort.SliceStable(r.Rows, func(i, j int) bool { return r.Rows[i].CostUSD > r.Rows[j].CostUSD })
 	}
+	seriesTotal := make(map[string]float64, len(agg.chart))
+	for k, days := range agg.chart {
+		for _, v := range days {
+			seriesTotal[k] += v
+		}
+	}
 	shown := topSeries(seriesTotal, chartSeries)
 	for di := range ndays {
 		ds := DaySpend{Day: dayKeys[di], Spend: map[string]float64{}}
-		for si, k := range series {
-			v := chart[si][di]
+		for _, k := range sortedKeys(agg.chart) {
+			v := agg.chart[k][di]
 			if v == 0 {
 				continue
 			}

@@ -1,0 +1,126 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/tollgate/tollgate/db"
+)
+
+// checkPacks fails t unless every instance's packed periods and volumes (what reports
+// read) equal its rows in acct_periods and acct_volumes.
+func checkPacks(t *testing.T, d *db.DB) {
+	t.Helper()
+	ctx := context.Background()
+	var packed []*instInfo
+	if err := d.Read(ctx, func(tx *sql.Tx) error {
+		parts, err := rowidParts(ctx, tx)
+		for _, r := range parts {
+			if err != nil {
+				break
+			}
+			var insts []*instInfo
+			insts, err = loadPacked(ctx, tx, 0, r)
+			packed = append(packed, insts...)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("load packed: %v", err)
+	}
+	slices.SortFunc(packed, launchOrder)
+	var rows *costData
+	if err := d.Read(ctx, func(tx *sql.Tx) (err error) {
+		rows, err = loadCosts(ctx, tx, scope{}, 0)
+		return err
+	}); err != nil {
+		t.Fatalf("load rows: %v", err)
+	}
+	if got, want := len(packed), len(rows.Order); got != want {
+		t.Fatalf("instances: got %d packed, want %d", got, want)
+	}
+	byStart := func(a, b costPeriod) int { return int(a.Start - b.Start) }
+	for i, in := range packed {
+		want := rows.Instances[in.ID]
+		if want == nil || rows.Order[i] != in.ID {
+			t.Fatalf("instance %d: got %s, want %s (launch order)", i, in.ID, rows.Order[i])
+		}
+		wp := slices.SortedFunc(slices.Values(want.Periods), byStart)
+		if !reflect.DeepEqual(in.Periods, wp) && len(in.Periods)+len(wp) > 0 {
+			t.Errorf("%s periods: got %+v, want %+v", in.ID, in.Periods, wp)
+		}
+		wv := slices.SortedFunc(slices.Values(want.Volumes), func(a, b costVolume) int { return int(a.Start - b.Start) })
+		if !reflect.DeepEqual(in.Volumes, wv) && len(in.Volumes)+len(wv) > 0 {
+			t.Errorf("%s volumes: got %+v, want %+v", in.ID, in.Volumes, wv)
+		}
+	}
+}
+
+// TestPacksFollowRows writes periods and volumes the ways the collector does (insert,
+// close, reopen, a conflicting insert) and one it does not (delete), and checks the
+// packs after each.
+func TestPacksFollowRows(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "packs.db"))
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	steps := []struct {
+		name string
+		sql  string
+	}{
+		{"instances", `INSERT INTO instances(id, region, type, image, tracked, state, launched_at, last_seen) VALUES
+			('i-1', 'us-west-2', 't3.micro', 'ami-1', 0, 'running', '2026-01-05T00:00:00Z', '2026-01-05T00:00:00Z'),
+			('i-2', 'eu-west-1', 'm5.large', 'ami-1', 0, 'running', '2026-01-05T01:00:00Z', '2026-01-05T01:00:00Z')`},
+		{"open periods", `INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s) VALUES
+			('i-1', 'us-west-2', 'us-west-2a', 't3.micro', 0, 1000), ('i-2', 'eu-west-1', 'eu-west-1b', 'm5.large', 1, 2000)`},
+		{"volumes", `INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s) VALUES
+			('vol-1', 'i-1', 'us-west-2', 'gp3', 8, 1000), ('vol-2', 'i-1', 'us-west-2', 'gp2', 100, 1500),
+			('vol-3', 'i-2', 'eu-west-1', 'gp3', 30, 2000)`},
+		{"close", `UPDATE acct_periods SET end_s = 4000, end_how = 'reason' WHERE instance_id = 'i-1'`},
+		{"second period", `INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how, estimated)
+			VALUES ('i-1', 'us-west-2', 'us-west-2a', 't3.small', 0, 5000, 6000, 'restart', 1)`},
+		{"duplicate ignored", `INSERT INTO acct_periods(instance_id, region, type, start_s) VALUES ('i-1', 'us-west-2', 'x', 5000)
+			ON CONFLICT(instance_id, start_s) DO NOTHING`},
+		{"reopen", `UPDATE acct_periods SET end_s = NULL, end_how = '', estimated = 0 WHERE instance_id = 'i-1' AND start_s = 5000`},
+		{"gone", `UPDATE acct_volumes SET end_s = 7000, estimated = 1 WHERE instance_id = 'i-2'`},
+		{"delete", `DELETE FROM acct_periods WHERE instance_id = 'i-2'`},
+		{"delete volume", `DELETE FROM acct_volumes WHERE volume_id = 'vol-2'`},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if _, err := d.SQL().ExecContext(ctx, st.sql); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			checkPacks(t, d)
+		})
+	}
+}
+
+// TestUnpackRejectsGarbage checks a malformed pack is an error, not a zero cost.
+func TestUnpackRejectsGarbage(t *testing.T) {
+	in := &instInfo{ID: "i-1", Region: "us-west-2"}
+	tests := []struct {
+		name    string
+		periods string
+		volumes string
+	}{
+		{"period fields", "1,2,0,0,t3.micro", ""},
+		{"period number", "x,2,0,0,t3.micro,az", ""},
+		{"volume fields", "", "1,2,0,8"},
+		{"volume size", "", "1,2,0,big,gp3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, perr := unpackPeriods(in, tt.periods, 0)
+			_, verr := unpackVolumes(in, tt.volumes, 0)
+			if perr == nil && verr == nil {
+				t.Errorf("unpack(%q, %q): got no error, want one", tt.periods, tt.volumes)
+			}
+		})
+	}
+}
