@@ -13,6 +13,10 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 )
 
+// volumeFilterMax is how many instance ids one filtered DescribeVolumes call carries
+// (EC2 accepts 200 values per filter).
+const volumeFilterMax = 200
+
 // regionOutcome is one region's part of a collector run.
 type regionOutcome struct {
 	res                     RegionResult
@@ -110,7 +114,14 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 	}
 	var vols []cloud.Volume
 	if len(plan.NeedVolumes) > 0 {
-		if vols, err = s.opts.Cloud.DescribeVolumes(ctx, region, plan.NeedVolumes); err != nil {
+		ids := plan.NeedVolumes
+		if len(ids) > volumeFilterMax && 2*len(ids) >= len(insts) {
+			// Most of the region is new (a first snapshot): listing every volume is a few
+			// pages, where filtering by instance is a call per 200 ids, each one a scan of
+			// the region's volumes. applyPlan keeps only the needed ones.
+			ids = nil
+		}
+		if vols, err = s.opts.Cloud.DescribeVolumes(ctx, region, ids); err != nil {
 			s.log.Warn("describe volumes", slog.String(logKeyRegion, region), slog.String(logKeyError, err.Error()))
 		}
 	}

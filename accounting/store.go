@@ -4,11 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 )
+
+// insertBatch is how many rows one INSERT statement of a snapshot writes at most (13
+// parameters a row is far below SQLite's limit of 32,766).
+const insertBatch = 64
 
 // goneWindow is how long after its end an instance is still loaded for a snapshot:
 // EC2 keeps terminated instances visible for about an hour.
@@ -181,14 +186,32 @@ func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, 
 		return nil
 	}
 	atText := secTime(at)
-	for _, o := range p.Inserts {
-		if err := exec(`INSERT INTO instances(id, region, type, image, name, purpose, spot, tracked, state,
-			public_ip, private_ip, launched_at, last_seen, tags)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-			o.ID, st.Region, o.Type, o.ImageID, o.Tags[cloud.TagName], o.Tags[cloud.TagPurpose], o.Spot, o.State,
-			o.PublicIP, o.PrivateIP, db.Time(o.LaunchTime), atText, tagsJSON(o.Tags)); err != nil {
-			return n, fmt.Errorf("insert untracked instance %s: %w", o.ID, err)
+	// A first snapshot inserts a row or three per instance: one multi-row INSERT per
+	// batch spends far less per row than a statement per row.
+	insert := func(what, head, row, tail string, rows [][]any) error {
+		for len(rows) > 0 {
+			k := min(len(rows), insertBatch)
+			q := head + strings.Repeat(row+", ", k-1) + row + " " + tail
+			args := make([]any, 0, k*len(rows[0]))
+			for _, r := range rows[:k] {
+				args = append(args, r...)
+			}
+			if err := exec(q, args...); err != nil {
+				return fmt.Errorf("%s (%d rows from %v): %w", what, k, rows[0][0], err)
+			}
+			rows = rows[k:]
 		}
+		return nil
+	}
+	var rows [][]any
+	for _, o := range p.Inserts {
+		rows = append(rows, []any{o.ID, st.Region, o.Type, o.ImageID, o.Tags[cloud.TagName], o.Tags[cloud.TagPurpose], o.Spot, o.State,
+			o.PublicIP, o.PrivateIP, db.Time(o.LaunchTime), atText, tagsJSON(o.Tags)})
+	}
+	if err := insert("insert untracked instances", `INSERT INTO instances(id, region, type, image, name, purpose, spot, tracked, state,
+			public_ip, private_ip, launched_at, last_seen, tags) VALUES `, `(?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+		`ON CONFLICT(id) DO NOTHING`, rows); err != nil {
+		return n, err
 	}
 	for _, u := range p.Updates {
 		q := `UPDATE instances SET state = ?, type = ?, public_ip = ?, private_ip = ?, tags = ?, last_seen = ?`
@@ -210,21 +233,23 @@ func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, 
 			return n, fmt.Errorf("reopen period: %w", err)
 		}
 	}
+	rows = rows[:0]
 	for _, np := range p.Periods {
 		var end any
 		if np.End > 0 {
 			end = np.End
 		}
-		if err := exec(`INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how, estimated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(instance_id, start_s) DO NOTHING`,
-			np.InstanceID, st.Region, np.AZ, np.Type, np.Spot, np.Start, end, np.How, np.Estimated); err != nil {
-			return n, fmt.Errorf("open period for %s: %w", np.InstanceID, err)
-		}
+		rows = append(rows, []any{np.InstanceID, st.Region, np.AZ, np.Type, np.Spot, np.Start, end, np.How, np.Estimated})
+	}
+	if err := insert("open periods", `INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how, estimated)
+			VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, ?)`, `ON CONFLICT(instance_id, start_s) DO NOTHING`, rows); err != nil {
+		return n, err
 	}
 	need := map[string]bool{}
 	for _, id := range p.NeedVolumes {
 		need[id] = true
 	}
+	rows = rows[:0]
 	for _, v := range vols {
 		if !need[v.InstanceID] || st.Volumes[v.ID] {
 			continue
@@ -233,11 +258,11 @@ func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, 
 		if v.CreatedAt.IsZero() {
 			start = at
 		}
-		if err := exec(`INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			v.ID, v.InstanceID, st.Region, v.Type, v.SizeGB, start); err != nil {
-			return n, fmt.Errorf("record volume %s: %w", v.ID, err)
-		}
+		rows = append(rows, []any{v.ID, v.InstanceID, st.Region, v.Type, v.SizeGB, start})
+	}
+	if err := insert("record volumes", `INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s) VALUES `,
+		`(?, ?, ?, ?, ?, ?)`, `ON CONFLICT DO NOTHING`, rows); err != nil {
+		return n, err
 	}
 	for _, g := range p.Gone {
 		q := `UPDATE instances SET gone_at = ?`
