@@ -11,9 +11,10 @@ import (
 	"github.com/tollgate/tollgate/db"
 )
 
-// insertBatch is how many rows one INSERT statement of a snapshot writes at most (13
-// parameters a row is far below SQLite's limit of 32,766).
-const insertBatch = 64
+// insertBatch is how many rows one INSERT statement of a snapshot writes at most: fewer
+// statements journal fewer pages (each keeps a statement journal), and 256 rows of 13
+// parameters stay below SQLite's limit of 32,766.
+const insertBatch = 256
 
 // goneWindow is how long after its end an instance is still loaded for a snapshot:
 // EC2 keeps terminated instances visible for about an hour.
