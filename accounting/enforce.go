@@ -152,14 +152,10 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 		msg := fmt.Sprintf("Instance %s%s in %s reaches the end of its lease at %s UTC and will be %s then; "+
 			"run `tollgate extend %s DURATION` to keep it.", li.ID, nameSuffix(li.Name), li.Region,
 			exp.UTC().Format("2006-01-02 15:04"), pastTense(action), li.ID)
-		if added, err := s.Notify(ctx, li.Owner, KindLeaseWarning, ref, msg); err != nil {
+		// Notify stores a (user, kind, ref) once: the warning is sent once per expiry.
+		if _, err := s.Notify(ctx, li.Owner, KindLeaseWarning, ref, msg); err != nil {
 			errs = append(errs, err)
 			continue
-		} else if added {
-			if _, err := s.opts.DB.SQL().ExecContext(ctx, `UPDATE instances SET warned_at = ? WHERE id = ?`,
-				db.Time(now), li.ID); err != nil {
-				errs = append(errs, fmt.Errorf("reap: note warning of %s: %w", li.ID, err))
-			}
 		}
 		if !now.Before(exp) {
 			due = append(due, target{li, action})
@@ -329,11 +325,8 @@ func (s *Service) act(ctx context.Context, auditAction, action string, insts []l
 				if st == "" {
 					st = map[string]string{quota.ActionStop: "stopping", quota.ActionTerminate: "shutting-down"}[action]
 				}
-				q, args := `UPDATE instances SET state = ? WHERE id = ?`, []any{st, li.ID}
-				if strings.HasPrefix(auditAction, "reap.") {
-					q, args = `UPDATE instances SET state = ?, expired_at = ? WHERE id = ?`, []any{st, db.Time(now), li.ID}
-				}
-				if _, uerr := s.opts.DB.SQL().ExecContext(ctx, q, args...); uerr != nil {
+				// The same row update as a user's stop or terminate through the broker.
+				if uerr := db.UpdateInstanceState(ctx, s.opts.DB.SQL(), li.ID, st, "", "", now); uerr != nil {
 					errs = append(errs, fmt.Errorf("record %s of %s: %w", action, li.ID, uerr))
 				}
 				done = append(done, li)

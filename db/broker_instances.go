@@ -183,9 +183,10 @@ func UpdateInstanceState(ctx context.Context, q Querier, id, state, publicIP, pr
 	return nil
 }
 
-// SetInstanceExpiry moves an instance's lease expiry (extend) and clears its warning.
+// SetInstanceExpiry moves an instance's lease expiry (extend). The lease warning needs no
+// reset: notices are keyed by instance and expiry, so a new expiry gets its own warning.
 func SetInstanceExpiry(ctx context.Context, q Querier, id string, expires time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE instances SET expires_at = ?, warned_at = '' WHERE id = ?`, Time(expires), id)
+	_, err := q.ExecContext(ctx, `UPDATE instances SET expires_at = ? WHERE id = ?`, Time(expires), id)
 	if err != nil {
 		return fmt.Errorf("update expiry of %s: %w", id, err)
 	}
