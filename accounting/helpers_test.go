@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -255,11 +254,3 @@ func ids(insts []cloud.Instance) []string {
 }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
-
-func dump(m map[string]InstanceCost) string {
-	var b strings.Builder
-	for id, ic := range m {
-		fmt.Fprintf(&b, "%s %.6f %ds\n", id, ic.CostUSD, ic.RunningSeconds)
-	}
-	return b.String()
-}
