@@ -36,3 +36,18 @@ func checkIdentity(ctx context.Context, cl *cloud.Client, log *slog.Logger) erro
 	log.Info("cloud credentials", logAccount, id.Account, logARN, id.ARN)
 	return nil
 }
+
+// loadWithCloud is the start of every command that talks to the cloud: the
+// configuration, the logger at its level, and the cloud client built from both.
+func (env *Env) loadWithCloud() (*config.Config, *slog.Logger, *cloud.Client, error) {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := env.logger(cfg.Broker.LogLevel)
+	cl, err := newCloud(env.Ctx, cfg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, log, cl, nil
+}

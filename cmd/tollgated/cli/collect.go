@@ -13,12 +13,7 @@ type CollectCmd struct {
 
 // Run collects.
 func (c *CollectCmd) Run(env *Env) error {
-	cfg, err := env.loadConfig()
-	if err != nil {
-		return err
-	}
-	log := env.logger(cfg.Broker.LogLevel)
-	cl, err := newCloud(env.Ctx, cfg, log)
+	cfg, log, cl, err := env.loadWithCloud()
 	if err != nil {
 		return err
 	}
