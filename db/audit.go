@@ -57,7 +57,7 @@ func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 			return fmt.Errorf("audit detail: %w", err)
 		}
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO audit(at, actor, uid, action, target, decision, reason, detail)
+	_, err := execContext(ctx, q, `INSERT INTO audit(at, actor, uid, action, target, decision, reason, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		Time(e.At), e.Actor, e.UID, e.Action, e.Target, e.Decision, e.Reason, string(detail))
 	if err != nil {

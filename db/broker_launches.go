@@ -58,7 +58,7 @@ func scanLaunch(sc Scanner) (Launch, error) {
 
 // InsertLaunch writes a launch record through q (the admission transaction).
 func InsertLaunch(ctx context.Context, q Querier, l Launch) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO launches(`+launchCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := execContext(ctx, q, `INSERT INTO launches(`+launchCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.ClientToken, l.Owner, l.UID, l.Region, l.Type, l.Image, l.Count, l.Name, l.Spot, l.VCPUsEach,
 		l.PriceHourly, int64(l.Lifetime/time.Second), Time(l.ExpiresAt), l.State, l.Error, Time(l.CreatedAt), Time(l.CreatedAt))
 	if err != nil {

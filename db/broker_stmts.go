@@ -47,8 +47,36 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// cachedStmt is the prepared statement for query when q is an open DB's pool.
+// txCache is the pool and statement cache of a transaction opened by Immediate.
+type txCache struct {
+	pool  *sql.DB
+	cache *stmtCache
+}
+
+// txPools maps a transaction open in Immediate to its pool's statements, so the
+// admission transaction does not re-parse its handful of statements every time.
+var txPools sync.Map // *sql.Tx → txCache
+
+// cachedStmt is the prepared statement for query when q is an open DB's pool, or a
+// transaction opened by Immediate (then bound to it with Tx.StmtContext, which reuses
+// the statement already prepared on the transaction's connection).
 func cachedStmt(ctx context.Context, q Querier, query string) (*sql.Stmt, bool, error) {
+	if tx, ok := q.(*sql.Tx); ok {
+		v, ok := txPools.Load(tx)
+		if !ok {
+			return nil, false, nil
+		}
+		tc := v.(txCache)
+		if st, ok := tc.cache.stmts.Load(query); ok {
+			return tx.StmtContext(ctx, st.(*sql.Stmt)), true, nil
+		}
+		// Preparing on the pool needs a second connection while this transaction holds
+		// one: with every connection held by a waiting transaction that would deadlock.
+		// So this time the query runs unprepared, and the statement is prepared in the
+		// background for the next transaction.
+		go func() { _, _ = tc.cache.prepared(context.Background(), tc.pool, query) }()
+		return nil, false, nil
+	}
 	pool, ok := q.(*sql.DB)
 	if !ok {
 		return nil, false, nil
@@ -72,6 +100,18 @@ func queryContext(ctx context.Context, q Querier, query string, args ...any) (*s
 		return st.QueryContext(ctx, args...)
 	}
 	return q.QueryContext(ctx, query, args...)
+}
+
+// execContext is queryContext for statements that return no rows.
+func execContext(ctx context.Context, q Querier, query string, args ...any) (sql.Result, error) {
+	st, ok, err := cachedStmt(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.ExecContext(ctx, query, args...)
 }
 
 // queryRowContext is queryContext for one row.

@@ -36,7 +36,8 @@ type DB struct {
 	imm  *sql.DB // every BeginTx is BEGIN IMMEDIATE: read-then-write transactions
 	path string
 	// stmts caches prepared statements on sql; Close closes them.
-	stmts *stmtCache
+	stmts    *stmtCache // prepared statements of the read pool
+	immStmts *stmtCache // prepared statements of the immediate pool, used inside Immediate
 	// Now is the clock for timestamps written by this package (audit entries, etc.).
 	Now func() time.Time
 }
@@ -88,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	imm.SetMaxOpenConns(4)
 	imm.SetMaxIdleConns(4)
-	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, Now: time.Now}
+	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{}, Now: time.Now}
 	pools.Store(sdb, d.stmts)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
@@ -106,7 +107,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database and its cached statements.
 func (d *DB) Close() error {
 	pools.Delete(d.sql)
-	err0 := d.stmts.close()
+	err0 := errors.Join(d.stmts.close(), d.immStmts.close())
 	err1 := d.imm.Close()
 	err2 := d.sql.Close()
 	return errors.Join(err0, err1, err2)
@@ -126,6 +127,9 @@ func (d *DB) Immediate(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin immediate: %w", err)
 	}
+	// Statements run through tx reuse the immediate pool's prepared statements.
+	txPools.Store(tx, txCache{pool: d.imm, cache: d.immStmts})
+	defer txPools.Delete(tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
