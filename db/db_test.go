@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -89,5 +90,37 @@ func TestTimeSortsLexically(t *testing.T) {
 		if err != nil || !back.Equal(times[i]) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", b, back, err, times[i])
 		}
+	}
+}
+
+// TestImmediateStatementsDoNotDeadlock runs more concurrent transactions than the
+// immediate pool has connections, each needing a statement the cache does not hold yet.
+// Preparing it on the pool from inside a transaction would wait for a connection that
+// every other transaction holds.
+func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
+	d := openTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errs := make(chan error, 32)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			errs <- d.Immediate(ctx, func(tx *sql.Tx) error {
+				var n int
+				if err := queryRowContext(ctx, tx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+					return err
+				}
+				_, err := execContext(ctx, tx, `INSERT INTO audit(at, actor, uid, action, decision) VALUES ('t', 'a', 1, 'x', 'done')`)
+				return err
+			})
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := d.SQL().QueryRowContext(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil || n != cap(errs) {
+		t.Fatalf("audit rows = %d, %v; want %d", n, err, cap(errs))
 	}
 }
