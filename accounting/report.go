@@ -130,9 +130,11 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 		}
 	}
 	shown := topSeries(seriesTotal, chartSeries)
+	// Sorted once, not per day: a term has a hundred days and a thousand series.
+	chartKeys := sortedKeys(agg.chart)
 	for di := range ndays {
 		ds := DaySpend{Day: dayKeys[di], Spend: map[string]float64{}}
-		for _, k := range sortedKeys(agg.chart) {
+		for _, k := range chartKeys {
 			v := agg.chart[k][di]
 			if v == 0 {
 				continue
