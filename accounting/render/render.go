@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -116,4 +117,24 @@ func renderCSV(w io.Writer, r tollgate.Report) error {
 	_ = cw.Write([]string{"TOTAL", strconv.Itoa(len(r.Instances) + len(r.Untracked)), hours(secs), usd4(r.TotalUSD)})
 	cw.Flush()
 	return cw.Error()
+}
+
+// WriteFile writes r to the file at path (created 0644, truncated), or to stdout when
+// path is "": what both `tollgate admin report` and `tollgated report` do with --output.
+func WriteFile(stdout io.Writer, path string, r tollgate.Report, format string) error {
+	if path == "" {
+		return Write(stdout, r, format)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := Write(f, r, format); err != nil {
+		f.Close()
+		return fmt.Errorf("render report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
 }

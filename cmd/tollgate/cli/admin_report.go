@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting/render"
 )
@@ -35,19 +32,5 @@ func (c *AdminReportCmd) Run(env *Env) error {
 	if env.JSON {
 		format = "json"
 	}
-	if c.Output == "" {
-		return render.Write(env.Out, rep, format)
-	}
-	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if err := render.Write(f, rep, format); err != nil {
-		f.Close()
-		return fmt.Errorf("render report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
+	return render.WriteFile(env.Out, c.Output, rep, format)
 }

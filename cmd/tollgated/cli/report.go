@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
@@ -43,18 +42,7 @@ func (c *ReportCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if c.Output == "" {
-		return render.Write(env.Out, rep, c.Format)
-	}
-	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if err := render.Write(f, rep, c.Format); err != nil {
-		f.Close()
-		return fmt.Errorf("render report: %w", err)
-	}
-	return f.Close()
+	return render.WriteFile(env.Out, c.Output, rep, c.Format)
 }
 
 // parseDate reads YYYY-MM-DD (UTC) or RFC 3339; "" is the zero time (the default bound).
