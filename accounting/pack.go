@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -22,7 +21,9 @@ const loadParts = 2
 func rowidParts(ctx context.Context, q db.Querier) ([loadParts][2]int64, error) {
 	var out [loadParts][2]int64
 	var lo, hi int64
-	if err := q.QueryRowContext(ctx, `SELECT coalesce(min(rowid), 0), coalesce(max(rowid), 0) FROM instances`).Scan(&lo, &hi); err != nil {
+	// Two subqueries: each is one B-tree descent, where min and max together scan.
+	if err := q.QueryRowContext(ctx, `SELECT coalesce((SELECT min(rowid) FROM instances), 0),
+		coalesce((SELECT max(rowid) FROM instances), 0)`).Scan(&lo, &hi); err != nil {
 		return out, fmt.Errorf("instance rowids: %w", err)
 	}
 	step := (hi - lo + loadParts) / loadParts
@@ -44,35 +45,37 @@ func launchOrder(a, b *instInfo) int {
 // loadPacked reads the instances with rowids in [rowids[0], rowids[1]) not gone
 // before since, in launch order, each with its periods and volumes that may cost
 // anything from since on (the filters loadPeriods and loadVolumes apply). It reads one
-// row per instance with its periods and volumes packed (acct_packs, kept equal to
-// acct_periods and acct_volumes by triggers in the same transaction as every write)
+// row per instance with its periods and volumes packed in it (pack_periods and
+// pack_volumes, kept equal to acct_periods and acct_volumes by triggers in the same
+// transaction as every write)
 // instead of every period and volume row: a term holds several per instance, and the
 // SQLite driver's time goes per row and column. Parts read in separate transactions
 // may differ by a collector write, as they would had the report run a moment earlier.
 func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64) ([]*instInfo, error) {
-	rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), i.purpose, i.region, i.type, i.state,
-		i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at, coalesce(k.periods, ''), coalesce(k.volumes, '')
-		FROM instances i LEFT JOIN acct_packs k ON k.instance_id = i.id
-		WHERE i.rowid >= ? AND i.rowid < ? AND (i.gone_at = '' OR i.gone_at >= ?)`,
+	// One column per row: the driver's cost is per column as well as per row. Every
+	// field but the last is an id, a name or a number that cannot hold the separator
+	// (unit separator, U+001F); purpose, free text from tags, comes last and may.
+	rows, err := q.QueryContext(ctx, `SELECT concat_ws(char(31), id, coalesce(owner, ''), region, type, state,
+		spot, tracked, launched_at, expires_at, gone_at, pack_periods, pack_volumes, purpose)
+		FROM instances
+		WHERE rowid >= ? AND rowid < ? AND (gone_at = '' OR gone_at >= ?)`,
 		rowids[0], rowids[1], secTime(since-minBilledSeconds))
 	if err != nil {
 		return nil, fmt.Errorf("load instances: %w", err)
 	}
 	defer rows.Close()
-	var out []*instInfo
+	var (
+		out []*instInfo
+		u   unpacker
+	)
 	for rows.Next() {
-		in := &instInfo{}
-		var launched, expires, gone, periods, vols string
-		if err := rows.Scan(&in.ID, &in.Owner, &in.Purpose, &in.Region, &in.Type, &in.State,
-			&in.Spot, &in.Tracked, &launched, &expires, &gone, &periods, &vols); err != nil {
+		var row string
+		if err := rows.Scan(&row); err != nil {
 			return nil, fmt.Errorf("load instances: %w", err)
 		}
-		in.LaunchedAt, in.ExpiresAt, in.GoneAt = parseUnix(launched), parseUnix(expires), parseUnix(gone)
-		if in.Periods, err = unpackPeriods(in, periods, since-minBilledSeconds); err != nil {
-			return nil, fmt.Errorf("load periods of %s: %w", in.ID, err)
-		}
-		if in.Volumes, err = unpackVolumes(in, vols, since); err != nil {
-			return nil, fmt.Errorf("load volumes of %s: %w", in.ID, err)
+		in, err := u.instance(row, since)
+		if err != nil {
+			return nil, fmt.Errorf("load instances: %w", err)
 		}
 		out = append(out, in)
 	}
@@ -83,15 +86,61 @@ func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64)
 	return out, nil
 }
 
+// slabSize is how many items an unpacker allocates at once.
+const slabSize = 4096
+
+// unpacker decodes loadPacked's rows. Instances, periods and volumes come from slabs
+// (a term holds tens of thousands of each): a few allocations instead of one or two per
+// item, and far less for the garbage collector to trace.
+type unpacker struct {
+	insts   []instInfo
+	periods []costPeriod
+	volumes []costVolume
+}
+
+// take returns a slice of n free items of *slab, starting a new slab when it is full.
+func take[T any](slab *[]T, n int) []T {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, max(n, slabSize))
+	}
+	l := len(*slab)
+	*slab = (*slab)[:l+n]
+	return (*slab)[l : l+n : l+n]
+}
+
+// instance decodes one row of loadPacked: the instance's fields, and its periods and
+// volumes that may cost anything from since on. Fields are substrings of row.
+func (u *unpacker) instance(row string, since int64) (*instInfo, error) {
+	var f [13]string
+	if !splitFields(row, "\x1f", f[:]) {
+		return nil, fmt.Errorf("bad instance row %q", row)
+	}
+	in := &take(&u.insts, 1)[0]
+	*in = instInfo{ID: f[0], Owner: f[1], Region: f[2], Type: f[3], State: f[4],
+		Spot: f[5] == "1", Tracked: f[6] == "1", Purpose: f[12],
+		LaunchedAt: parseUnix(f[7]), ExpiresAt: parseUnix(f[8]), GoneAt: parseUnix(f[9])}
+	var err error
+	if in.Periods, err = u.unpackPeriods(in, f[10], since-minBilledSeconds); err != nil {
+		return nil, fmt.Errorf("periods of %s: %w", in.ID, err)
+	}
+	if in.Volumes, err = u.unpackVolumes(in, f[11], since); err != nil {
+		return nil, fmt.Errorf("volumes of %s: %w", in.ID, err)
+	}
+	return in, nil
+}
+
 // unpackPeriods decodes in's packed periods, keeping those open or ending after
 // after, in start order. Fields are substrings of s: no copies.
-func unpackPeriods(in *instInfo, s string, after int64) ([]costPeriod, error) {
-	var out []costPeriod
+func (u *unpacker) unpackPeriods(in *instInfo, s string, after int64) ([]costPeriod, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := take(&u.periods, strings.Count(s, ";")+1)[:0]
 	for s != "" {
 		var f [6]string
 		var item string
 		item, s = cutItem(s)
-		if !splitFields(item, f[:]) {
+		if !splitFields(item, ",", f[:]) {
 			return nil, fmt.Errorf("bad period pack %q", item)
 		}
 		start, ok1 := atoi(f[0])
@@ -109,21 +158,22 @@ func unpackPeriods(in *instInfo, s string, after int64) ([]costPeriod, error) {
 		}
 		out = append(out, p)
 	}
-	if len(out) > 1 {
-		sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	}
+	slices.SortFunc(out, func(a, b costPeriod) int { return cmp.Compare(a.Start, b.Start) })
 	return out, nil
 }
 
 // unpackVolumes decodes in's packed volumes, keeping those existing after after, in
 // start order.
-func unpackVolumes(in *instInfo, s string, after int64) ([]costVolume, error) {
-	var out []costVolume
+func (u *unpacker) unpackVolumes(in *instInfo, s string, after int64) ([]costVolume, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := take(&u.volumes, strings.Count(s, ";")+1)[:0]
 	for s != "" {
 		var f [5]string
 		var item string
 		item, s = cutItem(s)
-		if !splitFields(item, f[:]) {
+		if !splitFields(item, ",", f[:]) {
 			return nil, fmt.Errorf("bad volume pack %q", item)
 		}
 		start, ok1 := atoi(f[0])
@@ -138,9 +188,7 @@ func unpackVolumes(in *instInfo, s string, after int64) ([]costVolume, error) {
 		out = append(out, costVolume{InstanceID: in.ID, Region: in.Region, Type: f[4], SizeGB: int(size),
 			Start: start, End: end, Estimated: f[2] == "1"})
 	}
-	if len(out) > 1 {
-		sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	}
+	slices.SortFunc(out, func(a, b costVolume) int { return cmp.Compare(a.Start, b.Start) })
 	return out, nil
 }
 
@@ -150,12 +198,12 @@ func cutItem(s string) (item, rest string) {
 	return item, rest
 }
 
-// splitFields splits item at commas into exactly len(f) fields; the last keeps any
-// further commas.
-func splitFields(item string, f []string) bool {
+// splitFields splits item at sep into exactly len(f) fields; the last keeps any
+// further separators.
+func splitFields(item, sep string, f []string) bool {
 	for i := range len(f) - 1 {
 		var ok bool
-		if f[i], item, ok = strings.Cut(item, ","); !ok {
+		if f[i], item, ok = strings.Cut(item, sep); !ok {
 			return false
 		}
 	}

@@ -116,8 +116,9 @@ func TestUnpackRejectsGarbage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, perr := unpackPeriods(in, tt.periods, 0)
-			_, verr := unpackVolumes(in, tt.volumes, 0)
+			var u unpacker
+			_, perr := u.unpackPeriods(in, tt.periods, 0)
+			_, verr := u.unpackVolumes(in, tt.volumes, 0)
 			if perr == nil && verr == nil {
 				t.Errorf("unpack(%q, %q): got no error, want one", tt.periods, tt.volumes)
 			}

@@ -68,11 +68,37 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 		w.dayKeys[i] = time.Unix(w.base+int64(i)*day, 0).UTC().Format(time.DateOnly)
 	}
 	var ranges [loadParts][2]int64
-	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	if err := s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
+		ranges, err = rowidParts(ctx, tx)
+		return err
+	}); err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	// Each part of the instances is loaded and walked on its own goroutine and
+	// connection: a term's report is CPU-bound in the driver and the walk alike. What
+	// the walk shares (groups, spot prices) loads meanwhile; walks wait for it.
+	var (
+		wg       sync.WaitGroup
+		parts    [loadParts]*reportAgg
+		errs     [loadParts]error
+		setupErr error
+		setup    = make(chan struct{})
+	)
+	for i := range loadParts {
+		wg.Go(func() {
+			var insts []*instInfo
+			errs[i] = s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
+				insts, err = loadPacked(ctx, tx, from, ranges[i])
+				return err
+			})
+			<-setup
+			if errs[i] == nil && setupErr == nil {
+				parts[i] = w.walk(insts)
+			}
+		})
+	}
+	setupErr = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
 		var err error
-		if ranges, err = rowidParts(ctx, tx); err != nil {
-			return err
-		}
 		if w.groups, err = loadGroups(ctx, tx); err != nil {
 			return err
 		}
@@ -85,36 +111,19 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 		w.c = &coster{prices: s.prices, spot: ss, now: now.Unix()}
 		return err
 	})
-	if err != nil {
-		return Report{}, fmt.Errorf("report: %w", err)
-	}
-	// Each part of the instances is loaded and walked on its own goroutine and
-	// connection: a term's report is CPU-bound in the driver and the walk alike.
-	var (
-		wg    sync.WaitGroup
-		parts [loadParts]*reportAgg
-		errs  [loadParts]error
-	)
-	for i := range loadParts {
-		wg.Go(func() {
-			var insts []*instInfo
-			errs[i] = s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
-				insts, err = loadPacked(ctx, tx, from, ranges[i])
-				return err
-			})
-			if errs[i] == nil {
-				parts[i] = w.walk(insts)
-			}
-		})
-	}
+	close(setup)
 	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(append([]error{setupErr}, errs[:]...)...); err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
 	agg := mergeAggs(parts[:])
 	r.TotalUSD = agg.total
-	r.Instances = append(r.Instances, agg.instances...)
-	r.Untracked = append(r.Untracked, agg.untracked...)
+	if len(agg.instances) > 0 {
+		r.Instances = agg.instances // not copied: a term's list is tens of thousands long
+	}
+	if len(agg.untracked) > 0 {
+		r.Untracked = agg.untracked
+	}
 	unpriced, rows, dayKeys, ndays := agg.unpriced, agg.rows, w.dayKeys, w.ndays
 	r.Unpriced = sortedKeys(unpriced)
 	for _, k := range sortedKeys(rows) {

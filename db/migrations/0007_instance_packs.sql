@@ -1,0 +1,77 @@
+-- Packs move from acct_packs into the instance row they belong to: a report over a term
+-- then reads one row per instance with no per-row lookup into another table (that
+-- lookup was a fifth of a report's time). Same format as before, fields separated by
+-- ',' and items by ';', in no particular order:
+--   pack_periods: start_s,end_s(0 = open),estimated,spot,type,az
+--   pack_volumes: start_s,end_s(0 = open),estimated,size_gb,type
+-- Triggers keep them equal to acct_periods and acct_volumes in the same transaction as
+-- every write, whoever writes.
+ALTER TABLE instances ADD COLUMN pack_periods TEXT NOT NULL DEFAULT '';
+ALTER TABLE instances ADD COLUMN pack_volumes TEXT NOT NULL DEFAULT '';
+UPDATE instances SET pack_periods = k.periods, pack_volumes = k.volumes
+    FROM acct_packs k WHERE k.instance_id = instances.id;
+
+DROP TRIGGER acct_packs_period_ins;
+DROP TRIGGER acct_packs_period_upd;
+DROP TRIGGER acct_packs_period_del;
+DROP TRIGGER acct_packs_volume_ins;
+DROP TRIGGER acct_packs_volume_upd;
+DROP TRIGGER acct_packs_volume_del;
+DROP TABLE acct_packs;
+
+-- An insert appends (the collector's first snapshot inserts a period and a volume per
+-- instance); an update or delete rebuilds the instance's pack from its rows.
+CREATE TRIGGER pack_period_ins AFTER INSERT ON acct_periods BEGIN
+    UPDATE instances SET pack_periods = CASE WHEN pack_periods = '' THEN x.item ELSE pack_periods || ';' || x.item END
+    FROM (SELECT NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' || NEW.estimated || ',' || NEW.spot || ',' ||
+        NEW.type || ',' || NEW.az AS item) x
+    WHERE id = NEW.instance_id;
+END;
+CREATE TRIGGER pack_period_upd AFTER UPDATE ON acct_periods BEGIN
+    UPDATE instances SET pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = instances.id), '')
+    WHERE id IN (NEW.instance_id, OLD.instance_id);
+END;
+CREATE TRIGGER pack_period_del AFTER DELETE ON acct_periods BEGIN
+    UPDATE instances SET pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = instances.id), '')
+    WHERE id = OLD.instance_id;
+END;
+
+CREATE TRIGGER pack_volume_ins AFTER INSERT ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = CASE WHEN pack_volumes = '' THEN x.item ELSE pack_volumes || ';' || x.item END
+    FROM (SELECT NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' || NEW.estimated || ',' || NEW.size_gb || ',' ||
+        NEW.type AS item) x
+    WHERE id = NEW.instance_id;
+END;
+CREATE TRIGGER pack_volume_upd AFTER UPDATE ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
+    WHERE id IN (NEW.instance_id, OLD.instance_id);
+END;
+CREATE TRIGGER pack_volume_del AFTER DELETE ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
+    WHERE id = OLD.instance_id;
+END;
+
+-- Periods or volumes recorded before their instance row (or an instance renamed): the
+-- row picks up what is already there.
+CREATE TRIGGER pack_instance_ins AFTER INSERT ON instances
+WHEN EXISTS (SELECT 1 FROM acct_periods WHERE instance_id = NEW.id)
+  OR EXISTS (SELECT 1 FROM acct_volumes WHERE instance_id = NEW.id) BEGIN
+    UPDATE instances SET
+        pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+            estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = NEW.id), ''),
+        pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+            estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = NEW.id), '')
+    WHERE id = NEW.id;
+END;
+CREATE TRIGGER pack_instance_id AFTER UPDATE OF id ON instances BEGIN
+    UPDATE instances SET
+        pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+            estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = NEW.id), ''),
+        pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+            estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = NEW.id), '')
+    WHERE id = NEW.id;
+END;
