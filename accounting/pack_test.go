@@ -125,3 +125,37 @@ func TestUnpackRejectsGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestPackedPurposeIsFreeText checks a purpose tag holding every separator a packed row
+// uses (it comes from tags, so anyone who can tag an instance chooses it) reads back
+// intact, and leaves the other fields alone.
+func TestPackedPurposeIsFreeText(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "purpose.db"))
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	purpose := "lab\x1f3,b;c\x1f\x1f"
+	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO instances(id, region, type, image, purpose, tracked, state, launched_at, last_seen)
+		VALUES ('i-1', 'us-west-2', 't3.micro', 'ami-1', ?, 0, 'running', '2026-01-05T00:00:00Z', '2026-01-05T00:00:00Z')`, purpose); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO acct_periods(instance_id, region, az, type, start_s) VALUES ('i-1', 'us-west-2', 'us-west-2a', 't3.micro', 1000)`); err != nil {
+		t.Fatal(err)
+	}
+	var insts []*instInfo
+	if err := d.Read(ctx, func(tx *sql.Tx) (err error) {
+		insts, err = loadPacked(ctx, tx, 0, [2]int64{0, 1 << 62})
+		return err
+	}); err != nil {
+		t.Fatalf("load packed: %v", err)
+	}
+	if len(insts) != 1 {
+		t.Fatalf("got %d instances, want 1", len(insts))
+	}
+	in := insts[0]
+	if in.Purpose != purpose || in.ID != "i-1" || in.Region != "us-west-2" || in.State != "running" || len(in.Periods) != 1 {
+		t.Errorf("got %+v, want purpose %q and the other fields intact", in, purpose)
+	}
+}

@@ -19,12 +19,37 @@ DROP TRIGGER acct_packs_volume_upd;
 DROP TRIGGER acct_packs_volume_del;
 DROP TABLE acct_packs;
 
+-- Fewer B-trees for a snapshot to write. Nothing reads periods by start or open periods
+-- by region (the collector finds an instance's latest period through its unique
+-- (instance_id, start_s) index); volumes live in one B-tree keyed by instance first,
+-- which also serves "the volumes of this instance".
+DROP INDEX acct_periods_start;
+DROP INDEX acct_periods_open;
+
+CREATE TABLE acct_volumes_new (
+    volume_id   TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    size_gb     INTEGER NOT NULL,
+    start_s     INTEGER NOT NULL,
+    end_s       INTEGER,                       -- NULL while the instance exists
+    estimated   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (instance_id, volume_id)
+) WITHOUT ROWID;
+INSERT INTO acct_volumes_new SELECT volume_id, instance_id, region, type, size_gb, start_s, end_s, estimated
+    FROM acct_volumes;
+DROP TABLE acct_volumes;
+ALTER TABLE acct_volumes_new RENAME TO acct_volumes;
+CREATE INDEX acct_volumes_open ON acct_volumes(region) WHERE end_s IS NULL;
+
+
 -- An insert appends (the collector's first snapshot inserts a period and a volume per
--- instance); an update or delete rebuilds the instance's pack from its rows.
+-- instance): ltrim drops the separator in front of a first item, since no item starts
+-- with one. An update or delete rebuilds the instance's pack from its rows.
 CREATE TRIGGER pack_period_ins AFTER INSERT ON acct_periods BEGIN
-    UPDATE instances SET pack_periods = CASE WHEN pack_periods = '' THEN x.item ELSE pack_periods || ';' || x.item END
-    FROM (SELECT NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' || NEW.estimated || ',' || NEW.spot || ',' ||
-        NEW.type || ',' || NEW.az AS item) x
+    UPDATE instances SET pack_periods = ltrim(pack_periods || ';' || NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' ||
+        NEW.estimated || ',' || NEW.spot || ',' || NEW.type || ',' || NEW.az, ';')
     WHERE id = NEW.instance_id;
 END;
 CREATE TRIGGER pack_period_upd AFTER UPDATE ON acct_periods BEGIN
@@ -35,23 +60,6 @@ END;
 CREATE TRIGGER pack_period_del AFTER DELETE ON acct_periods BEGIN
     UPDATE instances SET pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
         estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = instances.id), '')
-    WHERE id = OLD.instance_id;
-END;
-
-CREATE TRIGGER pack_volume_ins AFTER INSERT ON acct_volumes BEGIN
-    UPDATE instances SET pack_volumes = CASE WHEN pack_volumes = '' THEN x.item ELSE pack_volumes || ';' || x.item END
-    FROM (SELECT NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' || NEW.estimated || ',' || NEW.size_gb || ',' ||
-        NEW.type AS item) x
-    WHERE id = NEW.instance_id;
-END;
-CREATE TRIGGER pack_volume_upd AFTER UPDATE ON acct_volumes BEGIN
-    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
-        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
-    WHERE id IN (NEW.instance_id, OLD.instance_id);
-END;
-CREATE TRIGGER pack_volume_del AFTER DELETE ON acct_volumes BEGIN
-    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
-        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
     WHERE id = OLD.instance_id;
 END;
 
@@ -74,4 +82,21 @@ CREATE TRIGGER pack_instance_id AFTER UPDATE OF id ON instances BEGIN
         pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
             estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = NEW.id), '')
     WHERE id = NEW.id;
+END;
+
+-- Volume packs: as for periods.
+CREATE TRIGGER pack_volume_ins AFTER INSERT ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = ltrim(pack_volumes || ';' || NEW.start_s || ',' || coalesce(NEW.end_s, 0) || ',' ||
+        NEW.estimated || ',' || NEW.size_gb || ',' || NEW.type, ';')
+    WHERE id = NEW.instance_id;
+END;
+CREATE TRIGGER pack_volume_upd AFTER UPDATE ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
+    WHERE id IN (NEW.instance_id, OLD.instance_id);
+END;
+CREATE TRIGGER pack_volume_del AFTER DELETE ON acct_volumes BEGIN
+    UPDATE instances SET pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
+        estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = instances.id), '')
+    WHERE id = OLD.instance_id;
 END;
