@@ -91,6 +91,15 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 		}
 		return out
 	}
+	// A region never snapshotted is nearly all new instances, each with volumes to
+	// record: list its volumes while its instances are listed, not after (with EC2's
+	// latency that is pages of round trips saved). A failed listing falls back below.
+	var allVols func() ([]cloud.Volume, error)
+	if first, err := s.firstSnapshot(ctx, region); err == nil && first {
+		vctx, cancel := context.WithCancel(ctx)
+		allVols = s.prefetchVolumes(vctx, region)
+		defer func() { cancel(); _, _ = allVols() }() // nothing outlives the snapshot
+	}
 	insts, err := s.opts.Cloud.DescribeInstances(ctx, region, cloud.Filter{})
 	if err != nil {
 		return fail(err)
@@ -113,7 +122,10 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 		}
 	}
 	var vols []cloud.Volume
-	if len(plan.NeedVolumes) > 0 {
+	if allVols != nil {
+		vols, err = allVols()
+	}
+	if len(plan.NeedVolumes) > 0 && (allVols == nil || err != nil) {
 		ids := plan.NeedVolumes
 		if len(ids) > volumeFilterMax && 2*len(ids) >= len(insts) {
 			// Most of the region is new (a first snapshot): listing every volume is a few
@@ -161,6 +173,34 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 	}
 	out.res.OK = true
 	return out
+}
+
+// firstSnapshot reports whether region has never had a successful snapshot.
+func (s *Service) firstSnapshot(ctx context.Context, region string) (bool, error) {
+	var n int
+	err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM acct_region_runs WHERE region = ? AND ok = 1`,
+		region).Scan(&n)
+	return n == 0, err
+}
+
+// prefetchVolumes starts listing every volume of region and returns a function that
+// waits for the list.
+func (s *Service) prefetchVolumes(ctx context.Context, region string) func() ([]cloud.Volume, error) {
+	var (
+		vols []cloud.Volume
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		if vols, err = s.opts.Cloud.DescribeVolumes(ctx, region, nil); err != nil && ctx.Err() == nil {
+			s.log.Warn("describe volumes", slog.String(logKeyRegion, region), slog.String(logKeyError, err.Error()))
+		}
+	}()
+	return func() ([]cloud.Volume, error) {
+		<-done
+		return vols, err
+	}
 }
 
 // lookupMissing looks up, by id, live instances the region listing did not return. Found

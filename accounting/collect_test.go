@@ -219,3 +219,32 @@ func TestUnchangedSnapshotWritesOnlyRegionRows(t *testing.T) {
 		t.Errorf("unchanged snapshot rows: got %d, want %d (one per region)", got, want)
 	}
 }
+
+// TestFirstSnapshotVolumesFailure checks a first snapshot whose volume listing fails
+// still records every instance, and the next snapshot records their volumes.
+func TestFirstSnapshotVolumesFailure(t *testing.T) {
+	e := newEnv(t, envOptions{regions: []string{"us-west-2"}})
+	e.launch("us-west-2", "", "t3.micro", 3, false, 0)
+	e.sim.Advance(time.Minute)
+	e.sim.SetFaults(awssim.Faults{ErrorRate: map[string]float64{"DescribeVolumes": 1}})
+	first := e.collect()
+	if first.Instances != 3 || len(first.Regions) != 1 || !first.Regions[0].OK {
+		t.Fatalf("first snapshot: %+v, want 3 instances and the region OK", first)
+	}
+	volumes := func() int {
+		var n int
+		if err := e.db.SQL().QueryRow(`SELECT count(*) FROM acct_volumes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := volumes(); n != 0 {
+		t.Fatalf("volumes after a failed listing: got %d, want 0", n)
+	}
+	e.sim.SetFaults(awssim.Faults{})
+	e.sim.Advance(5 * time.Minute)
+	e.collect()
+	if n := volumes(); n != 3 {
+		t.Errorf("volumes after the next snapshot: got %d, want 3", n)
+	}
+}
