@@ -236,10 +236,14 @@ func round(v float64, places int) float64 {
 	return math.Round(v*p) / p
 }
 
+// isGlob reports whether an EC2 filter value has wildcards or escapes, which glob
+// interprets; any other value matches only itself.
+func isGlob(pattern string) bool { return strings.ContainsAny(pattern, `*?\`) }
+
 // glob matches s against an EC2 filter value, where * matches any run and ? one
 // character, and a backslash escapes the next character.
 func glob(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, `*?\`) {
+	if !isGlob(pattern) {
 		return pattern == s
 	}
 	p := []rune(pattern)

@@ -60,7 +60,13 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, regionName, actio
 		writeEC2Error(w, reqID, aerr)
 		return
 	}
-	out, err := marshalEC2(action, reqID, body)
+	buf := responseBuffers.Get().(*[]byte)
+	out, err := marshalEC2((*buf)[:0], action, reqID, body)
+	if cap(out) <= maxPooledResponse {
+		// The buffer goes back once the response is written: Write does not retain it.
+		*buf = out[:0]
+		defer responseBuffers.Put(buf)
+	}
 	if err != nil {
 		writeEC2Error(w, reqID, errf(500, "InternalError", "awssim: encoding response: %v", err))
 		return
@@ -522,17 +528,38 @@ func canonicalParams(form url.Values) string {
 
 func (s *Sim) reservationXML(resID string, ins []*instance, now time.Time) xmlReservation {
 	r := xmlReservation{ReservationID: resID, OwnerID: AccountID}
-	for _, in := range ins {
-		r.Instances = append(r.Instances, s.instanceXML(in, now))
+	if len(ins) > 0 {
+		r.Instances = make([]xmlInstance, len(ins))
+		for i, in := range ins {
+			r.Instances[i] = s.instanceXML(in, now)
+		}
 	}
 	return r
 }
 
-func dnsSuffix(region string) (private, public string) {
-	if region == "us-east-1" {
-		return "ec2.internal", "compute-1.amazonaws.com"
+// dnsName is EC2's DNS name for an address, built in one allocation: prefix, ip with
+// dashes for dots, then ".region.domain", or ".eastDomain" in us-east-1, whose names
+// predate regional ones (ip-172-31-0-11.us-west-2.compute.internal, ip-….ec2.internal).
+func dnsName(prefix, ip, region, domain, eastDomain string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(ip) + len(region) + len(domain) + len(eastDomain) + 2)
+	b.WriteString(prefix)
+	for i := 0; i < len(ip); i++ {
+		if c := ip[i]; c == '.' {
+			b.WriteByte('-')
+		} else {
+			b.WriteByte(c)
+		}
 	}
-	return region + ".compute.internal", region + ".compute.amazonaws.com"
+	b.WriteByte('.')
+	if region == "us-east-1" {
+		b.WriteString(eastDomain)
+	} else {
+		b.WriteString(region)
+		b.WriteByte('.')
+		b.WriteString(domain)
+	}
+	return b.String()
 }
 
 // metadataFrom reads RunInstances' MetadataOptions, with EC2's defaults (tokens
@@ -568,7 +595,6 @@ func metadataFrom(c *call) (metadataOptions, *apiError) {
 
 func (s *Sim) instanceXML(in *instance, now time.Time) xmlInstance {
 	st := in.stateAt(now)
-	priv, pub := dnsSuffix(in.region)
 	x := xmlInstance{
 		InstanceID: in.id, ImageID: in.imageID, State: stateXML(st),
 		Reason: in.reason, KeyName: in.keyName, AmiLaunchIndex: in.launchIndex,
@@ -584,12 +610,12 @@ func (s *Sim) instanceXML(in *instance, now time.Time) xmlInstance {
 			HTTPEndpoint: in.metadata.httpEndpoint, HopLimit: in.metadata.hopLimit},
 	}
 	if st != StateTerminated {
-		x.PrivateDNSName = "ip-" + strings.ReplaceAll(in.privateIP, ".", "-") + "." + priv
+		x.PrivateDNSName = dnsName("ip-", in.privateIP, in.region, "compute.internal", "ec2.internal")
 	}
 	switch st {
 	case StatePending, StateRunning, StateStopping:
 		x.PublicIP = in.publicIP
-		x.DNSName = "ec2-" + strings.ReplaceAll(in.publicIP, ".", "-") + "." + pub
+		x.DNSName = dnsName("ec2-", in.publicIP, in.region, "compute.amazonaws.com", "compute-1.amazonaws.com")
 	}
 	if in.spot {
 		x.InstanceLifecycle = "spot"
@@ -597,17 +623,21 @@ func (s *Sim) instanceXML(in *instance, now time.Time) xmlInstance {
 	if in.stateReasonCode != "" {
 		x.StateReason = &xmlStateReason{Code: in.stateReasonCode, Message: in.stateReasonMsg}
 	}
-	for _, g := range in.groups {
-		x.Groups = append(x.Groups, xmlGroup{GroupID: g.id, GroupName: g.name})
+	if len(in.groups) > 0 {
+		x.Groups = make([]xmlGroup, len(in.groups))
+		for i, g := range in.groups {
+			x.Groups[i] = xmlGroup{GroupID: g.id, GroupName: g.name}
+		}
 	}
 	if in.profileArn != "" {
 		x.IamInstanceProfile = &xmlProfile{Arn: in.profileArn, ID: in.profileID}
 	}
-	if _, gone := in.terminatedAt(now); !gone {
-		for _, v := range in.volumes {
-			x.BlockDevices = append(x.BlockDevices, xmlBDM{DeviceName: v.device, EBS: xmlEBS{
+	if _, gone := in.terminatedAt(now); !gone && len(in.volumes) > 0 {
+		x.BlockDevices = make([]xmlBDM, len(in.volumes))
+		for i, v := range in.volumes {
+			x.BlockDevices[i] = xmlBDM{DeviceName: v.device, EBS: xmlEBS{
 				VolumeID: v.id, Status: "attached", AttachTime: fmtTime(v.created), DeleteOnTermination: v.deleteOnTermination,
-			}})
+			}}
 		}
 	}
 	return x
@@ -761,14 +791,20 @@ func (s *Sim) describeInstances(rg *region, c *call, now time.Time) (any, *apiEr
 			return nil, aerr
 		}
 	}
+	// One array holds the page's instances; each reservation is a slice of it.
+	xs := make([]xmlInstance, len(page))
+	for i, in := range page {
+		xs[i] = s.instanceXML(in, now)
+	}
 	out := xmlDescribeInstances{NextToken: next}
-	for _, in := range page {
-		n := len(out.Reservations)
-		if n == 0 || out.Reservations[n-1].ReservationID != in.reservationID {
-			out.Reservations = append(out.Reservations, xmlReservation{ReservationID: in.reservationID, OwnerID: AccountID})
-			n++
+	for i := 0; i < len(page); {
+		j := i + 1
+		for j < len(page) && page[j].reservationID == page[i].reservationID {
+			j++
 		}
-		out.Reservations[n-1].Instances = append(out.Reservations[n-1].Instances, s.instanceXML(in, now))
+		out.Reservations = append(out.Reservations, xmlReservation{ReservationID: page[i].reservationID, OwnerID: AccountID,
+			Instances: xs[i:j:j]})
+		i = j
 	}
 	return out, nil
 }

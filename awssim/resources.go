@@ -671,15 +671,16 @@ func (v *volume) attached(now time.Time) bool {
 }
 
 func (s *Sim) volumeXML(v *volume, now time.Time) xmlVolume {
+	created := fmtTime(v.created)
 	x := xmlVolume{
 		VolumeID: v.id, Size: v.sizeGiB, SnapshotID: v.snapshotID, AvailabilityZone: v.az,
-		Status: "available", CreateTime: fmtTime(v.created), Tags: tagsXML(v.tags), VolumeType: v.volType,
+		Status: "available", CreateTime: created, Tags: tagsXML(v.tags), VolumeType: v.volType,
 		Iops: v.iops, Throughput: v.throughput,
 	}
 	if v.attached(now) {
 		x.Status = "in-use"
 		x.Attachments = []xmlAttachment{{VolumeID: v.id, InstanceID: v.inst.id, Device: v.device,
-			Status: "attached", AttachTime: fmtTime(v.created), DeleteOnTermination: v.deleteOnTermination}}
+			Status: "attached", AttachTime: created, DeleteOnTermination: v.deleteOnTermination}}
 	}
 	return x
 }

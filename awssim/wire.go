@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,7 +21,33 @@ const ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
 // awsTime is the timestamp format EC2 writes (ISO 8601, milliseconds, UTC).
 const awsTime = "2006-01-02T15:04:05.000Z"
 
-func fmtTime(t time.Time) string { return t.UTC().Format(awsTime) }
+// fmtTime formats t as EC2 does (awsTime, in UTC). It runs for every instance and
+// volume of a listing, so years 0 to 9999 are written digit by digit, several times
+// faster than time.Format, which formats the other years.
+func fmtTime(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(awsTime)
+	}
+	hour, minute, sec := t.Clock()
+	var b [len(awsTime)]byte
+	copy(b[:], awsTime) // the separators
+	digits := func(at, width, v int) {
+		for i := at + width - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(0, 4, year)
+	digits(5, 2, int(month))
+	digits(8, 2, day)
+	digits(11, 2, hour)
+	digits(14, 2, minute)
+	digits(17, 2, sec)
+	digits(20, 3, t.Nanosecond()/int(time.Millisecond))
+	return string(b[:])
+}
 
 // apiError is an EC2 error response.
 type apiError struct {
@@ -59,26 +87,32 @@ func writeEC2Error(w http.ResponseWriter, reqID string, e *apiError) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// marshalEC2 renders a successful response as <ActionResponse xmlns=…>…</ActionResponse>,
-// with requestId first as EC2 writes it.
-func marshalEC2(action, reqID string, body any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	fmt.Fprintf(&buf, "<%sResponse xmlns=%q><requestId>%s</requestId>", action, ec2Namespace, reqID)
+// marshalEC2 appends to b a successful response rendered as
+// <ActionResponse xmlns=…>…</ActionResponse>, with requestId first as EC2 writes it.
+func marshalEC2(b []byte, action, reqID string, body any) ([]byte, error) {
+	return marshalEC2With(b, action, reqID, body, encodeBody)
+}
+
+// marshalEC2With is marshalEC2 with the body's elements appended by enc (encodeBody, or
+// encodeBodyReflect in tests).
+func marshalEC2With(b []byte, action, reqID string, body any, enc func(b []byte, body any) ([]byte, error)) ([]byte, error) {
+	b = append(b, xml.Header...)
+	b = fmt.Appendf(b, "<%sResponse xmlns=%q><requestId>%s</requestId>", action, ec2Namespace, reqID)
 	if body != nil {
-		// Encode under a throwaway element and keep only its children.
-		var b bytes.Buffer
-		if err := xml.NewEncoder(&b).EncodeElement(body, xml.StartElement{Name: xml.Name{Local: "x"}}); err != nil {
+		var err error
+		if b, err = enc(b, body); err != nil {
 			return nil, err
 		}
-		s := b.Bytes()
-		s = bytes.TrimPrefix(s, []byte("<x>"))
-		s = bytes.TrimSuffix(s, []byte("</x>"))
-		buf.Write(s)
 	}
-	fmt.Fprintf(&buf, "</%sResponse>", action)
-	return buf.Bytes(), nil
+	return fmt.Appendf(b, "</%sResponse>", action), nil
 }
+
+// responseBuffers recycles the buffers EC2 responses are rendered into (*[]byte): a
+// page of instances is megabytes, and a fresh buffer per call costs zeroing and GC.
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledResponse is the largest buffer kept for reuse.
+const maxPooledResponse = 16 << 20
 
 // --- request parsing -------------------------------------------------------------
 
@@ -160,15 +194,49 @@ func (c *call) timestamp(k string) (time.Time, bool, *apiError) {
 type filter struct {
 	name   string
 	values []string
+	exact  map[string]bool // the values without wildcards
+	globs  []string        // the values with wildcards
 }
 
 func (c *call) filters() []filter {
 	var out []filter
 	for _, n := range c.indices("Filter") {
 		p := "Filter." + strconv.Itoa(n)
-		out = append(out, filter{name: c.get(p + ".Name"), values: c.list(p + ".Value")})
+		out = append(out, newFilter(c.get(p+".Name"), c.list(p+".Value")))
 	}
 	return out
+}
+
+// newFilter indexes a filter's values, so that a resource is checked against a filter
+// of 200 instance ids in one look-up rather than 200 comparisons.
+func newFilter(name string, values []string) filter {
+	f := filter{name: name, values: values}
+	for _, v := range values {
+		if isGlob(v) {
+			f.globs = append(f.globs, v)
+			continue
+		}
+		if f.exact == nil {
+			f.exact = make(map[string]bool, len(values))
+		}
+		f.exact[v] = true
+	}
+	return f
+}
+
+// matches reports whether one of got matches one of the filter's values.
+func (f *filter) matches(got []string) bool {
+	for _, g := range got {
+		if f.exact[g] {
+			return true
+		}
+		for _, p := range f.globs {
+			if glob(p, g) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tags reads a Tag.N.Key/Value list under prefix.
@@ -201,24 +269,12 @@ func (c *call) tags(prefix string) ([]xmlTag, *apiError) {
 // matchFilters applies filters to a resource described by values(name). An unknown filter
 // name is an error, as in EC2.
 func matchFilters(fs []filter, values func(name string) ([]string, bool)) (bool, *apiError) {
-	for _, f := range fs {
-		got, known := values(f.name)
+	for i := range fs {
+		got, known := values(fs[i].name)
 		if !known {
-			return false, badParam("The filter '%s' is invalid", f.name)
+			return false, badParam("The filter '%s' is invalid", fs[i].name)
 		}
-		ok := false
-		for _, want := range f.values {
-			for _, g := range got {
-				if glob(want, g) {
-					ok = true
-					break
-				}
-			}
-			if ok {
-				break
-			}
-		}
-		if !ok {
+		if !fs[i].matches(got) {
 			return false, nil
 		}
 	}
@@ -286,19 +342,16 @@ type xmlTag struct {
 	Value string `xml:"value"`
 }
 
+// tagsXML lists a tag map sorted by key, nil when empty.
 func tagsXML(m map[string]string) []xmlTag {
 	if len(m) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	out := make([]xmlTag, 0, len(m))
+	for k, v := range m {
+		out = append(out, xmlTag{k, v})
 	}
-	sort.Strings(keys)
-	out := make([]xmlTag, len(keys))
-	for i, k := range keys {
-		out[i] = xmlTag{k, m[k]}
-	}
+	slices.SortFunc(out, func(a, b xmlTag) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
