@@ -47,14 +47,14 @@ func launchOrder(a, b *instInfo) int {
 // anything from since on (the filters loadPeriods and loadVolumes apply). It reads one
 // row per instance with its periods and volumes packed in it (pack_periods and
 // pack_volumes, kept equal to acct_periods and acct_volumes by triggers in the same
-// transaction as every write)
-// instead of every period and volume row: a term holds several per instance, and the
-// SQLite driver's time goes per row and column. Parts read in separate transactions
+// transaction as every write) instead of every period and volume row: a term holds
+// several per instance, and the SQLite driver's time goes per row and column. Parts read in separate transactions
 // may differ by a collector write, as they would had the report run a moment earlier.
 func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64) ([]*instInfo, error) {
 	// One column per row: the driver's cost is per column as well as per row. Every
 	// field but the last is an id, a name or a number that cannot hold the separator
-	// (unit separator, U+001F); purpose, free text from tags, comes last and may.
+	// (unit separator, U+001F); purpose, free text from tags, comes last and may. Every
+	// column is NOT NULL or coalesced: concat_ws skips NULLs, which would shift fields.
 	rows, err := q.QueryContext(ctx, `SELECT concat_ws(char(31), id, coalesce(owner, ''), region, type, state,
 		spot, tracked, launched_at, expires_at, gone_at, pack_periods, pack_volumes, purpose)
 		FROM instances

@@ -63,19 +63,11 @@ CREATE TRIGGER pack_period_del AFTER DELETE ON acct_periods BEGIN
     WHERE id = OLD.instance_id;
 END;
 
--- Periods or volumes recorded before their instance row (or an instance renamed): the
--- row picks up what is already there.
+-- Periods or volumes recorded before their instance row: the row picks up what is
+-- already there. (Instance ids are EC2's and never change, so no update of id needs it.)
 CREATE TRIGGER pack_instance_ins AFTER INSERT ON instances
 WHEN EXISTS (SELECT 1 FROM acct_periods WHERE instance_id = NEW.id)
   OR EXISTS (SELECT 1 FROM acct_volumes WHERE instance_id = NEW.id) BEGIN
-    UPDATE instances SET
-        pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
-            estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = NEW.id), ''),
-        pack_volumes = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
-            estimated || ',' || size_gb || ',' || type, ';') FROM acct_volumes WHERE instance_id = NEW.id), '')
-    WHERE id = NEW.id;
-END;
-CREATE TRIGGER pack_instance_id AFTER UPDATE OF id ON instances BEGIN
     UPDATE instances SET
         pack_periods = coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' ||
             estimated || ',' || spot || ',' || type || ',' || az, ';') FROM acct_periods WHERE instance_id = NEW.id), ''),
