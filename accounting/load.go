@@ -3,7 +3,6 @@ package accounting
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/tollgate/tollgate/db"
 )
@@ -34,150 +33,25 @@ type scope struct {
 }
 
 // loadCosts reads the instances in sc that may cost anything in [since, …), each with
-// its periods and volumes: three indexed queries (by owner for one user), in q's
-// snapshot.
+// its periods and volumes, in q's snapshot: one query (indexed by owner for one user)
+// of the packed rows reports read.
 func loadCosts(ctx context.Context, q db.Querier, sc scope, since int64) (*costData, error) {
-	insts, err := loadInstances(ctx, q, sc, since)
+	where, args := "", []any(nil)
+	if sc.owner != "" {
+		where, args = "owner = ?", []any{sc.owner}
+	}
+	insts, err := queryPacked(ctx, q, since, where, args...)
 	if err != nil {
 		return nil, err
 	}
-	periods, err := loadPeriods(ctx, q, sc, since)
-	if err != nil {
-		return nil, err
-	}
-	vols, err := loadVolumes(ctx, q, sc, since)
-	if err != nil {
-		return nil, err
-	}
-	return assemble(insts, periods, vols), nil
-}
-
-// assemble files periods and volumes under their instances, in launch order.
-func assemble(insts []*instInfo, periods []costPeriod, vols []costVolume) *costData {
-	sort.Slice(insts, func(i, j int) bool {
-		if insts[i].LaunchedAt != insts[j].LaunchedAt {
-			return insts[i].LaunchedAt < insts[j].LaunchedAt
-		}
-		return insts[i].ID < insts[j].ID
-	})
-	d := &costData{Instances: make(map[string]*instInfo, len(insts)), Order: make([]string, len(insts)),
-		Periods: periods[:0], Volumes: vols[:0]}
+	d := &costData{Instances: make(map[string]*instInfo, len(insts)), Order: make([]string, len(insts))}
 	for i, in := range insts {
 		d.Instances[in.ID] = in
 		d.Order[i] = in.ID
+		d.Periods = append(d.Periods, in.Periods...)
+		d.Volumes = append(d.Volumes, in.Volumes...)
 	}
-	for _, p := range periods {
-		in := d.Instances[p.InstanceID]
-		if in == nil {
-			continue // gone before the window (its gone_at says so)
-		}
-		p.Region = in.Region
-		in.Periods = append(in.Periods, p)
-		d.Periods = append(d.Periods, p)
-	}
-	for _, v := range vols {
-		in := d.Instances[v.InstanceID]
-		if in == nil {
-			continue
-		}
-		v.Region = in.Region
-		in.Volumes = append(in.Volumes, v)
-		d.Volumes = append(d.Volumes, v)
-	}
-	return d
-}
-
-func ownerFilter(sc scope, alias string) (string, []any) {
-	if sc.owner == "" {
-		return "", nil
-	}
-	return " AND " + alias + ".owner = ?", []any{sc.owner}
-}
-
-// loadInstances reads the instances in sc not gone before since. It selects few columns
-// and joins nothing: per row and column is where the driver's time goes.
-func loadInstances(ctx context.Context, q db.Querier, sc scope, since int64) ([]*instInfo, error) {
-	where, args := ownerFilter(sc, "i")
-	rows, err := q.QueryContext(ctx, `SELECT i.id, coalesce(i.owner, ''), i.purpose, i.region, i.type, i.state,
-		i.spot, i.tracked, i.launched_at, i.expires_at, i.gone_at
-		FROM instances i WHERE (i.gone_at = '' OR i.gone_at >= ?)`+where,
-		append([]any{secTime(since - minBilledSeconds)}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("load instances: %w", err)
-	}
-	defer rows.Close()
-	var out []*instInfo
-	for rows.Next() {
-		in := &instInfo{}
-		var launched, expires, gone string
-		if err := rows.Scan(&in.ID, &in.Owner, &in.Purpose, &in.Region, &in.Type, &in.State,
-			&in.Spot, &in.Tracked, &launched, &expires, &gone); err != nil {
-			return nil, fmt.Errorf("load instances: %w", err)
-		}
-		in.LaunchedAt, in.ExpiresAt, in.GoneAt = parseUnix(launched), parseUnix(expires), parseUnix(gone)
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load instances: %w", err)
-	}
-	return out, nil
-}
-
-// loadPeriods reads the periods in sc that may cost anything from since on.
-func loadPeriods(ctx context.Context, q db.Querier, sc scope, since int64) ([]costPeriod, error) {
-	where, args := ownerFilter(sc, "i")
-	join := ""
-	if where != "" {
-		join = " JOIN instances i ON i.id = p.instance_id"
-	}
-	rows, err := q.QueryContext(ctx, `SELECT p.instance_id, p.type, CASE WHEN p.spot THEN p.az ELSE '' END,
-		p.spot, p.start_s, coalesce(p.end_s, 0), p.estimated
-		FROM acct_periods p`+join+` WHERE (p.end_s IS NULL OR p.end_s > ?)`+where,
-		append([]any{since - minBilledSeconds}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("load periods: %w", err)
-	}
-	defer rows.Close()
-	var out []costPeriod
-	for rows.Next() {
-		var p costPeriod
-		if err := rows.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
-			return nil, fmt.Errorf("load periods: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load periods: %w", err)
-	}
-	return out, nil
-}
-
-// loadVolumes reads the volumes in sc that existed at since or later.
-func loadVolumes(ctx context.Context, q db.Querier, sc scope, since int64) ([]costVolume, error) {
-	where, args := ownerFilter(sc, "i")
-	join := ""
-	if where != "" {
-		join = " JOIN instances i ON i.id = v.instance_id"
-	}
-	rows, err := q.QueryContext(ctx, `SELECT v.instance_id, v.type, v.size_gb, v.start_s, coalesce(v.end_s, 0), v.estimated
-		FROM acct_volumes v`+join+` WHERE (v.end_s IS NULL OR v.end_s > ?)`+where,
-		append([]any{since}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("load volumes: %w", err)
-	}
-	defer rows.Close()
-	var out []costVolume
-	for rows.Next() {
-		var v costVolume
-		if err := rows.Scan(&v.InstanceID, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
-			return nil, fmt.Errorf("load volumes: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load volumes: %w", err)
-	}
-	return out, nil
+	return d, nil
 }
 
 // loadGroups maps user names to their roster group.

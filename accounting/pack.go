@@ -44,13 +44,23 @@ func launchOrder(a, b *instInfo) int {
 
 // loadPacked reads the instances with rowids in [rowids[0], rowids[1]) not gone
 // before since, in launch order, each with its periods and volumes that may cost
-// anything from since on (the filters loadPeriods and loadVolumes apply). It reads one
+// anything from since on. It reads one
 // row per instance with its periods and volumes packed in it (pack_periods and
 // pack_volumes, kept equal to acct_periods and acct_volumes by triggers in the same
 // transaction as every write) instead of every period and volume row: a term holds
 // several per instance, and the SQLite driver's time goes per row and column. Parts read in separate transactions
 // may differ by a collector write, as they would had the report run a moment earlier.
 func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64) ([]*instInfo, error) {
+	return queryPacked(ctx, q, since, "rowid >= ? AND rowid < ?", rowids[0], rowids[1])
+}
+
+// queryPacked reads the instances matching where (SQL over the instances table's
+// columns, with args; "" for all) not gone before since, in launch order, each with its
+// periods and volumes that may cost anything from since on.
+func queryPacked(ctx context.Context, q db.Querier, since int64, where string, args ...any) ([]*instInfo, error) {
+	if where != "" {
+		where = " AND " + where
+	}
 	// One column per row: the driver's cost is per column as well as per row. Every
 	// field but the last is an id, a name or a number that cannot hold the separator
 	// (unit separator, U+001F); purpose, free text from tags, comes last and may. Every
@@ -58,8 +68,8 @@ func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64)
 	rows, err := q.QueryContext(ctx, `SELECT concat_ws(char(31), id, coalesce(owner, ''), region, type, state,
 		spot, tracked, launched_at, expires_at, gone_at, pack_periods, pack_volumes, purpose)
 		FROM instances
-		WHERE rowid >= ? AND rowid < ? AND (gone_at = '' OR gone_at >= ?)`,
-		rowids[0], rowids[1], secTime(since-minBilledSeconds))
+		WHERE (gone_at = '' OR gone_at >= ?)`+where,
+		append([]any{secTime(since - minBilledSeconds)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load instances: %w", err)
 	}
@@ -86,7 +96,9 @@ func loadPacked(ctx context.Context, q db.Querier, since int64, rowids [2]int64)
 	return out, nil
 }
 
-// slabSize is how many items an unpacker allocates at once.
+// slabSize is how many items an unpacker allocates at once, at most: slabs start small
+// and double, so one user's few instances cost little and a term's many few
+// allocations.
 const slabSize = 4096
 
 // unpacker decodes loadPacked's rows. Instances, periods and volumes come from slabs
@@ -101,7 +113,7 @@ type unpacker struct {
 // take returns a slice of n free items of *slab, starting a new slab when it is full.
 func take[T any](slab *[]T, n int) []T {
 	if cap(*slab)-len(*slab) < n {
-		*slab = make([]T, 0, max(n, slabSize))
+		*slab = make([]T, 0, max(n, min(2*cap(*slab), slabSize), 16))
 	}
 	l := len(*slab)
 	*slab = (*slab)[:l+n]

@@ -32,31 +32,84 @@ func checkPacks(t *testing.T, d *db.DB) {
 		t.Fatalf("load packed: %v", err)
 	}
 	slices.SortFunc(packed, launchOrder)
-	var rows *costData
-	if err := d.Read(ctx, func(tx *sql.Tx) (err error) {
-		rows, err = loadCosts(ctx, tx, scope{}, 0)
-		return err
-	}); err != nil {
-		t.Fatalf("load rows: %v", err)
-	}
-	if got, want := len(packed), len(rows.Order); got != want {
+	want := tableRows(t, d)
+	if got, want := len(packed), len(want); got != want {
 		t.Fatalf("instances: got %d packed, want %d", got, want)
 	}
 	byStart := func(a, b costPeriod) int { return int(a.Start - b.Start) }
 	for i, in := range packed {
-		want := rows.Instances[in.ID]
-		if want == nil || rows.Order[i] != in.ID {
-			t.Fatalf("instance %d: got %s, want %s (launch order)", i, in.ID, rows.Order[i])
+		if i > 0 && launchOrder(packed[i-1], in) > 0 {
+			t.Fatalf("instance %d (%s) out of launch order", i, in.ID)
 		}
-		wp := slices.SortedFunc(slices.Values(want.Periods), byStart)
+		w := want[in.ID]
+		if w == nil {
+			t.Fatalf("instance %s: packed but not in the table", in.ID)
+		}
+		wp := slices.SortedFunc(slices.Values(w.Periods), byStart)
 		if !reflect.DeepEqual(in.Periods, wp) && len(in.Periods)+len(wp) > 0 {
 			t.Errorf("%s periods: got %+v, want %+v", in.ID, in.Periods, wp)
 		}
-		wv := slices.SortedFunc(slices.Values(want.Volumes), func(a, b costVolume) int { return int(a.Start - b.Start) })
+		wv := slices.SortedFunc(slices.Values(w.Volumes), func(a, b costVolume) int { return int(a.Start - b.Start) })
 		if !reflect.DeepEqual(in.Volumes, wv) && len(in.Volumes)+len(wv) > 0 {
 			t.Errorf("%s volumes: got %+v, want %+v", in.ID, in.Volumes, wv)
 		}
 	}
+}
+
+// tableRows reads every instance with its periods and volumes straight from
+// acct_periods and acct_volumes, not from the packs: the oracle the packs must equal.
+func tableRows(t *testing.T, d *db.DB) map[string]*instInfo {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]*instInfo{}
+	q := func(query string, scan func(*sql.Rows) error) {
+		t.Helper()
+		rows, err := d.SQL().QueryContext(ctx, query)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	q(`SELECT id, region FROM instances`, func(r *sql.Rows) error {
+		in := &instInfo{}
+		if err := r.Scan(&in.ID, &in.Region); err != nil {
+			return err
+		}
+		out[in.ID] = in
+		return nil
+	})
+	q(`SELECT instance_id, type, CASE WHEN spot THEN az ELSE '' END, spot, start_s, coalesce(end_s, 0), estimated
+		FROM acct_periods`, func(r *sql.Rows) error {
+		var p costPeriod
+		if err := r.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
+			return err
+		}
+		if in := out[p.InstanceID]; in != nil {
+			p.Region = in.Region
+			in.Periods = append(in.Periods, p)
+		}
+		return nil
+	})
+	q(`SELECT instance_id, type, size_gb, start_s, coalesce(end_s, 0), estimated FROM acct_volumes`, func(r *sql.Rows) error {
+		var v costVolume
+		if err := r.Scan(&v.InstanceID, &v.Type, &v.SizeGB, &v.Start, &v.End, &v.Estimated); err != nil {
+			return err
+		}
+		if in := out[v.InstanceID]; in != nil {
+			v.Region = in.Region
+			in.Volumes = append(in.Volumes, v)
+		}
+		return nil
+	})
+	return out
 }
 
 // TestPacksFollowRows writes periods and volumes the ways the collector does (insert,
