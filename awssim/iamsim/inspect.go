@@ -18,6 +18,12 @@ type User struct {
 	Groups           []string
 	LoginProfile     bool
 	Keys             []Key
+	MFADevices       []string // serial numbers of the devices enabled for the user
+	// SSHPublicKeys, SigningCertificates and ServiceSpecificCredentials are ids, oldest
+	// first.
+	SSHPublicKeys              []string
+	SigningCertificates        []string
+	ServiceSpecificCredentials []string
 }
 
 // Key is the ground truth about one access key (without its secret).
@@ -52,6 +58,10 @@ func (s *Sim) Users(pathPrefix string) []User {
 		for _, k := range u.keys {
 			x.Keys = append(x.Keys, Key{ID: k.id, Status: k.status, CreatedAt: k.created})
 		}
+		x.MFADevices = sortedKeys(u.mfa)
+		_, x.SSHPublicKeys = u.credentials(sshPublicKey, nil)
+		_, x.SigningCertificates = u.credentials(signingCertificate, nil)
+		_, x.ServiceSpecificCredentials = u.credentials(serviceCredential, nil)
 		out = append(out, x)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -66,4 +76,12 @@ func (s *Sim) LookupUser(name string) (User, bool) {
 		}
 	}
 	return User{}, false
+}
+
+// VirtualMFADevices returns the serial numbers of every virtual MFA device in the account,
+// assigned or not, sorted.
+func (s *Sim) VirtualMFADevices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.mfa)
 }

@@ -22,8 +22,9 @@ type xmlAccessKey struct {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// keyOwner resolves the UserName of an access-key action; without one IAM acts on the
-// caller's own user.
+// keyOwner resolves the UserName of an action where it is optional (access keys, MFA
+// devices, signing certificates, service-specific credentials); without one IAM acts on
+// the caller's own user.
 func (s *Sim) keyOwner(c *call) (*user, *apiError) {
 	if c.form.Get("UserName") != "" {
 		return s.user(c, "UserName")
@@ -60,19 +61,10 @@ func (s *Sim) listAccessKeys(c *call) (any, *apiError) {
 	for i, k := range u.keys {
 		ids[i] = k.id // ids grow monotonically: creation order is sorted order
 	}
-	start, end, next, err := page(c, ids)
-	if err != nil {
-		return nil, err
-	}
-	res := struct {
-		AccessKeyMetadata []xmlAccessKey `xml:"AccessKeyMetadata>member"`
-		IsTruncated       bool           `xml:"IsTruncated"`
-		Marker            string         `xml:"Marker,omitempty"`
-	}{IsTruncated: next != "", Marker: next}
-	for _, k := range u.keys[start:end] {
-		res.AccessKeyMetadata = append(res.AccessKeyMetadata, xmlAccessKey{UserName: u.name, AccessKeyID: k.id, Status: k.status, CreateDate: isoTime(k.created)})
-	}
-	return res, nil
+	return listing(c, "AccessKeyMetadata", ids, func(i int) xmlAccessKey {
+		k := u.keys[i]
+		return xmlAccessKey{UserName: u.name, AccessKeyID: k.id, Status: k.status, CreateDate: isoTime(k.created)}
+	})
 }
 
 // ownedKey finds AccessKeyId among u's keys.

@@ -21,7 +21,11 @@ type user struct {
 	attached map[string]bool   // policy ARN
 	groups   map[string]bool   // lower-cased group name
 	login    *loginProfile
-	keys     []*accessKey // in creation order
+	keys     []*accessKey          // in creation order
+	mfa      map[string]*mfaDevice // serial number → device enabled for this user
+	// creds are the SSH public keys, signing certificates and service-specific
+	// credentials, by kind, each in creation order.
+	creds [numCredKinds][]*credential
 }
 
 func (u *user) arn() string { return "arn:aws:iam::" + Account + ":user" + u.path + u.name }

@@ -6,30 +6,44 @@ import (
 )
 
 var iamActions = map[string]handler{
-	"CreateUser":                    (*Sim).createUser,
-	"GetUser":                       (*Sim).getUser,
-	"PutUserPermissionsBoundary":    (*Sim).putUserPermissionsBoundary,
-	"DeleteUserPermissionsBoundary": (*Sim).deleteUserPermissionsBoundary,
-	"ListUsers":                     (*Sim).listUsers,
-	"DeleteUser":                    (*Sim).deleteUser,
-	"PutUserPolicy":                 (*Sim).putUserPolicy,
-	"GetUserPolicy":                 (*Sim).getUserPolicy,
-	"DeleteUserPolicy":              (*Sim).deleteUserPolicy,
-	"ListUserPolicies":              (*Sim).listUserPolicies,
-	"AttachUserPolicy":              (*Sim).attachUserPolicy,
-	"DetachUserPolicy":              (*Sim).detachUserPolicy,
-	"ListAttachedUserPolicies":      (*Sim).listAttachedUserPolicies,
-	"CreateGroup":                   (*Sim).createGroup,
-	"AddUserToGroup":                (*Sim).addUserToGroup,
-	"RemoveUserFromGroup":           (*Sim).removeUserFromGroup,
-	"ListGroupsForUser":             (*Sim).listGroupsForUser,
-	"CreateLoginProfile":            (*Sim).createLoginProfile,
-	"GetLoginProfile":               (*Sim).getLoginProfile,
-	"DeleteLoginProfile":            (*Sim).deleteLoginProfile,
-	"CreateAccessKey":               (*Sim).createAccessKey,
-	"ListAccessKeys":                (*Sim).listAccessKeys,
-	"UpdateAccessKey":               (*Sim).updateAccessKey,
-	"DeleteAccessKey":               (*Sim).deleteAccessKey,
+	"CreateUser":                      (*Sim).createUser,
+	"GetUser":                         (*Sim).getUser,
+	"PutUserPermissionsBoundary":      (*Sim).putUserPermissionsBoundary,
+	"DeleteUserPermissionsBoundary":   (*Sim).deleteUserPermissionsBoundary,
+	"ListUsers":                       (*Sim).listUsers,
+	"DeleteUser":                      (*Sim).deleteUser,
+	"PutUserPolicy":                   (*Sim).putUserPolicy,
+	"GetUserPolicy":                   (*Sim).getUserPolicy,
+	"DeleteUserPolicy":                (*Sim).deleteUserPolicy,
+	"ListUserPolicies":                (*Sim).listUserPolicies,
+	"AttachUserPolicy":                (*Sim).attachUserPolicy,
+	"DetachUserPolicy":                (*Sim).detachUserPolicy,
+	"ListAttachedUserPolicies":        (*Sim).listAttachedUserPolicies,
+	"CreateGroup":                     (*Sim).createGroup,
+	"AddUserToGroup":                  (*Sim).addUserToGroup,
+	"RemoveUserFromGroup":             (*Sim).removeUserFromGroup,
+	"ListGroupsForUser":               (*Sim).listGroupsForUser,
+	"CreateLoginProfile":              (*Sim).createLoginProfile,
+	"GetLoginProfile":                 (*Sim).getLoginProfile,
+	"DeleteLoginProfile":              (*Sim).deleteLoginProfile,
+	"CreateAccessKey":                 (*Sim).createAccessKey,
+	"ListAccessKeys":                  (*Sim).listAccessKeys,
+	"UpdateAccessKey":                 (*Sim).updateAccessKey,
+	"DeleteAccessKey":                 (*Sim).deleteAccessKey,
+	"CreateVirtualMFADevice":          (*Sim).createVirtualMFADevice,
+	"EnableMFADevice":                 (*Sim).enableMFADevice,
+	"ListMFADevices":                  (*Sim).listMFADevices,
+	"DeactivateMFADevice":             (*Sim).deactivateMFADevice,
+	"DeleteVirtualMFADevice":          (*Sim).deleteVirtualMFADevice,
+	"UploadSSHPublicKey":              (*Sim).uploadSSHPublicKey,
+	"ListSSHPublicKeys":               (*Sim).listSSHPublicKeys,
+	"DeleteSSHPublicKey":              deleteCredential(sshPublicKey),
+	"UploadSigningCertificate":        (*Sim).uploadSigningCertificate,
+	"ListSigningCertificates":         (*Sim).listSigningCertificates,
+	"DeleteSigningCertificate":        deleteCredential(signingCertificate),
+	"CreateServiceSpecificCredential": (*Sim).createServiceSpecificCredential,
+	"ListServiceSpecificCredentials":  (*Sim).listServiceSpecificCredentials,
+	"DeleteServiceSpecificCredential": deleteCredential(serviceCredential),
 }
 
 // XML shapes of IAM results (element names as the SDK's deserializers expect).
@@ -115,7 +129,7 @@ func (s *Sim) createUser(c *call) (any, *apiError) {
 		return nil, alreadyExists("User with name %s already exists.", name)
 	}
 	u := &user{name: name, path: path, id: s.newID("AIDA"), created: c.now, tags: tags(c.form), boundary: boundary,
-		inline: map[string]string{}, attached: map[string]bool{}, groups: map[string]bool{}}
+		inline: map[string]string{}, attached: map[string]bool{}, groups: map[string]bool{}, mfa: map[string]*mfaDevice{}}
 	s.users[strings.ToLower(name)] = u
 	return struct {
 		User xmlUser `xml:"User"`
@@ -153,42 +167,53 @@ func (s *Sim) listUsers(c *call) (any, *apiError) {
 			keys = append(keys, k)
 		}
 	}
-	start, end, next, err := page(c, keys)
-	if err != nil {
-		return nil, err
-	}
-	res := struct {
-		Users       []xmlUser `xml:"Users>member"`
-		IsTruncated bool      `xml:"IsTruncated"`
-		Marker      string    `xml:"Marker,omitempty"`
-	}{IsTruncated: next != "", Marker: next}
-	for _, k := range keys[start:end] {
-		x := s.users[k].xml()
+	return listing(c, "Users", keys, func(i int) xmlUser {
+		x := s.users[keys[i]].xml()
 		x.Tags, x.PermissionsBoundary = nil, nil // ListUsers returns neither, like IAM
-		res.Users = append(res.Users, x)
-	}
-	return res, nil
+		return x
+	})
 }
 
+// deleteUser deletes a user that holds nothing IAM requires removed first; otherwise it
+// answers DeleteConflict naming the first thing left, in IAM's words.
 func (s *Sim) deleteUser(c *call) (any, *apiError) {
 	u, err := s.user(c, "UserName")
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case u.login != nil:
-		return nil, deleteConflict("delete login profile")
-	case len(u.keys) > 0:
-		return nil, deleteConflict("delete access keys")
-	case len(u.inline) > 0:
-		return nil, deleteConflict("delete policies")
-	case len(u.attached) > 0:
-		return nil, deleteConflict("detach all policies")
-	case len(u.groups) > 0:
-		return nil, deleteConflict("remove users from group")
+	if err := u.deleteConflict(); err != nil {
+		return nil, err
 	}
 	delete(s.users, strings.ToLower(u.name))
 	return nil, nil
+}
+
+// deleteConflict is DeleteUser's refusal while u still has a login profile, access keys,
+// MFA devices, signing certificates, SSH public keys, service-specific credentials,
+// inline or attached policies or group memberships; nil when it has none.
+func (u *user) deleteConflict() *apiError {
+	switch {
+	case u.login != nil:
+		return deleteConflict("delete login profile")
+	case len(u.keys) > 0:
+		return deleteConflict("delete access keys")
+	case len(u.mfa) > 0:
+		return deleteConflict("delete MFA device")
+	}
+	for kind, crs := range u.creds {
+		if len(crs) > 0 {
+			return deleteConflict(credKinds[kind].conflict)
+		}
+	}
+	switch {
+	case len(u.inline) > 0:
+		return deleteConflict("delete policies")
+	case len(u.attached) > 0:
+		return deleteConflict("detach all policies")
+	case len(u.groups) > 0:
+		return deleteConflict("remove users from group")
+	}
+	return nil
 }
 
 func (s *Sim) putUserPolicy(c *call) (any, *apiError) {
@@ -253,15 +278,7 @@ func (s *Sim) listUserPolicies(c *call) (any, *apiError) {
 		return nil, err
 	}
 	keys := sortedKeys(u.inline)
-	start, end, next, err := page(c, keys)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		PolicyNames []string `xml:"PolicyNames>member"`
-		IsTruncated bool     `xml:"IsTruncated"`
-		Marker      string   `xml:"Marker,omitempty"`
-	}{keys[start:end], next != "", next}, nil
+	return listing(c, "PolicyNames", keys, func(i int) string { return keys[i] })
 }
 
 func (s *Sim) attachUserPolicy(c *call) (any, *apiError) {
@@ -299,19 +316,9 @@ func (s *Sim) listAttachedUserPolicies(c *call) (any, *apiError) {
 		return nil, err
 	}
 	keys := sortedKeys(u.attached)
-	start, end, next, err := page(c, keys)
-	if err != nil {
-		return nil, err
-	}
-	res := struct {
-		AttachedPolicies []xmlAttached `xml:"AttachedPolicies>member"`
-		IsTruncated      bool          `xml:"IsTruncated"`
-		Marker           string        `xml:"Marker,omitempty"`
-	}{IsTruncated: next != "", Marker: next}
-	for _, arn := range keys[start:end] {
-		res.AttachedPolicies = append(res.AttachedPolicies, xmlAttached{PolicyName: arn[strings.LastIndex(arn, "/")+1:], PolicyArn: arn})
-	}
-	return res, nil
+	return listing(c, "AttachedPolicies", keys, func(i int) xmlAttached {
+		return xmlAttached{PolicyName: keys[i][strings.LastIndex(keys[i], "/")+1:], PolicyArn: keys[i]}
+	})
 }
 
 func (s *Sim) createGroup(c *call) (any, *apiError) {
@@ -370,19 +377,7 @@ func (s *Sim) listGroupsForUser(c *call) (any, *apiError) {
 		return nil, err
 	}
 	keys := sortedKeys(u.groups)
-	start, end, next, err := page(c, keys)
-	if err != nil {
-		return nil, err
-	}
-	res := struct {
-		Groups      []xmlGroup `xml:"Groups>member"`
-		IsTruncated bool       `xml:"IsTruncated"`
-		Marker      string     `xml:"Marker,omitempty"`
-	}{IsTruncated: next != "", Marker: next}
-	for _, k := range keys[start:end] {
-		res.Groups = append(res.Groups, s.groups[k].xml())
-	}
-	return res, nil
+	return listing(c, "Groups", keys, func(i int) xmlGroup { return s.groups[keys[i]].xml() })
 }
 
 func (s *Sim) createLoginProfile(c *call) (any, *apiError) {

@@ -152,3 +152,50 @@ func page(c *call, keys []string) (start, end int, next string, err *apiError) {
 	}
 	return start, end, keys[end], nil
 }
+
+// listPage is one page of a paginated IAM listing, the shape every List action answers
+// with: <Element><member>…</member></Element><IsTruncated/><Marker/>.
+type listPage[T any] struct {
+	element   string
+	items     []T
+	truncated bool
+	marker    string
+}
+
+// MarshalXML writes the page as the children of start (the <ActionResult> element).
+func (p listPage[T]) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	members := struct {
+		Member []T `xml:"member"`
+	}{p.items}
+	elem := func(name string) xml.StartElement { return xml.StartElement{Name: xml.Name{Local: name}} }
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := e.EncodeElement(members, elem(p.element)); err != nil {
+		return err
+	}
+	if err := e.EncodeElement(p.truncated, elem("IsTruncated")); err != nil {
+		return err
+	}
+	if p.marker != "" {
+		if err := e.EncodeElement(p.marker, elem("Marker")); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// listing answers a paginated List action: it pages keys (the listing's sort keys, in
+// order) for this request's Marker and MaxItems and returns the page as the members of
+// element, item(i) building the member for keys[i].
+func listing[T any](c *call, element string, keys []string, item func(i int) T) (any, *apiError) {
+	start, end, next, err := page(c, keys)
+	if err != nil {
+		return nil, err
+	}
+	p := listPage[T]{element: element, items: make([]T, 0, end-start), truncated: next != "", marker: next}
+	for i := start; i < end; i++ {
+		p.items = append(p.items, item(i))
+	}
+	return p, nil
+}
