@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/db"
 )
@@ -211,4 +212,37 @@ func TestPackedPurposeIsFreeText(t *testing.T) {
 	if in.Purpose != purpose || in.ID != "i-1" || in.Region != "us-west-2" || in.State != "running" || len(in.Periods) != 1 {
 		t.Errorf("got %+v, want purpose %q and the other fields intact", in, purpose)
 	}
+}
+
+// TestFirstSightingPacks checks the packs the collector writes itself for instances it
+// sees for the first time (running, spot, stopped, terminated, each with a volume) equal
+// their period and volume rows, and stay equal through the next snapshot's changes.
+func TestFirstSightingPacks(t *testing.T) {
+	const region = "us-west-2"
+	e := newEnv(t, envOptions{regions: []string{region}})
+	e.launch(region, "", "t3.micro", 2, false, 0)
+	spot := e.launch(region, "", "t3.micro", 2, true, 0)
+	stopped := e.launch(region, "", "m5.large", 1, false, 0)
+	gone := e.launch(region, "", "t3.micro", 1, true, 0)
+	e.sim.Advance(10 * time.Minute)
+	e.stop(region, stopped[0].ID)
+	e.terminate(region, gone[0].ID)
+	e.sim.Advance(time.Minute)
+	res := e.collect()
+	if res.Untracked != 6 {
+		t.Fatalf("first snapshot: %d untracked instances, want 6", res.Untracked)
+	}
+	var spotPacks int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM instances WHERE pack_periods LIKE '%,0,1,t3.micro,%'`).Scan(&spotPacks); err != nil {
+		t.Fatal(err)
+	}
+	if spotPacks != 3 {
+		t.Errorf("spot packs after the first snapshot: got %d, want 3", spotPacks)
+	}
+	checkPacks(t, e.db)
+	e.start(region, stopped[0].ID)
+	e.terminate(region, spot[0].ID)
+	e.sim.Advance(5 * time.Minute)
+	e.collect()
+	checkPacks(t, e.db)
 }
