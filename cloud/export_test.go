@@ -37,3 +37,9 @@ func (t *ticket) Seq() int {
 
 // Owner is the owner the ticket queues for.
 func (t *ticket) Owner() string { return t.owner }
+
+// ListServiceCredentialsPaged exposes listServiceCredentials, so a test sees the
+// hand-written pager follow several pages.
+func (c *Client) ListServiceCredentialsPaged(ctx context.Context, user string, pageSize int32) ([]string, error) {
+	return c.listServiceCredentials(ctx, user, pageSize)
+}

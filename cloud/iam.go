@@ -66,10 +66,50 @@ func IsNoSuchEntity(err error) bool { return Code(err) == "NoSuchEntity" }
 // IsEntityAlreadyExists reports whether IAM refused to create something that exists.
 func IsEntityAlreadyExists(err error) bool { return Code(err) == "EntityAlreadyExists" }
 
+// iamPager is what the SDK's IAM list paginators offer.
+type iamPager[O any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*iam.Options)) (O, error)
+}
+
+// collect reads every page of p and returns the items of all of them; items picks a
+// page's items.
+func collect[O, T any](ctx context.Context, p iamPager[O], items func(O) []T) ([]T, error) {
+	var out []T
+	for p.HasMorePages() {
+		pg, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items(pg)...)
+	}
+	return out, nil
+}
+
+// deleted finishes an IAM deletion: "no such entity" counts as done, so revocation can be
+// repeated; any other error is wrapped with what was being deleted; success is logged as
+// msg with attrs.
+func (c *Client) deleted(err error, what, msg string, attrs ...any) error {
+	if err != nil && !IsNoSuchEntity(err) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	c.logger.Info(msg, attrs...)
+	return nil
+}
+
 // iamClient builds an IAM client on the shared configuration. Clients are cheap and IAM
 // calls rare, so none is cached.
 func (c *Client) iamClient() *iam.Client {
 	return iam.NewFromConfig(c.AWSConfig(), func(o *iam.Options) { o.Region = iamRegion })
+}
+
+// pick returns field(x) of every x in items, as strings.
+func pick[X any](items []X, field func(X) *string) []string {
+	out := make([]string, len(items))
+	for i, x := range items {
+		out[i] = aws.ToString(field(x))
+	}
+	return out
 }
 
 func iamUser(u *iamtypes.User) IAMUser {
@@ -143,15 +183,15 @@ func (c *Client) GetIAMUser(ctx context.Context, name string) (u IAMUser, found 
 // ListIAMUsers lists every user whose path starts with pathPrefix, all pages.
 func (c *Client) ListIAMUsers(ctx context.Context, pathPrefix string) ([]IAMUser, error) {
 	p := iam.NewListUsersPaginator(c.iamClient(), &iam.ListUsersInput{PathPrefix: aws.String(pathPrefix)})
-	var out []IAMUser
-	for p.HasMorePages() {
-		pg, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list iam users under %s: %w", pathPrefix, err)
-		}
+	out, err := collect(ctx, p, func(pg *iam.ListUsersOutput) []IAMUser {
+		users := make([]IAMUser, len(pg.Users))
 		for i := range pg.Users {
-			out = append(out, iamUser(&pg.Users[i]))
+			users[i] = iamUser(&pg.Users[i])
 		}
+		return users
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list iam users under %s: %w", pathPrefix, err)
 	}
 	return out, nil
 }
@@ -160,11 +200,7 @@ func (c *Client) ListIAMUsers(ctx context.Context, pathPrefix string) ([]IAMUser
 // exist is not an error, so revocation can be repeated.
 func (c *Client) DeleteIAMUser(ctx context.Context, name string) error {
 	_, err := c.iamClient().DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(name)})
-	if err != nil && !IsNoSuchEntity(err) {
-		return fmt.Errorf("delete iam user %s: %w", name, err)
-	}
-	c.logger.Info("iam user deleted", slog.String(logKeyIAMUser, name))
-	return nil
+	return c.deleted(err, "delete iam user "+name, "iam user deleted", slog.String(logKeyIAMUser, name))
 }
 
 // PutIAMUserPolicy sets (creates or replaces) a user's inline policy.
@@ -181,13 +217,9 @@ func (c *Client) PutIAMUserPolicy(ctx context.Context, user, policyName, documen
 // ListIAMUserPolicies lists the names of a user's inline policies.
 func (c *Client) ListIAMUserPolicies(ctx context.Context, user string) ([]string, error) {
 	p := iam.NewListUserPoliciesPaginator(c.iamClient(), &iam.ListUserPoliciesInput{UserName: aws.String(user)})
-	var out []string
-	for p.HasMorePages() {
-		pg, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list policies of iam user %s: %w", user, err)
-		}
-		out = append(out, pg.PolicyNames...)
+	out, err := collect(ctx, p, func(pg *iam.ListUserPoliciesOutput) []string { return pg.PolicyNames })
+	if err != nil {
+		return nil, fmt.Errorf("list policies of iam user %s: %w", user, err)
 	}
 	return out, nil
 }
@@ -195,25 +227,18 @@ func (c *Client) ListIAMUserPolicies(ctx context.Context, user string) ([]string
 // DeleteIAMUserPolicy deletes an inline policy; a missing one is not an error.
 func (c *Client) DeleteIAMUserPolicy(ctx context.Context, user, policyName string) error {
 	_, err := c.iamClient().DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(policyName)})
-	if err != nil && !IsNoSuchEntity(err) {
-		return fmt.Errorf("delete policy %s of iam user %s: %w", policyName, user, err)
-	}
-	c.logger.Info("iam user policy deleted", slog.String(logKeyIAMUser, user), slog.String(logKeyPolicy, policyName))
-	return nil
+	return c.deleted(err, fmt.Sprintf("delete policy %s of iam user %s", policyName, user),
+		"iam user policy deleted", slog.String(logKeyIAMUser, user), slog.String(logKeyPolicy, policyName))
 }
 
 // ListAttachedIAMUserPolicies lists the ARNs of the managed policies attached to a user.
 func (c *Client) ListAttachedIAMUserPolicies(ctx context.Context, user string) ([]string, error) {
 	p := iam.NewListAttachedUserPoliciesPaginator(c.iamClient(), &iam.ListAttachedUserPoliciesInput{UserName: aws.String(user)})
-	var out []string
-	for p.HasMorePages() {
-		pg, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list attached policies of iam user %s: %w", user, err)
-		}
-		for _, a := range pg.AttachedPolicies {
-			out = append(out, aws.ToString(a.PolicyArn))
-		}
+	out, err := collect(ctx, p, func(pg *iam.ListAttachedUserPoliciesOutput) []string {
+		return pick(pg.AttachedPolicies, func(a iamtypes.AttachedPolicy) *string { return a.PolicyArn })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list attached policies of iam user %s: %w", user, err)
 	}
 	return out, nil
 }
@@ -221,25 +246,18 @@ func (c *Client) ListAttachedIAMUserPolicies(ctx context.Context, user string) (
 // DetachIAMUserPolicy detaches a managed policy; one not attached is not an error.
 func (c *Client) DetachIAMUserPolicy(ctx context.Context, user, policyARN string) error {
 	_, err := c.iamClient().DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(user), PolicyArn: aws.String(policyARN)})
-	if err != nil && !IsNoSuchEntity(err) {
-		return fmt.Errorf("detach policy %s from iam user %s: %w", policyARN, user, err)
-	}
-	c.logger.Info("iam user policy detached", slog.String(logKeyIAMUser, user), slog.String(logKeyPolicy, policyARN))
-	return nil
+	return c.deleted(err, fmt.Sprintf("detach policy %s from iam user %s", policyARN, user),
+		"iam user policy detached", slog.String(logKeyIAMUser, user), slog.String(logKeyPolicy, policyARN))
 }
 
 // ListIAMGroupsForUser lists the names of the groups a user belongs to.
 func (c *Client) ListIAMGroupsForUser(ctx context.Context, user string) ([]string, error) {
 	p := iam.NewListGroupsForUserPaginator(c.iamClient(), &iam.ListGroupsForUserInput{UserName: aws.String(user)})
-	var out []string
-	for p.HasMorePages() {
-		pg, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list groups of iam user %s: %w", user, err)
-		}
-		for _, g := range pg.Groups {
-			out = append(out, aws.ToString(g.GroupName))
-		}
+	out, err := collect(ctx, p, func(pg *iam.ListGroupsForUserOutput) []string {
+		return pick(pg.Groups, func(g iamtypes.Group) *string { return g.GroupName })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list groups of iam user %s: %w", user, err)
 	}
 	return out, nil
 }
@@ -247,11 +265,8 @@ func (c *Client) ListIAMGroupsForUser(ctx context.Context, user string) ([]strin
 // RemoveIAMUserFromGroup removes a user from a group; not being a member is not an error.
 func (c *Client) RemoveIAMUserFromGroup(ctx context.Context, user, group string) error {
 	_, err := c.iamClient().RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{UserName: aws.String(user), GroupName: aws.String(group)})
-	if err != nil && !IsNoSuchEntity(err) {
-		return fmt.Errorf("remove iam user %s from group %s: %w", user, group, err)
-	}
-	c.logger.Info("iam user removed from group", slog.String(logKeyIAMUser, user), slog.String(logKeyGroup, group))
-	return nil
+	return c.deleted(err, fmt.Sprintf("remove iam user %s from group %s", user, group),
+		"iam user removed from group", slog.String(logKeyIAMUser, user), slog.String(logKeyGroup, group))
 }
 
 // DeleteIAMLoginProfile deletes a user's console password; having none is not an error.
@@ -289,20 +304,20 @@ func (c *Client) CreateAccessKey(ctx context.Context, user string) (AccessKey, e
 // ListAccessKeys lists a user's access keys (without secrets), oldest first.
 func (c *Client) ListAccessKeys(ctx context.Context, user string) ([]AccessKey, error) {
 	p := iam.NewListAccessKeysPaginator(c.iamClient(), &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	var out []AccessKey
-	for p.HasMorePages() {
-		pg, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list access keys of iam user %s: %w", user, err)
-		}
-		for _, k := range pg.AccessKeyMetadata {
-			out = append(out, AccessKey{
+	out, err := collect(ctx, p, func(pg *iam.ListAccessKeysOutput) []AccessKey {
+		keys := make([]AccessKey, len(pg.AccessKeyMetadata))
+		for i, k := range pg.AccessKeyMetadata {
+			keys[i] = AccessKey{
 				ID:        aws.ToString(k.AccessKeyId),
 				User:      aws.ToString(k.UserName),
 				Status:    string(k.Status),
 				CreatedAt: aws.ToTime(k.CreateDate).UTC(),
-			})
+			}
 		}
+		return keys
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list access keys of iam user %s: %w", user, err)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out, nil
@@ -325,9 +340,6 @@ func (c *Client) SetAccessKeyActive(ctx context.Context, user, id string, active
 // DeleteAccessKey deletes an access key; a missing one is not an error.
 func (c *Client) DeleteAccessKey(ctx context.Context, user, id string) error {
 	_, err := c.iamClient().DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id)})
-	if err != nil && !IsNoSuchEntity(err) {
-		return fmt.Errorf("delete access key %s of iam user %s: %w", id, user, err)
-	}
-	c.logger.Info("iam access key deleted", slog.String(logKeyIAMUser, user), slog.String(logKeyAccessKeyID, id))
-	return nil
+	return c.deleted(err, fmt.Sprintf("delete access key %s of iam user %s", id, user),
+		"iam access key deleted", slog.String(logKeyIAMUser, user), slog.String(logKeyAccessKeyID, id))
 }

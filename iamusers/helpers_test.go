@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,9 @@ import (
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
 )
+
+// daemonKeyID is the daemon's access key id in these tests.
+const daemonKeyID = "AKIDDAEMONTEST"
 
 // clock is the manual clock shared by the simulator and the service.
 type clock struct {
@@ -51,6 +56,7 @@ type env struct {
 	t      testing.TB
 	clock  *clock
 	sim    *iamsim.Sim
+	faults *faults // between the daemon's client and the simulator
 	cloud  *cloud.Client
 	admin  *iam.Client // direct IAM access, for changes "out of band"
 	dbPath string
@@ -68,13 +74,14 @@ func newEnv(t testing.TB) *env {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
 	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDDAEMONTEST")
+	t.Setenv("AWS_ACCESS_KEY_ID", daemonKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-secret-not-a-student-one")
 	t.Setenv("AWS_REGION", "us-west-2")
 
 	c := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
 	sim := iamsim.New(c.Now)
-	srv := httptest.NewServer(sim)
+	fl := &faults{next: sim}
+	srv := httptest.NewServer(fl)
 	t.Cleanup(srv.Close)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -91,7 +98,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { d.Close() })
 	admin := iam.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDADMIN", "x", "")},
 		func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	e := &env{t: t, clock: c, sim: sim, cloud: cl, admin: admin, dbPath: dbPath, db: d, logs: logs}
+	e := &env{t: t, clock: c, sim: sim, faults: fl, cloud: cl, admin: admin, dbPath: dbPath, db: d, logs: logs}
 	e.opts = iamusers.Options{
 		DB: d, Cloud: cl, Region: "us-west-2", Logger: logger, Now: c.Now,
 		Config: config.IAM{UserNamePattern: "tollgate-{user}", Path: "/tollgate/", PolicyName: "tollgate-student", PropagationTimeout: 30 * time.Second},
@@ -154,4 +161,55 @@ func keyIDs(u iamsim.User) []string {
 		out = append(out, k.ID+"/"+k.Status)
 	}
 	return out
+}
+
+// faults stands between the clients and the simulator. Armed with n, it refuses the
+// daemon's nth IAM request from then on with AccessDenied (which the SDK does not retry),
+// as if the daemon had died just before sending it, and disarms.
+type faults struct {
+	next http.Handler
+
+	mu        sync.Mutex
+	countdown int    // requests of the daemon's until the refused one; 0: disarmed
+	refused   string // the Action refused last
+}
+
+// arm makes the daemon's nth request from now fail.
+func (f *faults) arm(n int) { f.mu.Lock(); defer f.mu.Unlock(); f.countdown, f.refused = n, "" }
+
+// disarm cancels an armed failure and returns the Action refused, "" if none was.
+func (f *faults) disarm() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.countdown = 0
+	return f.refused
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.refuse(r) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>injected</Message></Error><RequestId>0</RequestId></ErrorResponse>`))
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// refuse counts the daemon's requests (signed with the test's AWS_ACCESS_KEY_ID) while
+// armed and reports whether this one is the one to refuse.
+func (f *faults) refuse(r *http.Request) bool {
+	if !strings.Contains(r.Header.Get("Authorization"), "Credential="+daemonKeyID+"/") {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.countdown == 0 {
+		return false
+	}
+	if f.countdown--; f.countdown > 0 {
+		return false
+	}
+	_ = r.ParseForm() // the simulator reads the parsed form
+	f.refused = r.Form.Get("Action")
+	return true
 }

@@ -142,56 +142,82 @@ func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded 
 	return nil
 }
 
-// deleteIAMUser removes, in this order, the login profile, access keys, inline policies,
-// attached policies and group memberships, then the user: IAM refuses to delete a user
-// with any of them left (DeleteConflict), so whatever was added out of band goes too.
+// attachment is one kind of thing IAM's DeleteUser refuses to delete a user with
+// (DeleteConflict): how to list a user's and how to remove one. detail is its key in the
+// revoke audit entry, which lists the removed ids (none of them is a secret).
+type attachment struct {
+	detail string
+	list   func(ctx context.Context, user string) ([]string, error)
+	remove func(ctx context.Context, user, id string) error
+}
+
+// attachments are the kinds deleteIAMUser removes after the login profile, in order:
+// every credential first (access keys, service-specific credentials, SSH public keys,
+// signing certificates), so the identity stops working as early as possible; MFA devices
+// only once nothing they protect is left; then permissions and group memberships.
+func (s *Service) attachments() []attachment {
+	c := s.cloud
+	return []attachment{
+		{"keys", s.accessKeyIDs, c.DeleteAccessKey},
+		{"service_credentials", c.ListIAMServiceSpecificCredentials, c.DeleteIAMServiceSpecificCredential},
+		{"ssh_public_keys", c.ListIAMSSHPublicKeys, c.DeleteIAMSSHPublicKey},
+		{"signing_certificates", c.ListIAMSigningCertificates, c.DeleteIAMSigningCertificate},
+		{"mfa_devices", c.ListIAMMFADevices, s.removeMFADevice},
+		{"inline_policies", c.ListIAMUserPolicies, c.DeleteIAMUserPolicy},
+		{"attached_policies", c.ListAttachedIAMUserPolicies, c.DetachIAMUserPolicy},
+		{"groups", c.ListIAMGroupsForUser, c.RemoveIAMUserFromGroup},
+	}
+}
+
+// accessKeyIDs lists the ids of a user's access keys.
+func (s *Service) accessKeyIDs(ctx context.Context, user string) ([]string, error) {
+	keys, err := s.cloud.ListAccessKeys(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return ids, nil
+}
+
+// removeMFADevice deactivates an MFA device of user and, if it is a virtual one, deletes
+// it (IAM deletes only an unassigned virtual device). A crash between the two calls
+// leaves the virtual device unassigned: it no longer belongs to the user, so DeleteUser
+// and a repeated revoke are not held back, and it authenticates no one.
+func (s *Service) removeMFADevice(ctx context.Context, user, serial string) error {
+	if err := s.cloud.DeactivateIAMMFADevice(ctx, user, serial); err != nil {
+		return err
+	}
+	if !cloud.IsVirtualMFASerial(serial) {
+		return nil
+	}
+	return s.cloud.DeleteIAMVirtualMFADevice(ctx, serial)
+}
+
+// deleteIAMUser removes the login profile, then every attachment (see attachments), then
+// the user: IAM refuses to delete a user with any of them left (DeleteConflict), so
+// whatever was added out of band goes too. Each step lists afresh what is left and
+// deletions of what is already gone succeed, so after a crash anywhere it can simply run
+// again.
 func (s *Service) deleteIAMUser(ctx context.Context, name string) (map[string]any, error) {
 	detail := map[string]any{"iam_user": name}
 	if err := s.cloud.DeleteIAMLoginProfile(ctx, name); err != nil {
 		return nil, err
 	}
-	keys, err := s.cloud.ListAccessKeys(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, k := range keys {
-		if err := s.cloud.DeleteAccessKey(ctx, name, k.ID); err != nil {
+	for _, a := range s.attachments() {
+		ids, err := a.list(ctx, name)
+		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, k.ID)
-	}
-	detail["keys"] = ids
-	policies, err := s.cloud.ListIAMUserPolicies(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range policies {
-		if err := s.cloud.DeleteIAMUserPolicy(ctx, name, p); err != nil {
-			return nil, err
+		for _, id := range ids {
+			if err := a.remove(ctx, name, id); err != nil {
+				return nil, err
+			}
 		}
+		detail[a.detail] = ids
 	}
-	detail["inline_policies"] = policies
-	attached, err := s.cloud.ListAttachedIAMUserPolicies(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	for _, arn := range attached {
-		if err := s.cloud.DetachIAMUserPolicy(ctx, name, arn); err != nil {
-			return nil, err
-		}
-	}
-	detail["attached_policies"] = attached
-	groups, err := s.cloud.ListIAMGroupsForUser(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range groups {
-		if err := s.cloud.RemoveIAMUserFromGroup(ctx, name, g); err != nil {
-			return nil, err
-		}
-	}
-	detail["groups"] = groups
 	if err := s.cloud.DeleteIAMUser(ctx, name); err != nil {
 		return nil, err
 	}

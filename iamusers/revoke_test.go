@@ -9,42 +9,32 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
 
+	"github.com/tollgate/tollgate/awssim/iamsim/iamsimtest"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
-// clutter adds, directly in IAM, everything that makes DeleteUser fail with DeleteConflict.
+// clutter adds, directly in IAM, one of everything that makes DeleteUser fail with
+// DeleteConflict: login profile, access key, MFA device, SSH public key, signing
+// certificate, service-specific credential, inline and attached policy, group.
 func (e *env) clutter(name string) {
 	e.t.Helper()
-	ctx := context.Background()
-	u := aws.String(name)
-	steps := []func() error{
-		func() error {
-			_, err := e.admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: u, Password: aws.String("Console-pass-1!")})
-			return err
-		},
-		func() error {
-			_, err := e.admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: u, PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")})
-			return err
-		},
-		func() error {
-			_, err := e.admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: u, PolicyName: aws.String("extra"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)})
-			return err
-		},
-		func() error {
-			_, err := e.admin.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("grp-" + name)})
-			if err != nil {
-				return err
-			}
-			_, err = e.admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: u, GroupName: aws.String("grp-" + name)})
-			return err
-		},
+	if err := iamsimtest.AddAll(context.Background(), e.admin, name); err != nil {
+		e.t.Fatalf("clutter: %v", err)
 	}
-	for i, st := range steps {
-		if err := st(); err != nil {
-			e.t.Fatalf("clutter %s step %d: %v", name, i, err)
-		}
+}
+
+// requireGone fails unless IAM user name is gone with nothing of it left behind: no
+// virtual MFA device survives it.
+func (e *env) requireGone(name string) {
+	e.t.Helper()
+	if _, ok := e.sim.LookupUser(name); ok {
+		e.t.Errorf("%s still exists in IAM", name)
+	}
+	if left := e.sim.VirtualMFADevices(); len(left) != 0 {
+		e.t.Errorf("virtual MFA devices left: %v", left)
 	}
 }
 
@@ -52,15 +42,12 @@ func TestRevoke(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	cr := e.issue("alice", false)
-	e.createKey("tollgate-alice")
-	e.clutter("tollgate-alice")
+	e.clutter("tollgate-alice") // with a second access key
 	e.issue("bob", false)
 	if err := e.svc.Revoke(ctx, "alice"); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	if _, ok := e.sim.LookupUser("tollgate-alice"); ok {
-		t.Errorf("tollgate-alice still exists in IAM")
-	}
+	e.requireGone("tollgate-alice")
 	e.simUser("tollgate-bob")
 	if _, err := e.cloud.CallerIdentityOf(ctx, cr.AccessKeyID, cr.SecretAccessKey); err == nil {
 		t.Errorf("revoked key still accepted by STS")
@@ -70,7 +57,15 @@ func TestRevoke(t *testing.T) {
 	}
 	es := e.audit(iamusers.ActionRevoke)
 	if len(es) != 1 || es[0].Decision != db.Allowed || es[0].Target != "alice" || len(es[0].Detail["keys"].([]any)) != 2 {
-		t.Errorf("revoke audit = %+v, want one allowed entry for alice naming 2 keys", es)
+		t.Fatalf("revoke audit = %+v, want one allowed entry for alice naming 2 keys", es)
+	}
+	// One of each added out of band, and tollgate's own inline policy.
+	want := map[string]int{"mfa_devices": 1, "ssh_public_keys": 1, "signing_certificates": 1, "service_credentials": 1,
+		"inline_policies": 2, "attached_policies": 1, "groups": 1}
+	for k, n := range want {
+		if ids, _ := es[0].Detail[k].([]any); len(ids) != n {
+			t.Errorf("revoke audit %s = %v, want %d", k, es[0].Detail[k], n)
+		}
 	}
 	if err := e.svc.Revoke(ctx, "alice"); !errors.Is(err, iamusers.ErrNotFound) {
 		t.Errorf("second Revoke err = %v, want ErrNotFound", err)
@@ -111,6 +106,9 @@ func TestRevokeAll(t *testing.T) {
 	if left := e.sim.Users("/tollgate/"); len(left) != 0 {
 		t.Errorf("%d IAM users left under /tollgate/, first %s", len(left), left[0].Name)
 	}
+	if left := e.sim.VirtualMFADevices(); len(left) != 0 {
+		t.Errorf("virtual MFA devices left: %v", left)
+	}
 	if got, want := len(revoked), 124; got != want {
 		t.Errorf("revoked %d users, want %d", got, want)
 	}
@@ -122,6 +120,87 @@ func TestRevokeAll(t *testing.T) {
 	ids, err := e.svc.List(ctx)
 	if err != nil || len(ids) != 0 {
 		t.Errorf("List after RevokeAll = %v, %v; want none", ids, err)
+	}
+}
+
+// TestRevokeEachKind: for every kind of thing IAM's DeleteUser refuses a user with, a user
+// holding just that one is refused by DeleteUser (DeleteConflict) and fully revoked by
+// Revoke. A revoke that skipped a kind would fail its subtest.
+func TestRevokeEachKind(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, a := range iamsimtest.Attachments {
+		t.Run(a.Kind, func(t *testing.T) {
+			name := "tollgate-" + a.Kind // Unix user a.Kind, untracked
+			if _, err := e.admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name), Path: aws.String("/tollgate/")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Add(ctx, e.admin, name); err != nil {
+				t.Fatalf("add %s: %v", a.Kind, err)
+			}
+			_, err := e.admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(name)})
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "DeleteConflict" || ae.ErrorMessage() != a.Conflict {
+				t.Fatalf("DeleteUser with a %s = %v, want DeleteConflict %q", a.Kind, err, a.Conflict)
+			}
+			if err := e.svc.Revoke(ctx, a.Kind); err != nil {
+				t.Fatalf("Revoke: %v", err)
+			}
+			e.requireGone(name)
+		})
+	}
+}
+
+// TestRevokeCrashAnywhere kills revocation (the injected failure of one IAM request
+// stands for the daemon dying just before it) at each of its IAM calls in turn; the next
+// start's Recover, then an admin's Revoke, must finish the job.
+func TestRevokeCrashAnywhere(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	crashed := map[string]bool{} // Actions the daemon died before
+	for n := 1; ; n++ {
+		user := "crash" + itoa(n)
+		e.issue(user, false)
+		e.clutter("tollgate-" + user)
+		e.faults.arm(n)
+		err := e.svc.Revoke(ctx, user)
+		refused := e.faults.disarm()
+		if refused == "" {
+			if err != nil {
+				t.Fatalf("Revoke with no failure: %v", err)
+			}
+			e.requireGone("tollgate-" + user)
+			for _, a := range []string{"GetUser", "DeleteLoginProfile", "DeleteAccessKey", "DeleteServiceSpecificCredential", "DeleteSSHPublicKey",
+				"DeleteSigningCertificate", "DeactivateMFADevice", "DeleteVirtualMFADevice", "DeleteUserPolicy", "DetachUserPolicy", "RemoveUserFromGroup", "DeleteUser"} {
+				if !crashed[a] {
+					t.Errorf("never crashed before %s (crashed before %v)", a, crashed)
+				}
+			}
+			return
+		}
+		crashed[refused] = true
+		if err == nil {
+			t.Fatalf("call %d (%s) failed but Revoke succeeded", n, refused)
+		}
+		if err := e.newService(e.opts).Recover(ctx); err != nil {
+			t.Fatalf("call %d (%s) failed; Recover: %v", n, refused, err)
+		}
+		if err := e.svc.Revoke(ctx, user); err != nil && !errors.Is(err, iamusers.ErrNotFound) {
+			t.Fatalf("call %d (%s) failed; Revoke again: %v", n, refused, err)
+		}
+		if _, ok := e.sim.LookupUser("tollgate-" + user); ok {
+			t.Errorf("call %d (%s) failed; tollgate-%s survived Recover and Revoke", n, refused, user)
+		}
+		left := e.sim.VirtualMFADevices()
+		if refused == "DeleteVirtualMFADevice" && len(left) == 1 {
+			// The one documented leftover: the device was deactivated, so nothing ties it
+			// to the user any more. Clear it for the next round.
+			if _, err := e.admin.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(left[0])}); err != nil {
+				t.Fatal(err)
+			}
+		} else if len(left) != 0 {
+			t.Errorf("call %d (%s) failed; virtual MFA devices left: %v", n, refused, left)
+		}
 	}
 }
 

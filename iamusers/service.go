@@ -60,6 +60,15 @@ type Cloud interface {
 	ListIAMGroupsForUser(ctx context.Context, user string) ([]string, error)
 	RemoveIAMUserFromGroup(ctx context.Context, user, group string) error
 	DeleteIAMLoginProfile(ctx context.Context, user string) error
+	ListIAMMFADevices(ctx context.Context, user string) ([]string, error)
+	DeactivateIAMMFADevice(ctx context.Context, user, serial string) error
+	DeleteIAMVirtualMFADevice(ctx context.Context, serial string) error
+	ListIAMSSHPublicKeys(ctx context.Context, user string) ([]string, error)
+	DeleteIAMSSHPublicKey(ctx context.Context, user, id string) error
+	ListIAMSigningCertificates(ctx context.Context, user string) ([]string, error)
+	DeleteIAMSigningCertificate(ctx context.Context, user, id string) error
+	ListIAMServiceSpecificCredentials(ctx context.Context, user string) ([]string, error)
+	DeleteIAMServiceSpecificCredential(ctx context.Context, user, id string) error
 	CreateAccessKey(ctx context.Context, user string) (cloud.AccessKey, error)
 	ListAccessKeys(ctx context.Context, user string) ([]cloud.AccessKey, error)
 	SetAccessKeyActive(ctx context.Context, user, id string, active bool) error
