@@ -160,6 +160,21 @@ func deleteCredential(kind credKind) handler {
 	}
 }
 
+// listCredentials is the List action of kind: it pages the user's credentials of kind
+// (only those for ServiceName when that is given, as ListServiceSpecificCredentials does;
+// its AllUsers is not simulated) as the members of element, item building each.
+func listCredentials[T any](kind credKind, element string, item func(*credential, *user) T) handler {
+	return func(s *Sim, c *call) (any, *apiError) {
+		u, err := s.keyOwner(c) // UserName is optional when listing
+		if err != nil {
+			return nil, err
+		}
+		svc := c.form.Get("ServiceName")
+		crs, ids := u.credentials(kind, func(cr *credential) bool { return svc == "" || cr.service == svc })
+		return listing(c, element, ids, func(i int) T { return item(crs[i], u) })
+	}
+}
+
 // sshFingerprint checks an ssh-rsa public key ("ssh-rsa BASE64 [comment]") and returns
 // its MD5 fingerprint, as IAM reports it. Key sizes are not checked.
 func sshFingerprint(body string) (string, bool) {
@@ -202,15 +217,6 @@ func (s *Sim) uploadSSHPublicKey(c *call) (any, *apiError) {
 	}{x}, nil
 }
 
-func (s *Sim) listSSHPublicKeys(c *call) (any, *apiError) {
-	u, err := s.keyOwner(c) // UserName is optional when listing
-	if err != nil {
-		return nil, err
-	}
-	crs, ids := u.credentials(sshPublicKey, nil)
-	return listing(c, "SSHPublicKeys", ids, func(i int) xmlSSHPublicKey { return crs[i].sshXML(u) })
-}
-
 func (s *Sim) uploadSigningCertificate(c *call) (any, *apiError) {
 	u, err := s.credOwner(c, signingCertificate)
 	if err != nil {
@@ -236,15 +242,6 @@ func (s *Sim) uploadSigningCertificate(c *call) (any, *apiError) {
 	}{cr.certXML(u)}, nil
 }
 
-func (s *Sim) listSigningCertificates(c *call) (any, *apiError) {
-	u, err := s.keyOwner(c)
-	if err != nil {
-		return nil, err
-	}
-	crs, ids := u.credentials(signingCertificate, nil)
-	return listing(c, "Certificates", ids, func(i int) xmlCertificate { return crs[i].certXML(u) })
-}
-
 func (s *Sim) createServiceSpecificCredential(c *call) (any, *apiError) {
 	u, err := s.credOwner(c, serviceCredential)
 	if err != nil {
@@ -263,16 +260,4 @@ func (s *Sim) createServiceSpecificCredential(c *call) (any, *apiError) {
 	return struct {
 		ServiceSpecificCredential xmlServiceCredential `xml:"ServiceSpecificCredential"`
 	}{x}, nil
-}
-
-// listServiceSpecificCredentials lists a user's service-specific credentials, those of
-// ServiceName only when it is given. (AllUsers is not simulated.)
-func (s *Sim) listServiceSpecificCredentials(c *call) (any, *apiError) {
-	u, err := s.keyOwner(c)
-	if err != nil {
-		return nil, err
-	}
-	svc := c.form.Get("ServiceName")
-	crs, ids := u.credentials(serviceCredential, func(cr *credential) bool { return svc == "" || cr.service == svc })
-	return listing(c, "ServiceSpecificCredentials", ids, func(i int) xmlServiceCredential { return crs[i].serviceXML(u) })
 }

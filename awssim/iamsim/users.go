@@ -36,13 +36,13 @@ var iamActions = map[string]handler{
 	"DeactivateMFADevice":             (*Sim).deactivateMFADevice,
 	"DeleteVirtualMFADevice":          (*Sim).deleteVirtualMFADevice,
 	"UploadSSHPublicKey":              (*Sim).uploadSSHPublicKey,
-	"ListSSHPublicKeys":               (*Sim).listSSHPublicKeys,
+	"ListSSHPublicKeys":               listCredentials(sshPublicKey, "SSHPublicKeys", (*credential).sshXML),
 	"DeleteSSHPublicKey":              deleteCredential(sshPublicKey),
 	"UploadSigningCertificate":        (*Sim).uploadSigningCertificate,
-	"ListSigningCertificates":         (*Sim).listSigningCertificates,
+	"ListSigningCertificates":         listCredentials(signingCertificate, "Certificates", (*credential).certXML),
 	"DeleteSigningCertificate":        deleteCredential(signingCertificate),
 	"CreateServiceSpecificCredential": (*Sim).createServiceSpecificCredential,
-	"ListServiceSpecificCredentials":  (*Sim).listServiceSpecificCredentials,
+	"ListServiceSpecificCredentials":  listCredentials(serviceCredential, "ServiceSpecificCredentials", (*credential).serviceXML),
 	"DeleteServiceSpecificCredential": deleteCredential(serviceCredential),
 }
 
