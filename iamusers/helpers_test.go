@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,15 +165,26 @@ func keyIDs(u iamsim.User) []string {
 	return out
 }
 
-// faults stands between the clients and the simulator. Armed with n, it refuses the
-// daemon's nth IAM request from then on with AccessDenied (which the SDK does not retry),
-// as if the daemon had died just before sending it, and disarms.
+// faults stands between the clients and the simulator. It notes every Action the daemon
+// sends. Armed with n, it refuses the daemon's nth request from then on with AccessDenied
+// (which the SDK does not retry), as if the daemon had died just before sending it, and
+// disarms.
 type faults struct {
 	next http.Handler
 
 	mu        sync.Mutex
-	countdown int    // requests of the daemon's until the refused one; 0: disarmed
-	refused   string // the Action refused last
+	seen      map[string]bool // Actions the daemon sent
+	countdown int             // requests of the daemon's until the refused one; 0: disarmed
+	refused   string          // the Action refused last
+}
+
+// sent returns the Actions the daemon sent since the last call, sorted.
+func (f *faults) sent() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Sorted(maps.Keys(f.seen))
+	f.seen = nil
+	return out
 }
 
 // arm makes the daemon's nth request from now fail.
@@ -195,21 +208,26 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.next.ServeHTTP(w, r)
 }
 
-// refuse counts the daemon's requests (signed with the test's AWS_ACCESS_KEY_ID) while
-// armed and reports whether this one is the one to refuse.
+// refuse notes the daemon's requests (signed with the test's AWS_ACCESS_KEY_ID), counts
+// them while armed and reports whether this one is the one to refuse.
 func (f *faults) refuse(r *http.Request) bool {
 	if !strings.Contains(r.Header.Get("Authorization"), "Credential="+daemonKeyID+"/") {
 		return false
 	}
+	_ = r.ParseForm() // the simulator reads the parsed form
+	action := r.Form.Get("Action")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = map[string]bool{}
+	}
+	f.seen[action] = true
 	if f.countdown == 0 {
 		return false
 	}
 	if f.countdown--; f.countdown > 0 {
 		return false
 	}
-	_ = r.ParseForm() // the simulator reads the parsed form
-	f.refused = r.Form.Get("Action")
+	f.refused = action
 	return true
 }

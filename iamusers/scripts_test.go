@@ -1,6 +1,7 @@
 package iamusers_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
@@ -125,5 +126,49 @@ func TestBoundaryPolicyMatchesStudentPolicy(t *testing.T) {
 		if st.Effect == "Allow" && slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "iam:") || a == "*" }) {
 			t.Errorf("boundary statement %s allows %v", st.Sid, st.Action)
 		}
+	}
+}
+
+// TestDaemonPolicyCoversLifecycle runs what the daemon does with IAM (issue, rotate,
+// revoke a user cluttered out of band, revoke --all) and checks that the shipped daemon
+// policy allows every IAM action it sent, and that the policy fits IAM's 6,144-character
+// limit for a managed policy (whitespace not counted).
+func TestDaemonPolicyCoversLifecycle(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.issue("alice", false)
+	e.issue("alice", true)
+	e.issue("bob", false)
+	e.clutter("tollgate-alice")
+	if err := e.svc.Revoke(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent := e.faults.sent()
+	if !slices.Contains(sent, "DeleteVirtualMFADevice") {
+		t.Fatalf("the daemon sent %v: no revocation of everything", sent)
+	}
+	const path = "../scripts/tollgated-iam-policy.json"
+	sts := readPolicy(t, path)
+	for _, a := range sent {
+		allowed := slices.ContainsFunc(sts, func(st statement) bool { return st.Effect == "Allow" && slices.Contains(st.Action, "iam:"+a) })
+		if !allowed {
+			t.Errorf("%s does not allow iam:%s, which the daemon calls", path, a)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact strings.Builder
+	for _, r := range string(b) {
+		if r != ' ' && r != '\n' && r != '\t' {
+			compact.WriteRune(r)
+		}
+	}
+	if n := compact.Len(); n > 6144 {
+		t.Errorf("%s is %d characters without whitespace, over IAM's 6,144 for a managed policy", path, n)
 	}
 }
