@@ -29,7 +29,7 @@ func TestAccessKeyIDs(t *testing.T) {
 	cfg := func(akid string) aws.Config {
 		return aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(u),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, "secret", ""),
-			Retryer:     func() aws.Retryer { return aws.NopRetryer{} }}
+			Retryer:     transportRetryer}
 	}
 	ctx := context.Background()
 	tests := []struct {

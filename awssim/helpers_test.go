@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -36,8 +38,20 @@ func (e *env) cfg(region string) aws.Config {
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		BaseEndpoint: aws.String(e.url),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      transportRetryer,
 	}
+}
+
+// transportRetryer retries only a connection lost in transport, as the SDK's default
+// retryer does in production (over loopback the SDK's own body-close race loses a
+// response now and then: see sdkRaceDelay in ec2.go). Every API error reaches the test
+// unretried.
+func transportRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 func (e *env) ec2(region string) *ec2.Client { return ec2.NewFromConfig(e.cfg(region)) }
