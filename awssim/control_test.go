@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -216,5 +217,26 @@ func TestRealClock(t *testing.T) {
 	sim.Advance(time.Hour)
 	if d := sim.Now().Sub(time.Now()); d < 59*time.Minute {
 		t.Fatalf("advance under a real clock: %v", d)
+	}
+}
+
+// TestCloseWithIdleConnection checks Close succeeds while a client holds a connection it
+// has sent nothing on (HTTP clients open such spares; http.Server.Shutdown counts them
+// busy for five seconds), and that the server is closed afterwards.
+func TestCloseWithIdleConnection(t *testing.T) {
+	srv, _, err := awssim.Start("127.0.0.1:0", awssim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := srv.Close(); err != nil {
+		t.Fatalf("close with an idle connection open: %v", err)
+	}
+	if _, err := http.Get(srv.URL); err == nil {
+		t.Error("request after Close: got an answer, want a refused connection")
 	}
 }

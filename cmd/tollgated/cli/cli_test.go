@@ -151,7 +151,7 @@ func TestDev(t *testing.T) {
 	}
 	cancel()
 	if code := <-done; code != ExitOK {
-		t.Errorf("dev exit = %d, want 0", code)
+		t.Errorf("dev exit = %d, want 0; its log:\n%s", code, errb.String())
 	}
 	if _, err := os.Stat(filepath.Dir(socket)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dev left %s behind (stat err %v)", filepath.Dir(socket), err)
