@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -168,7 +169,7 @@ func TestBudgetExhausted(t *testing.T) {
 			price, _ := e.svc.Prices().OnDemand(region, "m5.large")
 			_, ref := quota.Admit(pol, quota.Request{Type: "m5.large", Lifetime: time.Hour},
 				quota.Usage{SpentUSD: spent}, quota.Price{HourlyUSD: price, VCPUs: 2})
-			if ref == nil || ref.Code != quota.CodeBudgetExhausted {
+			if ref == nil || ref.Code != tollgate.CodeBudgetExhausted {
 				t.Errorf("admission with $%.4f spent of $%.2f: got %v, want budget_exhausted", spent, pol.BudgetUSD, ref)
 			}
 		})

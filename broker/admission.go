@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -61,12 +63,12 @@ func (d *Daemon) lease(id, typ, region string, vcpus int, hourly float64, expire
 	return l
 }
 
-// admitStart decides a start of ids (all c's, already checked) in one BEGIN IMMEDIATE
-// transaction and, if admitted, marks the stopped ones pending in the same transaction,
-// so a concurrent launch or start counts their vCPUs and cannot overshoot max_vcpus. It
-// returns each marked instance's previous state, for undo should the cloud refuse. A
-// refusal is audited in the transaction and returned as *quota.Refusal.
-func (d *Daemon) admitStart(ctx context.Context, c *caller, auditAction string, ids []string) (map[string]string, error) {
+// admitStart decides req, a start of instances (all c's, already checked), in one
+// BEGIN IMMEDIATE transaction and, if admitted, writes the start's intent in the same
+// transaction: the stopped instances are recorded pending, so a concurrent launch or
+// start counts their vCPUs and cannot overshoot max_vcpus. A refusal is audited in the
+// transaction and returned as *quota.Refusal.
+func (d *Daemon) admitStart(ctx context.Context, c *caller, req fleet.ActionRequest) (*fleet.Intent, error) {
 	pol, err := d.policyFor(c)
 	if err != nil {
 		return nil, err
@@ -76,11 +78,13 @@ func (d *Daemon) admitStart(ctx context.Context, c *caller, auditAction string, 
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(req.Instances))
 	except := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		except[id] = true
+	for i, in := range req.Instances {
+		ids[i] = in.ID
+		except[in.ID] = true
 	}
-	prev := map[string]string{}
+	var intent *fleet.Intent
 	var refusal *quota.Refusal
 	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		rows, err := db.ListInstances(ctx, tx, db.InstanceFilter{IDs: ids})
@@ -100,19 +104,18 @@ func (d *Daemon) admitStart(ctx context.Context, c *caller, auditAction string, 
 		}
 		if ref := quota.AdmitStart(pol, usage, leases, now); ref != nil {
 			refusal = ref
-			return d.audit(ctx, tx, c, auditAction, joinIDs(ids), db.Refused, ref.Message,
+			return d.audit(ctx, tx, c, audit.ActionOf(req.Prefix, req.Kind), joinIDs(ids), audit.Refused, ref.Message,
 				map[string]any{"limit": ref.Limit, "code": ref.Code})
 		}
+		byID := make(map[string]db.Instance, len(rows))
 		for _, row := range rows {
-			if row.State != "stopped" {
-				continue
-			}
-			if err := db.UpdateInstanceState(ctx, tx, row.ID, "pending", "", "", now); err != nil {
-				return err
-			}
-			prev[row.ID] = row.State
+			byID[row.ID] = row
 		}
-		return nil
+		for i, id := range ids {
+			req.Instances[i] = byID[id] // as of this transaction
+		}
+		intent, err = d.fleet.IntendActions(ctx, tx, req)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admit start: %w", err)
@@ -120,22 +123,7 @@ func (d *Daemon) admitStart(ctx context.Context, c *caller, auditAction string, 
 	if refusal != nil {
 		return nil, refusal
 	}
-	return prev, nil
-}
-
-// undoStart puts back the state admitStart recorded for instances the cloud did not
-// start, unless something else has recorded a state for them since.
-func (d *Daemon) undoStart(ctx context.Context, prev map[string]string, ids []string) {
-	now := d.now()
-	for _, id := range ids {
-		st, ok := prev[id]
-		if !ok {
-			continue
-		}
-		if err := db.RevertInstanceState(ctx, d.db.SQL(), id, "pending", st, now); err != nil {
-			d.log.Error("undo start admission", logInstance, id, logErr, err)
-		}
-	}
+	return intent, nil
 }
 
 // admitExtend decides extending row's lease by dur in one BEGIN IMMEDIATE transaction

@@ -12,10 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -23,12 +26,8 @@ import (
 // Version is reported by whoami; cmd may set it at link time.
 var Version = "dev"
 
-const (
-	// DefaultReconcileGrace is how old a requested launch must be before reconcile may
-	// close it as failed: younger ones may still have a RunInstances call in flight.
-	DefaultReconcileGrace = 2 * time.Minute
-	nssCacheTTL           = 30 * time.Second
-)
+// nssCacheTTL is how long a name-service answer is reused.
+const nssCacheTTL = 30 * time.Second
 
 // Slog attribute keys: constant, so log lines can be searched.
 const (
@@ -82,25 +81,13 @@ type IAM interface {
 	Recover(ctx context.Context) error
 }
 
-// Hooks are test-only crash points in the launch; nil in production. A hook that panics
-// with http.ErrAbortHandler kills the launch at that step as kill -9 would.
+// Hooks are test-only; nil in production.
 type Hooks struct {
-	AfterIntent  func() // the launch record is committed (state requested)
-	BeforeRun    func() // the keypair is in place, RunInstances is next
-	AfterRun     func() // RunInstances returned (with or without an error)
-	BeforeRecord func() // the instances are about to be recorded
+	// Fleet are the crash points of the launch and action paths.
+	Fleet *fleet.Hooks
 	// PeerUID maps the kernel's peer uid to the uid the request is treated as: tests run
 	// as one OS user and use it to act as several.
 	PeerUID func(real int) int
-}
-
-func (h *Hooks) call(f func(h *Hooks) func()) {
-	if h == nil {
-		return
-	}
-	if fn := f(h); fn != nil {
-		fn()
-	}
 }
 
 // Options wires a Daemon.
@@ -117,7 +104,7 @@ type Options struct {
 	Accounting Accounting
 	IAM        IAM
 	Prices     Prices
-	// ReconcileGrace overrides DefaultReconcileGrace.
+	// ReconcileGrace overrides fleet.DefaultReconcileGrace.
 	ReconcileGrace time.Duration
 	// MutationRate and MutationBurst override DefaultMutationRate and
 	// DefaultMutationBurst: each non-admin uid's token bucket for POST requests.
@@ -147,6 +134,8 @@ type Daemon struct {
 	users   UserDB
 	hooks   *Hooks
 	db      *db.DB
+	auditor *audit.Writer
+	fleet   *fleet.Fleet
 	acct    Accounting
 	iam     IAM
 	prices  Prices
@@ -157,18 +146,14 @@ type Daemon struct {
 	ln  *net.UnixListener
 	srv *http.Server
 
-	keyMu    sync.Mutex
-	keyLocks map[string]*sync.Mutex
-
 	images *ttlCache[string, cloud.Image]
 
 	limiter  *userLimiter
 	conns    *connLimiter
 	userRows *userRows
 
-	reconcileMu sync.Mutex
-	closeOnce   sync.Once
-	closeErr    error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New opens the database, builds accounting and IAM, settles IAM intents and launches
@@ -188,16 +173,15 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	cfg := *opts.Config
 	cfg.Broker.Defaults()
 	d := &Daemon{
-		cfg:      &cfg,
-		log:      opts.Logger,
-		now:      opts.Now,
-		cloud:    opts.Cloud,
-		users:    opts.Users,
-		hooks:    opts.Hooks,
-		grace:    opts.ReconcileGrace,
-		socket:   cfg.Broker.Socket,
-		keyLocks: map[string]*sync.Mutex{},
-		images:   newTTLCache[string, cloud.Image](imageTTL, maxImages),
+		cfg:    &cfg,
+		log:    opts.Logger,
+		now:    opts.Now,
+		cloud:  opts.Cloud,
+		users:  opts.Users,
+		hooks:  opts.Hooks,
+		grace:  opts.ReconcileGrace,
+		socket: cfg.Broker.Socket,
+		images: newTTLCache[string, cloud.Image](imageTTL, maxImages),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -209,7 +193,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		d.users = newCachedUsers(OSUsers{}, nssCacheTTL, d.now)
 	}
 	if d.grace == 0 {
-		d.grace = DefaultReconcileGrace
+		d.grace = fleet.DefaultReconcileGrace
 	}
 	mrate, mburst := opts.MutationRate, opts.MutationBurst
 	if mrate <= 0 {
@@ -243,14 +227,16 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return fail(err)
 	}
 	d.db.Now = d.now
+	d.auditor = &audit.Writer{DB: d.db, Log: d.log, Now: d.now}
 	if err := d.buildServices(opts); err != nil {
 		return fail(err)
 	}
 	if err := d.iam.Recover(ctx); err != nil {
 		return fail(fmt.Errorf("recover IAM intents: %w", err))
 	}
-	// A fresh process has no RunInstances in flight: every requested launch is settled.
-	if _, err := d.reconcile(ctx, 0); err != nil {
+	// A fresh process has no cloud call in flight: every requested launch and action is
+	// settled.
+	if _, err := d.fleet.Reconcile(ctx, 0); err != nil {
 		d.log.Warn("start-up reconcile failed; will retry", logErr, err)
 	}
 	d.srv = &http.Server{
@@ -267,6 +253,25 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 }
 
 func (d *Daemon) buildServices(opts Options) error {
+	var fh *fleet.Hooks
+	if opts.Hooks != nil {
+		fh = opts.Hooks.Fleet
+	}
+	fl, err := fleet.New(fleet.Options{
+		DB: d.db, Cloud: d.cloud, Audit: d.auditor, Log: d.log, Now: d.now, Regions: d.regions,
+		Hooks: fh, Grace: d.grace, Interval: d.cfg.Broker.ReconcileInterval,
+		Purposes: map[tollgate.Purpose]fleet.PurposeRules{tollgate.PurposeUser: {
+			DefaultLifetime: func(ctx context.Context, owner string) (time.Duration, error) {
+				pol, err := d.policyOf(ctx, owner)
+				return pol.DefaultLifetime, err
+			},
+			Adopted: d.tellAdopted,
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	d.fleet = fl
 	d.prices = opts.Prices
 	if d.prices == nil {
 		p, err := accounting.LoadPrices(d.cfg.Accounting.Prices, d.cfg.Accounting.VolumePrices)
@@ -284,7 +289,7 @@ func (d *Daemon) buildServices(opts Options) error {
 		p, _ := d.prices.(*accounting.Prices)
 		svc, err := accounting.New(accounting.Options{
 			DB: d.db, Cloud: ac, Config: d.cfg.Accounting, Regions: d.regions, Prices: p,
-			Policy: d.policyOf, Adopt: d.adopt, Logger: d.log.With("component", "accounting"), Now: d.now,
+			Policy: d.policyOf, Adopt: d.fleet.Adopt, Logger: d.log.With("component", "accounting"), Now: d.now,
 		})
 		if err != nil {
 			return fmt.Errorf("start accounting: %w", err)
@@ -347,18 +352,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(d.cfg.Broker.ReconcileInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if _, err := d.reconcile(bg, d.grace); err != nil && bg.Err() == nil {
-					d.log.Warn("reconcile failed", logErr, err)
-				}
-			}
-		}
+		_ = d.fleet.Run(bg)
 	}()
 	var err error
 	select {

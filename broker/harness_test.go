@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -208,22 +209,25 @@ func (f *fakeIAM) Recover(ctx context.Context) error               { return nil 
 // harness is a real daemon on a real socket and SQLite file, in front of awssim through
 // the real SDK client.
 type harness struct {
-	t      testing.TB
-	ctx    context.Context
-	sim    *awssim.Sim
-	cloud  *cloud.Client
-	cfg    *config.Config
-	users  *fakeUsers
-	acct   *fakeAccounting
-	iam    *fakeIAM
-	hooks  *Hooks
-	crash  atomic.Value // string: the launch step at which the daemon "dies"
-	d      *Daemon
-	c      *api.Client
-	stop   context.CancelFunc
-	done   chan error
-	logger *slog.Logger
-	opt    func(*Options)
+	t     testing.TB
+	ctx   context.Context
+	sim   *awssim.Sim
+	cloud *cloud.Client
+	cfg   *config.Config
+	users *fakeUsers
+	acct  *fakeAccounting
+	iam   *fakeIAM
+	hooks *Hooks
+	crash atomic.Value // string: the launch step at which the daemon "dies"
+	// settleErr, when it holds an error, is what writing an action's settlement returns
+	// (a full disk).
+	settleErr atomic.Value
+	d         *Daemon
+	c         *api.Client
+	stop      context.CancelFunc
+	done      chan error
+	logger    *slog.Logger
+	opt       func(*Options)
 }
 
 func testPolicy() quota.Policy {
@@ -285,11 +289,21 @@ func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config
 	h.users.as("alice")
 	h.crash.Store("")
 	h.hooks = &Hooks{
-		AfterIntent:  h.crashAt("after-intent"),
-		BeforeRun:    h.crashAt("before-run"),
-		AfterRun:     h.crashAt("after-run"),
-		BeforeRecord: h.crashAt("before-record"),
-		PeerUID:      h.users.peerUID,
+		Fleet: &fleet.Hooks{
+			AfterIntent:  h.crashAt("after-intent"),
+			BeforeRun:    h.crashAt("before-run"),
+			AfterRun:     h.crashAt("after-run"),
+			BeforeRecord: h.crashAt("before-record"),
+			BeforeCall:   h.crashAt("before-call"),
+			BeforeSettle: func() error {
+				h.crashAt("before-settle")()
+				if err, _ := h.settleErr.Load().(error); err != nil {
+					return err
+				}
+				return nil
+			},
+		},
+		PeerUID: h.users.peerUID,
 	}
 	h.start()
 	t.Cleanup(h.shutdown)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
-	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -46,10 +46,7 @@ func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Re
 // actionHandler serves stop, start and terminate. Every id must be known and, unless
 // asAdmin, the caller's own; otherwise nothing at all is done.
 func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
-	auditAction := action
-	if asAdmin {
-		auditAction = "admin." + action
-	}
+	auditAction := audit.ActionOf(map[bool]string{true: "admin"}[asAdmin], action)
 	return func(ctx context.Context, c *caller, r *http.Request) (any, error) {
 		var req api.IDsRequest
 		if err := decodeBody(r, &req, maxBody); err != nil {
@@ -85,21 +82,28 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 			d.audit(ctx, nil, c, auditAction, joinIDs(ids), db.Refused, e.Message, nil)
 			return nil, e
 		}
-		var prev map[string]string
-		if action == "start" {
-			if prev, err = d.admitStart(ctx, c, auditAction, ids); err != nil {
-				return nil, err // a refusal is audited in the admission transaction
-			}
+		ar := fleet.ActionRequest{Kind: action, Actor: c.actor(), Instances: make([]db.Instance, len(ids))}
+		if asAdmin {
+			ar.Prefix = "admin"
 		}
-		out := d.act(ctx, c, auditAction, action, ids, byID)
-		if prev != nil {
-			var failed []string
-			for _, res := range out.Results {
-				if res.Error != nil {
-					failed = append(failed, res.ID)
-				}
+		for i, id := range ids {
+			ar.Instances[i] = byID[id]
+		}
+		var results []fleet.ActionResult
+		if action == fleet.Start {
+			// Admission and the intent commit together (the instances count as pending
+			// for concurrent launches and starts); a refusal is audited in it.
+			in, err := d.admitStart(ctx, c, ar)
+			if err != nil {
+				return nil, err
 			}
-			d.undoStart(context.WithoutCancel(ctx), prev, failed)
+			results = d.fleet.Carry(ctx, in)
+		} else if results, err = d.fleet.Act(ctx, ar); err != nil {
+			return nil, err
+		}
+		out := api.ActionResponse{Results: make([]api.ActionResult, len(results))}
+		for i, r := range results {
+			out.Results[i] = api.ActionResult{ID: r.ID, State: r.State, Error: r.Err}
 		}
 		return out, nil
 	}
@@ -123,75 +127,6 @@ func checkIDs(ids []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// act calls the cloud per region and records the new states. A region whose call fails
-// reports the error on each of its instances.
-func (d *Daemon) act(ctx context.Context, c *caller, auditAction, action string, ids []string, byID map[string]db.Instance) api.ActionResponse {
-	byRegion := map[string][]string{}
-	for _, id := range ids {
-		reg := byID[id].Region
-		byRegion[reg] = append(byRegion[reg], id)
-	}
-	regions := make([]string, 0, len(byRegion))
-	for reg := range byRegion {
-		regions = append(regions, reg)
-	}
-	sort.Strings(regions)
-	results := map[string]api.ActionResult{}
-	for _, reg := range regions {
-		rids := byRegion[reg]
-		var changes []cloud.StateChange
-		var err error
-		switch action {
-		case "stop":
-			changes, err = d.cloud.StopInstances(ctx, reg, rids)
-		case "start":
-			changes, err = d.cloud.StartInstances(ctx, reg, rids)
-		default:
-			changes, err = d.cloud.TerminateInstances(ctx, reg, rids)
-		}
-		if err != nil {
-			e := &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("%s in %s: %v", action, reg, err)}
-			for _, id := range rids {
-				results[id] = api.ActionResult{ID: id, Error: e}
-			}
-			d.audit(ctx, nil, c, auditAction, joinIDs(rids), db.Failed, e.Message, map[string]any{"region": reg})
-			continue
-		}
-		now := d.now()
-		for _, ch := range changes {
-			if err := db.UpdateInstanceState(ctx, d.db.SQL(), ch.ID, ch.Current, "", "", now); err != nil {
-				d.log.Error("record state change", logInstance, ch.ID, logErr, err)
-			}
-			results[ch.ID] = api.ActionResult{ID: ch.ID, State: ch.Current}
-		}
-		for _, id := range rids {
-			if _, ok := results[id]; !ok {
-				results[id] = api.ActionResult{ID: id, Error: &api.Error{Code: api.CodeCloudError, Message: "EC2 reported no state change"}}
-			}
-		}
-		detail := map[string]any{"region": reg}
-		if owners := ownersOf(rids, byID); len(owners) > 0 {
-			detail["owners"] = owners
-		}
-		d.audit(ctx, nil, c, auditAction, joinIDs(rids), db.Allowed, "", detail)
-	}
-	out := api.ActionResponse{Results: make([]api.ActionResult, 0, len(ids))}
-	for _, id := range ids {
-		out.Results = append(out.Results, results[id])
-	}
-	return out
-}
-
-func ownersOf(ids []string, byID map[string]db.Instance) []string {
-	var out []string
-	for _, id := range ids {
-		if o := byID[id].Owner; o != "" && !slices.Contains(out, o) {
-			out = append(out, o)
-		}
-	}
-	return out
 }
 
 func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (any, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
 )
 
 // TestFaultyCloudConverges launches a batch with EC2 throttling on, a 10% error rate and
@@ -67,7 +68,7 @@ func TestFaultyCloudConverges(t *testing.T) {
 	t.Logf("%d launches succeeded, %d failed under faults", okCount.Load(), failCount.Load())
 
 	h.sim.SetFaults(awssim.Faults{})
-	h.sim.Advance(DefaultReconcileGrace + time.Minute)
+	h.sim.Advance(fleet.DefaultReconcileGrace + time.Minute)
 	h.users.as("ops")
 	if _, err := h.c.Reconcile(h.ctx); err != nil {
 		t.Fatalf("Reconcile: %v", err)
@@ -188,7 +189,7 @@ func TestReconcileGraceLeavesInFlightLaunches(t *testing.T) {
 	if err != nil || len(res.Resolved) != 0 {
 		t.Fatalf("got %+v, %v; want the young launch left alone", res, err)
 	}
-	h.sim.Advance(DefaultReconcileGrace)
+	h.sim.Advance(fleet.DefaultReconcileGrace)
 	res, err = h.c.Reconcile(h.ctx)
 	if err != nil || len(res.Resolved) != 1 {
 		t.Fatalf("got %+v, %v; want the launch settled after the grace period", res, err)

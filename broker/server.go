@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/broker/api"
+	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -165,16 +166,13 @@ func displayName(c *caller) string {
 	return "uid " + strconv.Itoa(c.UID)
 }
 
-// publicError turns err into what the caller may see: *Error and refusals as they are,
-// anything else logged in full and reported as internal.
+// publicError turns err into what the caller may see: a domain error (refusals unwrap
+// to one) as it is, a database constraint as the domain error it means, anything else
+// logged in full and reported as internal.
 func (d *Daemon) publicError(r *http.Request, c *caller, err error) *api.Error {
 	var e *api.Error
-	if errors.As(err, &e) {
+	if errors.As(db.DomainError(err), &e) {
 		return e
-	}
-	var ref *quota.Refusal
-	if errors.As(err, &ref) {
-		return &api.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &api.Error{Code: api.CodeUnavailable, Message: "request cancelled"}
@@ -195,7 +193,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-func writeError(w http.ResponseWriter, e *api.Error) { writeJSON(w, e.Status(), e) }
+func writeError(w http.ResponseWriter, e *api.Error) { writeJSON(w, api.Status(e), e) }
 
 // decodeBody reads r's body as exactly one JSON object of v's closed schema.
 func decodeBody(r *http.Request, v any, limit int64) error {

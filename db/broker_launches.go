@@ -20,6 +20,7 @@ const (
 type Launch struct {
 	ID          string
 	ClientToken string
+	Purpose     string // tollgate.Purpose: user, balancer, service
 	Owner       string
 	UID         int
 	Region      string
@@ -38,14 +39,14 @@ type Launch struct {
 	UpdatedAt   time.Time
 }
 
-const launchCols = `id, client_token, owner, uid, region, type, image, count, name, spot, vcpus_each,
+const launchCols = `id, client_token, purpose, owner, uid, region, type, image, count, name, spot, vcpus_each,
 	price_hourly, lifetime_s, expires_at, state, error, created_at, updated_at`
 
 func scanLaunch(sc Scanner) (Launch, error) {
 	var l Launch
 	var lifetime int64
 	var expires, created, updated string
-	if err := sc.Scan(&l.ID, &l.ClientToken, &l.Owner, &l.UID, &l.Region, &l.Type, &l.Image, &l.Count, &l.Name,
+	if err := sc.Scan(&l.ID, &l.ClientToken, &l.Purpose, &l.Owner, &l.UID, &l.Region, &l.Type, &l.Image, &l.Count, &l.Name,
 		&l.Spot, &l.VCPUsEach, &l.PriceHourly, &lifetime, &expires, &l.State, &l.Error, &created, &updated); err != nil {
 		return Launch{}, err
 	}
@@ -58,8 +59,8 @@ func scanLaunch(sc Scanner) (Launch, error) {
 
 // InsertLaunch writes a launch record through q (the admission transaction).
 func InsertLaunch(ctx context.Context, q Querier, l Launch) error {
-	_, err := execContext(ctx, q, `INSERT INTO launches(`+launchCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.ID, l.ClientToken, l.Owner, l.UID, l.Region, l.Type, l.Image, l.Count, l.Name, l.Spot, l.VCPUsEach,
+	_, err := execContext(ctx, q, `INSERT INTO launches(`+launchCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.ClientToken, purposeOr(l.Purpose), l.Owner, l.UID, l.Region, l.Type, l.Image, l.Count, l.Name, l.Spot, l.VCPUsEach,
 		l.PriceHourly, int64(l.Lifetime/time.Second), Time(l.ExpiresAt), l.State, l.Error, Time(l.CreatedAt), Time(l.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("record launch %s: %w", l.ID, err)
@@ -101,4 +102,12 @@ func SettleLaunch(ctx context.Context, q Querier, id, state, errMsg string, now 
 	}
 	n, _ := res.RowsAffected()
 	return n > 0, nil
+}
+
+// purposeOr is p, or "user" for a record built before purposes existed.
+func purposeOr(p string) string {
+	if p == "" {
+		return "user"
+	}
+	return p
 }

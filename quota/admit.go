@@ -8,13 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Refusal codes. They match the broker's error codes of the same names.
-const (
-	CodeQuotaExceeded   = "quota_exceeded"   // a numeric limit
-	CodeInvalidRequest  = "invalid_request"  // a choice outside the policy
-	CodeBudgetExhausted = "budget_exhausted" // the budget
+	"github.com/tollgate/tollgate"
 )
 
 // MaxNameLength is the longest instance name a user may give, in characters.
@@ -48,7 +43,7 @@ func Admit(p Policy, req Request, usage Usage, price Price) (Decision, *Refusal)
 	if p.BudgetUSD > 0 {
 		total := usage.SpentUSD + usage.CommittedUSD + projected
 		if total > p.BudgetUSD+budgetEpsilon {
-			return Decision{}, refuse(CodeBudgetExhausted, "budget_usd",
+			return Decision{}, refuse(tollgate.CodeBudgetExhausted, "budget_usd",
 				"budget_usd is $%.2f per %s: you have spent $%.2f, running leases commit $%.2f more and this launch would cost $%.2f (total $%.2f)",
 				p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD, usage.CommittedUSD, projected, total)
 		}
@@ -89,29 +84,29 @@ func WithDefaults(p Policy, req Request) Request {
 func checkChoices(p Policy, req Request) *Refusal {
 	switch {
 	case req.Region == "":
-		return refuse(CodeInvalidRequest, "regions", "no region allowed (regions is empty)")
+		return refuse(tollgate.CodeInvalidRequest, "regions", "no region allowed (regions is empty)")
 	case !slices.Contains(p.Regions, req.Region):
-		return refuse(CodeInvalidRequest, "regions", "region %q is not allowed (regions: %s)",
+		return refuse(tollgate.CodeInvalidRequest, "regions", "region %q is not allowed (regions: %s)",
 			req.Region, strings.Join(p.Regions, ", "))
 	}
 	switch {
 	case req.Type == "":
-		return refuse(CodeInvalidRequest, "instance_types", "no instance type given (instance_types: %s): choose one with --type",
+		return refuse(tollgate.CodeInvalidRequest, "instance_types", "no instance type given (instance_types: %s): choose one with --type",
 			listOrNone(p.InstanceTypes))
 	case !matchAny(p.InstanceTypes, req.Type):
-		return refuse(CodeInvalidRequest, "instance_types", "instance type %q is not allowed (instance_types: %s)",
+		return refuse(tollgate.CodeInvalidRequest, "instance_types", "instance type %q is not allowed (instance_types: %s)",
 			req.Type, listOrNone(p.InstanceTypes))
 	}
 	switch {
 	case req.Image == "":
-		return refuse(CodeInvalidRequest, "images", "no image given and images lists no ami id to default to (images: %s): choose one with --image",
+		return refuse(tollgate.CodeInvalidRequest, "images", "no image given and images lists no ami id to default to (images: %s): choose one with --image",
 			listOrNone(p.Images))
 	case !imageAllowed(p.Images, req.Image, req.ImageName):
 		named := ""
 		if req.ImageName != "" {
 			named = fmt.Sprintf(" (named %q)", req.ImageName)
 		}
-		return refuse(CodeInvalidRequest, "images", "image %q%s is not allowed (images: %s)",
+		return refuse(tollgate.CodeInvalidRequest, "images", "image %q%s is not allowed (images: %s)",
 			req.Image, named, listOrNone(p.Images))
 	}
 	return nil
@@ -126,41 +121,41 @@ func checkNumbers(p Policy, req Request, usage Usage, price Price) *Refusal {
 	}
 	switch {
 	case req.Count < 1:
-		return refuse(CodeInvalidRequest, "count", "count must be at least 1: you asked for %d", req.Count)
+		return refuse(tollgate.CodeInvalidRequest, "count", "count must be at least 1: you asked for %d", req.Count)
 	case req.Count > maxCount:
-		return refuse(CodeQuotaExceeded, countKey, "%s is %d per launch: you asked for %d instances", countKey, maxCount, req.Count)
+		return refuse(tollgate.CodeQuotaExceeded, countKey, "%s is %d per launch: you asked for %d instances", countKey, maxCount, req.Count)
 	}
 	switch {
 	case req.Lifetime < time.Minute:
-		return refuse(CodeInvalidRequest, "lifetime", "lifetime must be at least 1m: you asked for %s", FormatDuration(req.Lifetime))
+		return refuse(tollgate.CodeInvalidRequest, "lifetime", "lifetime must be at least 1m: you asked for %s", FormatDuration(req.Lifetime))
 	case req.Lifetime%time.Minute != 0:
-		return refuse(CodeInvalidRequest, "lifetime", "lifetime must be whole minutes: you asked for %s", FormatDuration(req.Lifetime))
+		return refuse(tollgate.CodeInvalidRequest, "lifetime", "lifetime must be whole minutes: you asked for %s", FormatDuration(req.Lifetime))
 	case req.Lifetime > p.MaxLifetime:
-		return refuse(CodeQuotaExceeded, "max_lifetime", "max_lifetime is %s: you asked for a lifetime of %s",
+		return refuse(tollgate.CodeQuotaExceeded, "max_lifetime", "max_lifetime is %s: you asked for a lifetime of %s",
 			FormatDuration(p.MaxLifetime), FormatDuration(req.Lifetime))
 	}
 	switch {
 	case p.Spot == SpotRequired && !req.Spot:
-		return refuse(CodeInvalidRequest, "spot", "spot is %q: you asked for an on-demand instance (launch with --spot)", p.Spot)
+		return refuse(tollgate.CodeInvalidRequest, "spot", "spot is %q: you asked for an on-demand instance (launch with --spot)", p.Spot)
 	case p.Spot == SpotForbidden && req.Spot:
-		return refuse(CodeInvalidRequest, "spot", "spot is %q: you asked for a spot instance (launch without --spot)", p.Spot)
+		return refuse(tollgate.CodeInvalidRequest, "spot", "spot is %q: you asked for a spot instance (launch without --spot)", p.Spot)
 	}
 	if req.UserData > MaxUserData {
-		return refuse(CodeQuotaExceeded, "user_data", "user-data is limited to %d bytes: yours is %d bytes", MaxUserData, req.UserData)
+		return refuse(tollgate.CodeQuotaExceeded, "user_data", "user-data is limited to %d bytes: yours is %d bytes", MaxUserData, req.UserData)
 	}
 	if n := utf8.RuneCountInString(req.Name); n > MaxNameLength {
-		return refuse(CodeInvalidRequest, "name", "name is limited to %d characters: yours has %d", MaxNameLength, n)
+		return refuse(tollgate.CodeInvalidRequest, "name", "name is limited to %d characters: yours has %d", MaxNameLength, n)
 	}
 	if !printable(req.Name) {
-		return refuse(CodeInvalidRequest, "name", "name %q holds a character that is not printable", req.Name)
+		return refuse(tollgate.CodeInvalidRequest, "name", "name %q holds a character that is not printable", req.Name)
 	}
 	if usage.Instances+req.Count > p.MaxInstances {
-		return refuse(CodeQuotaExceeded, "max_instances", "max_instances is %d: you have %d non-terminated %s and asked for %d more",
+		return refuse(tollgate.CodeQuotaExceeded, "max_instances", "max_instances is %d: you have %d non-terminated %s and asked for %d more",
 			p.MaxInstances, usage.Instances, plural(usage.Instances, "instance", "instances"), req.Count)
 	}
 	asked := req.Count * price.VCPUs
 	if usage.VCPUs+asked > p.MaxVCPUs {
-		return refuse(CodeQuotaExceeded, "max_vcpus", "max_vcpus is %d: your pending and running instances have %d %s and you asked for %d more (%d × %s with %d)",
+		return refuse(tollgate.CodeQuotaExceeded, "max_vcpus", "max_vcpus is %d: your pending and running instances have %d %s and you asked for %d more (%d × %s with %d)",
 			p.MaxVCPUs, usage.VCPUs, plural(usage.VCPUs, "vCPU", "vCPUs"), asked, req.Count, req.Type, price.VCPUs)
 	}
 	return nil
@@ -172,13 +167,13 @@ func checkNumbers(p Policy, req Request, usage Usage, price Price) *Refusal {
 func Extend(p Policy, launchedAt, expiresAt time.Time, d time.Duration) (time.Time, *Refusal) {
 	switch {
 	case d < time.Minute:
-		return time.Time{}, refuse(CodeInvalidRequest, "lifetime", "an extension must be at least 1m: you asked for %s", FormatDuration(d))
+		return time.Time{}, refuse(tollgate.CodeInvalidRequest, "lifetime", "an extension must be at least 1m: you asked for %s", FormatDuration(d))
 	case d%time.Minute != 0:
-		return time.Time{}, refuse(CodeInvalidRequest, "lifetime", "an extension must be whole minutes: you asked for %s", FormatDuration(d))
+		return time.Time{}, refuse(tollgate.CodeInvalidRequest, "lifetime", "an extension must be whole minutes: you asked for %s", FormatDuration(d))
 	}
 	newExpiry := expiresAt.Add(d)
 	if total := newExpiry.Sub(launchedAt); total > p.MaxLifetime {
-		return time.Time{}, refuse(CodeQuotaExceeded, "max_lifetime",
+		return time.Time{}, refuse(tollgate.CodeQuotaExceeded, "max_lifetime",
 			"max_lifetime is %s: the lease already runs %s from launch and you asked for %s more",
 			FormatDuration(p.MaxLifetime), FormatDuration(expiresAt.Sub(launchedAt).Round(time.Minute)), FormatDuration(d))
 	}

@@ -6,7 +6,11 @@
 // admission transaction, so the decision and the launch record commit together.
 package quota
 
-import "time"
+import (
+	"time"
+
+	"github.com/tollgate/tollgate"
+)
 
 // Spot policy values.
 const (
@@ -124,10 +128,14 @@ type Decision struct {
 type Refusal struct {
 	Limit   string `json:"limit"`
 	Message string `json:"message"`
-	// Budget refusals set Code to "budget_exhausted"; every other refusal is
-	// "quota_exceeded" (a number) or "invalid_request" (a choice outside the policy).
+	// Budget refusals set Code to tollgate.CodeBudgetExhausted; every other refusal is
+	// CodeQuotaExceeded (a number) or CodeInvalidRequest (a choice outside the policy).
 	Code string `json:"code"`
 }
 
 // Error returns the message, so a Refusal can travel as an error.
 func (r *Refusal) Error() string { return r.Message }
+
+// Unwrap is the refusal as tollgate's domain error (its code and message), so the
+// socket layer needs no special case for admission: errors.As finds the *tollgate.Error.
+func (r *Refusal) Unwrap() error { return &tollgate.Error{Code: r.Code, Message: r.Message} }

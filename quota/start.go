@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate"
 )
 
 // Lease is one existing instance a start or an extend is about: what it costs, how many
@@ -44,25 +46,25 @@ func AdmitStart(p Policy, usage Usage, start []Lease, now time.Time) *Refusal {
 	vcpus, cost := 0, 0.0
 	for _, l := range start {
 		if !l.ExpiresAt.After(now) {
-			return refuse(CodeQuotaExceeded, "lease", "the lease of %s expired at %s: extend it first (tollgate extend %s DURATION)",
+			return refuse(tollgate.CodeQuotaExceeded, "lease", "the lease of %s expired at %s: extend it first (tollgate extend %s DURATION)",
 				l.ID, l.ExpiresAt.UTC().Format(time.RFC3339), l.ID)
 		}
 		vcpus += l.VCPUs
 		cost += l.RemainingUSD(now)
 	}
 	if usage.VCPUs+vcpus > p.MaxVCPUs {
-		return refuse(CodeQuotaExceeded, "max_vcpus", "max_vcpus is %d: your pending and running instances have %d %s and starting %s needs %d more",
+		return refuse(tollgate.CodeQuotaExceeded, "max_vcpus", "max_vcpus is %d: your pending and running instances have %d %s and starting %s needs %d more",
 			p.MaxVCPUs, usage.VCPUs, plural(usage.VCPUs, "vCPU", "vCPUs"), leaseIDs(start), vcpus)
 	}
 	if p.BudgetUSD <= 0 {
 		return nil
 	}
 	if usage.SpentUSD >= p.BudgetUSD-budgetEpsilon {
-		return refuse(CodeBudgetExhausted, "budget_usd", "budget_usd is $%.2f per %s and you have spent $%.2f: nothing may be started",
+		return refuse(tollgate.CodeBudgetExhausted, "budget_usd", "budget_usd is $%.2f per %s and you have spent $%.2f: nothing may be started",
 			p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD)
 	}
 	if total := usage.SpentUSD + usage.CommittedUSD + cost; total > p.BudgetUSD+budgetEpsilon {
-		return refuse(CodeBudgetExhausted, "budget_usd",
+		return refuse(tollgate.CodeBudgetExhausted, "budget_usd",
 			"budget_usd is $%.2f per %s: you have spent $%.2f, your other leases commit $%.2f more and the remaining leases of %s would cost $%.2f (total $%.2f)",
 			p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD, usage.CommittedUSD, leaseIDs(start), cost, total)
 	}
@@ -82,7 +84,7 @@ func AdmitExtend(p Policy, usage Usage, l Lease, launchedAt time.Time, d time.Du
 	longer.ExpiresAt = newExp
 	added := longer.RemainingUSD(now) - l.RemainingUSD(now)
 	if total := usage.SpentUSD + usage.CommittedUSD + added; added > 0 && total > p.BudgetUSD+budgetEpsilon {
-		return time.Time{}, refuse(CodeBudgetExhausted, "budget_usd",
+		return time.Time{}, refuse(tollgate.CodeBudgetExhausted, "budget_usd",
 			"budget_usd is $%.2f per %s: you have spent $%.2f, your leases commit $%.2f more and extending %s by %s would add $%.2f (total $%.2f)",
 			p.BudgetUSD, periodName(p.BudgetPeriod), usage.SpentUSD, usage.CommittedUSD, l.ID, FormatDuration(d), added, total)
 	}

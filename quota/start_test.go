@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate"
 )
 
 func TestAdmitStart(t *testing.T) {
@@ -22,16 +24,16 @@ func TestAdmitStart(t *testing.T) {
 	}{
 		{"within limits", 50, Usage{VCPUs: 2, SpentUSD: 1, CommittedUSD: 2}, []Lease{micro("i-1", time.Hour)}, "", "", ""},
 		{"exactly at max_vcpus", 50, Usage{VCPUs: 2}, []Lease{micro("i-1", time.Hour)}, "", "", ""},
-		{"over max_vcpus", 50, Usage{VCPUs: 4}, []Lease{micro("i-1", time.Hour)}, "max_vcpus", CodeQuotaExceeded,
+		{"over max_vcpus", 50, Usage{VCPUs: 4}, []Lease{micro("i-1", time.Hour)}, "max_vcpus", tollgate.CodeQuotaExceeded,
 			"max_vcpus is 4: your pending and running instances have 4 vCPUs and starting i-1 needs 2 more"},
-		{"two starts over max_vcpus", 50, Usage{VCPUs: 2}, []Lease{micro("i-1", time.Hour), micro("i-2", time.Hour)}, "max_vcpus", CodeQuotaExceeded,
+		{"two starts over max_vcpus", 50, Usage{VCPUs: 2}, []Lease{micro("i-1", time.Hour), micro("i-2", time.Hour)}, "max_vcpus", tollgate.CodeQuotaExceeded,
 			"starting i-1, i-2 needs 4 more"},
-		{"expired lease", 50, Usage{}, []Lease{micro("i-1", time.Hour), micro("i-2", 0)}, "lease", CodeQuotaExceeded,
+		{"expired lease", 50, Usage{}, []Lease{micro("i-1", time.Hour), micro("i-2", 0)}, "lease", tollgate.CodeQuotaExceeded,
 			"the lease of i-2 expired at 2025-03-10T12:00:00Z: extend it first"},
-		{"remaining lease crosses the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 4}, []Lease{micro("i-1", 3*time.Hour)}, "budget_usd", CodeBudgetExhausted,
+		{"remaining lease crosses the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 4}, []Lease{micro("i-1", 3*time.Hour)}, "budget_usd", tollgate.CodeBudgetExhausted,
 			"you have spent $4.00, your other leases commit $4.00 more and the remaining leases of i-1 would cost $3.00 (total $11.00)"},
 		{"remaining lease lands on the budget", 10, Usage{SpentUSD: 4, CommittedUSD: 3}, []Lease{micro("i-1", 3*time.Hour)}, "", "", ""},
-		{"budget spent", 10, Usage{SpentUSD: 10}, []Lease{micro("i-1", time.Minute)}, "budget_usd", CodeBudgetExhausted,
+		{"budget spent", 10, Usage{SpentUSD: 10}, []Lease{micro("i-1", time.Minute)}, "budget_usd", tollgate.CodeBudgetExhausted,
 			"you have spent $10.00: nothing may be started"},
 		{"no budget", 0, Usage{SpentUSD: 1000}, []Lease{micro("i-1", 100*time.Hour)}, "", "", ""},
 	}
@@ -100,8 +102,8 @@ func TestAdmitExtend(t *testing.T) {
 			if ref == nil || ref.Limit != tt.limit {
 				t.Fatalf("got %v, want a %s refusal", ref, tt.limit)
 			}
-			if tt.limit == "budget_usd" && ref.Code != CodeBudgetExhausted {
-				t.Errorf("got code %s, want %s", ref.Code, CodeBudgetExhausted)
+			if tt.limit == "budget_usd" && ref.Code != tollgate.CodeBudgetExhausted {
+				t.Errorf("got code %s, want %s", ref.Code, tollgate.CodeBudgetExhausted)
 			}
 			if !strings.Contains(ref.Message, tt.wantMsg) {
 				t.Errorf("got %q, want it to contain %q", ref.Message, tt.wantMsg)

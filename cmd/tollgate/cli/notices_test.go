@@ -71,7 +71,7 @@ func TestRefusalWithHint(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathLaunch, func(w http.ResponseWriter, r *http.Request) {
 		e := &api.Error{Code: api.CodeQuotaExceeded, Message: "max_instances is 2: you have 2 non-terminated instances and asked for 1 more", Hint: "terminate one first"}
-		w.WriteHeader(e.Status())
+		w.WriteHeader(api.Status(e))
 		json.NewEncoder(w).Encode(e)
 	})
 	sock := serveSocket(t, mux)
