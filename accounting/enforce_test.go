@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -26,7 +27,10 @@ func (e *testEnv) simState(id string) string {
 func (e *testEnv) tick() {
 	e.t.Helper()
 	if err := e.svc.Tick(context.Background()); err != nil {
-		e.t.Fatalf("tick: %v", err)
+		e.t.Fatalf("collector tick: %v", err)
+	}
+	if err := e.enf.Tick(context.Background()); err != nil {
+		e.t.Fatalf("enforcement tick: %v", err)
 	}
 }
 
@@ -48,13 +52,13 @@ func TestLeaseReaper(t *testing.T) {
 			lease := 90 * time.Minute
 			in := e.launch(region, "alice", "t3.micro", 1, false, lease)[0]
 			expiry := e.sim.Now().Add(lease)
-			warnAt := expiry.Add(-max(tt.warning, DefaultExpireWarning))
+			warnAt := expiry.Add(-max(tt.warning, enforce.DefaultExpireWarning))
 			var warned, acted time.Time
 			for e.sim.Now().Before(expiry.Add(10 * time.Minute)) {
 				e.tick()
 				now := e.sim.Now()
 				if warned.IsZero() {
-					if n, err := e.svc.UnreadNotices(ctx, "alice"); err != nil {
+					if n, err := e.notices.UnreadNotices(ctx, "alice"); err != nil {
 						t.Fatal(err)
 					} else if n > 0 {
 						warned = now
@@ -74,15 +78,15 @@ func TestLeaseReaper(t *testing.T) {
 			if st := e.simState(in.ID); st != tt.wantState[0] && st != tt.wantState[1] {
 				t.Errorf("state: got %s, want %s", st, strings.Join(tt.wantState, " or "))
 			}
-			notices, err := e.svc.Notices(ctx, "alice", false)
+			notices, err := e.notices.Notices(ctx, "alice", false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(notices) != 2 || notices[0].Kind != KindLeaseWarning || notices[1].Kind != KindLeaseExpired ||
+			if len(notices) != 2 || notices[0].Kind != enforce.KindLeaseWarning || notices[1].Kind != enforce.KindLeaseExpired ||
 				notices[0].At.After(notices[1].At) {
 				t.Fatalf("notices: got %+v, want a lease warning, then lease expired", notices)
 			}
-			if n, _ := e.svc.UnreadNotices(ctx, "alice"); n != 0 {
+			if n, _ := e.notices.UnreadNotices(ctx, "alice"); n != 0 {
 				t.Errorf("unread after reading: got %d, want 0", n)
 			}
 			audit, err := e.db.ListAudit(ctx, db.AuditFilter{Action: "reap."})
@@ -147,14 +151,14 @@ func TestBudgetExhausted(t *testing.T) {
 				t.Errorf("budget_action notify acted on instances at %v", stopped)
 			}
 			kinds := map[string]int{}
-			notices, err := e.svc.Notices(ctx, "bob", true)
+			notices, err := e.notices.Notices(ctx, "bob", true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, n := range notices {
 				kinds[n.Kind]++
 			}
-			if kinds[KindBudget80] != 1 || kinds[KindBudget100] != 1 {
+			if kinds[enforce.KindBudget80] != 1 || kinds[enforce.KindBudget100] != 1 {
 				t.Errorf("notices: got %v, want one budget_80 and one budget_100", kinds)
 			}
 			// Admission (the broker's, through quota.Admit) now refuses any launch.

@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
+	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -24,6 +27,8 @@ type testEnv struct {
 	cl      *cloud.Client
 	db      *db.DB
 	svc     *Service
+	notices *enforce.Notifier
+	enf     *enforce.Enforcer
 	regions []string
 
 	mu       sync.Mutex
@@ -80,27 +85,36 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if o.cfg.CollectInterval == 0 {
 		o.cfg.CollectInterval = 5 * time.Minute
 	}
+	policy := func(ctx context.Context, user string) (quota.Policy, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if p, ok := e.policies[user]; ok {
+			return p, nil
+		}
+		return quota.Policy{BudgetPeriod: quota.PeriodMonth, ExpireAction: quota.ActionStop}, nil
+	}
 	svc, err := New(Options{DB: d, Cloud: cl, Config: o.cfg, Regions: o.regions, Now: sim.Now,
-		Adopt: o.adopt,
-		Policy: func(ctx context.Context, user string) (quota.Policy, error) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if p, ok := e.policies[user]; ok {
-				return p, nil
-			}
-			return quota.Policy{BudgetPeriod: quota.PeriodMonth, ExpireAction: quota.ActionStop}, nil
-		},
+		Adopt: o.adopt, Policy: policy})
+	if err != nil {
+		t.Fatalf("accounting.New: %v", err)
+	}
+	e.svc = svc
+	// Enforcement, as the daemon wires it, acting through the fleet's action path.
+	e.notices = enforce.NewNotifier(enforce.NotifierOptions{DB: d, Now: sim.Now,
 		Mail: func(ctx context.Context, to, subject, body string) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.mails = append(e.mails, to+": "+subject)
 			return nil
-		},
-	})
+		}})
+	fl, err := fleet.New(fleet.Options{DB: d, Cloud: cl, Audit: &audit.Writer{DB: d, Now: sim.Now}, Now: sim.Now})
 	if err != nil {
-		t.Fatalf("accounting.New: %v", err)
+		t.Fatal(err)
 	}
-	e.svc = svc
+	if e.enf, err = enforce.New(enforce.Options{DB: d, Fleet: fl, Spend: svc, Notices: e.notices, Policy: policy,
+		Now: sim.Now}); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

@@ -17,8 +17,6 @@ import (
 // Cloud is what accounting needs of the cloud; *cloud.Client satisfies it.
 type Cloud interface {
 	DescribeInstances(ctx context.Context, region string, f cloud.Filter) ([]cloud.Instance, error)
-	StopInstances(ctx context.Context, region string, ids []string) ([]cloud.StateChange, error)
-	TerminateInstances(ctx context.Context, region string, ids []string) ([]cloud.StateChange, error)
 	DescribeSpotPriceHistory(ctx context.Context, region string, types []string, start, end time.Time) ([]cloud.SpotPrice, error)
 	DescribeVolumes(ctx context.Context, region string, instanceIDs []string) ([]cloud.Volume, error)
 }
@@ -38,16 +36,13 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	// Mail, if set, replaces running Config.MailCommand (tests). It gets the user's mail
-	// address, a subject and the notice text.
-	Mail func(ctx context.Context, to, subject, body string) error
-	// Tick is the wall-clock period of Run's loop (default 1 minute: the reaper's and the
-	// budget checks' resolution).
+	// Tick is the wall-clock period of Run's loop (default 1 minute: the collector
+	// schedule's resolution).
 	Tick time.Duration
 }
 
-// Service is the accounting engine: the collector, costs and spend, budgets, leases,
-// notices and reports. It is safe for concurrent use, and several processes (the daemon
+// Service is the accounting engine: the collector, costs and spend, and reports
+// (enforcement of leases and budgets is package enforce's). It is safe for concurrent use, and several processes (the daemon
 // and a cron collector) may share one database.
 type Service struct {
 	opts   Options

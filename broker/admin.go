@@ -35,7 +35,7 @@ func (d *Daemon) handleNotices(ctx context.Context, c *caller, r *http.Request) 
 		return api.NoticeList{Notices: []accounting.Notice{}}, nil
 	}
 	all := r.URL.Query().Get("all") == "1"
-	ns, err := d.acct.Notices(ctx, c.Name, all)
+	ns, err := d.notices.Notices(ctx, c.Name, all)
 	if err != nil {
 		return nil, fmt.Errorf("notices of %s: %w", c.Name, err)
 	}

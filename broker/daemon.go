@@ -8,16 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
@@ -53,17 +52,22 @@ type Accounting interface {
 	PeriodFor(pol quota.Policy, user string, now time.Time) (start, end time.Time)
 	Collect(ctx context.Context) (accounting.CollectResult, error)
 	Report(ctx context.Context, req accounting.ReportRequest) (accounting.Report, error)
-	Notices(ctx context.Context, user string, all bool) ([]accounting.Notice, error)
+}
+
+// Notices is what the broker needs of users' notices; *enforce.Notifier satisfies it.
+type Notices interface {
+	Notices(ctx context.Context, user string, all bool) ([]enforce.Notice, error)
 	UnreadNotices(ctx context.Context, user string) (int, error)
 	Notify(ctx context.Context, user, kind, ref, message string) (bool, error)
-	Run(ctx context.Context) error
 }
 
 // The real services satisfy the broker's interfaces; a missing method is a build error.
 var (
 	_ Accounting = (*accounting.Service)(nil)
+	_ Notices    = (*enforce.Notifier)(nil)
 	_ IAM        = (*iamusers.Service)(nil)
 	_ Prices     = (*accounting.Prices)(nil)
+	_ Cloud      = (*cloud.Client)(nil)
 )
 
 // Prices is what admission needs of the price table; *accounting.Prices satisfies it.
@@ -78,33 +82,36 @@ type IAM interface {
 	List(ctx context.Context) ([]iamusers.Identity, error)
 	Revoke(ctx context.Context, user string) error
 	RevokeAll(ctx context.Context) ([]string, error)
-	Recover(ctx context.Context) error
 }
 
 // Hooks are test-only; nil in production.
 type Hooks struct {
-	// Fleet are the crash points of the launch and action paths.
-	Fleet *fleet.Hooks
 	// PeerUID maps the kernel's peer uid to the uid the request is treated as: tests run
 	// as one OS user and use it to act as several.
 	PeerUID func(real int) int
 }
 
-// Options wires a Daemon.
+// Options wires a Daemon. The services are built by the caller (cmd/tollgated's
+// composition root, package daemon; tests with their fakes); every one is required.
 type Options struct {
-	Config *config.Config
-	Logger *slog.Logger
-	Now    func() time.Time // default time.Now
-	Cloud  Cloud            // required
-	Users  UserDB           // default: os/user (NSS), cached briefly
-	Hooks  *Hooks           // test-only crash points
+	Config   *config.Config
+	Logger   *slog.Logger
+	Now      func() time.Time  // default time.Now
+	Listener *net.UnixListener // from Listen
+	DB       *db.DB
+	Cloud    Cloud
+	Fleet    *fleet.Fleet
+	Audit    *audit.Writer
 
-	// Accounting, IAM and Prices default to accounting.New, iamusers.New and
-	// accounting.LoadPrices built from Config; tests may inject their own.
 	Accounting Accounting
+	Notices    Notices
 	IAM        IAM
 	Prices     Prices
-	// ReconcileGrace overrides fleet.DefaultReconcileGrace.
+	Users      UserDB // default: os/user (NSS), cached briefly
+	Hooks      *Hooks // test-only
+
+	// ReconcileGrace is the grace of an admin's reconcile request (default
+	// fleet.DefaultReconcileGrace).
 	ReconcileGrace time.Duration
 	// MutationRate and MutationBurst override DefaultMutationRate and
 	// DefaultMutationBurst: each non-admin uid's token bucket for POST requests.
@@ -113,10 +120,6 @@ type Options struct {
 	// MaxConnsPerUID and MaxConns override DefaultMaxConnsPerUID and DefaultMaxConns.
 	MaxConnsPerUID int
 	MaxConns       int
-	// AllowRoot lets the daemon run as root. It refuses by default: it only needs its
-	// socket, database and cloud credentials, and everything it creates as root would be
-	// root's (cmd's --allow-root sets it).
-	AllowRoot bool
 	// ReadTimeout, WriteTimeout and IdleTimeout override the server's defaults
 	// (DefaultReadTimeout, ...).
 	ReadTimeout  time.Duration
@@ -124,8 +127,8 @@ type Options struct {
 	IdleTimeout  time.Duration
 }
 
-// Daemon is tollgated's broker: the socket server, admission, the crash-safe launch and
-// reconcile. Start it with New, serve with Run, and Close it.
+// Daemon is tollgated's broker: the socket server, identification, admission and the
+// requests, on the services it is given. Build it with New, serve with Serve, Close it.
 type Daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
@@ -137,9 +140,9 @@ type Daemon struct {
 	auditor *audit.Writer
 	fleet   *fleet.Fleet
 	acct    Accounting
+	notices Notices
 	iam     IAM
 	prices  Prices
-	regions []string
 	grace   time.Duration
 	socket  string
 
@@ -156,32 +159,30 @@ type Daemon struct {
 	closeErr  error
 }
 
-// New opens the database, builds accounting and IAM, settles IAM intents and launches
-// left by a previous run, and listens on the socket. It refuses to start if a live
-// daemon answers on the socket. Serve with Run.
-func New(ctx context.Context, opts Options) (*Daemon, error) {
-	if opts.Config == nil {
+// Listen claims the broker's socket (see listenSocket): done first at start-up, because a
+// live daemon on it means this process must not touch the database.
+func Listen(b config.Broker) (*net.UnixListener, error) {
+	b.Defaults()
+	return listenSocket(b.Socket, os.FileMode(b.SocketMode), os.Geteuid())
+}
+
+// New builds the broker on its services and listener. Serve serves it.
+func New(opts Options) (*Daemon, error) {
+	switch {
+	case opts.Config == nil:
 		return nil, errors.New("broker: no configuration")
-	}
-	if opts.Cloud == nil {
-		return nil, errors.New("broker: no cloud client")
-	}
-	euid := os.Geteuid()
-	if err := checkRoot(euid, opts.AllowRoot); err != nil {
-		return nil, err
+	case opts.Listener == nil || opts.DB == nil || opts.Cloud == nil || opts.Fleet == nil || opts.Audit == nil:
+		return nil, errors.New("broker: Listener, DB, Cloud, Fleet and Audit are required")
+	case opts.Accounting == nil || opts.Notices == nil || opts.IAM == nil || opts.Prices == nil:
+		return nil, errors.New("broker: Accounting, Notices, IAM and Prices are required")
 	}
 	cfg := *opts.Config
 	cfg.Broker.Defaults()
 	d := &Daemon{
-		cfg:    &cfg,
-		log:    opts.Logger,
-		now:    opts.Now,
-		cloud:  opts.Cloud,
-		users:  opts.Users,
-		hooks:  opts.Hooks,
-		grace:  opts.ReconcileGrace,
-		socket: cfg.Broker.Socket,
-		images: newTTLCache[string, cloud.Image](imageTTL, maxImages),
+		cfg: &cfg, log: opts.Logger, now: opts.Now, cloud: opts.Cloud, users: opts.Users, hooks: opts.Hooks,
+		db: opts.DB, auditor: opts.Audit, fleet: opts.Fleet, acct: opts.Accounting, notices: opts.Notices,
+		iam: opts.IAM, prices: opts.Prices, grace: opts.ReconcileGrace, socket: cfg.Broker.Socket,
+		ln: opts.Listener, images: newTTLCache[string, cloud.Image](imageTTL, maxImages),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -205,40 +206,6 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	d.limiter = newUserLimiter(d.now, mrate, mburst)
 	d.userRows = newUserRows(d.now)
 	d.conns = newConnLimiter(orDefault(opts.MaxConnsPerUID, DefaultMaxConnsPerUID), orDefault(opts.MaxConns, DefaultMaxConns))
-	d.regions = cfg.AllRegions()
-
-	// Claim the socket first: a live daemon means we must not touch its database.
-	ln, err := listenSocket(d.socket, os.FileMode(cfg.Broker.SocketMode), euid)
-	if err != nil {
-		return nil, err
-	}
-	d.ln = ln
-	fail := func(err error) (*Daemon, error) {
-		d.Close()
-		return nil, err
-	}
-	if err := db.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, euid); err != nil {
-		return fail(fmt.Errorf("database directory: %w", err))
-	}
-	if err := db.CheckDBFiles(cfg.Broker.Database); err != nil {
-		return fail(err)
-	}
-	if d.db, err = db.Open(ctx, cfg.Broker.Database); err != nil {
-		return fail(err)
-	}
-	d.db.Now = d.now
-	d.auditor = &audit.Writer{DB: d.db, Log: d.log, Now: d.now}
-	if err := d.buildServices(opts); err != nil {
-		return fail(err)
-	}
-	if err := d.iam.Recover(ctx); err != nil {
-		return fail(fmt.Errorf("recover IAM intents: %w", err))
-	}
-	// A fresh process has no cloud call in flight: every requested launch and action is
-	// settled.
-	if _, err := d.fleet.Reconcile(ctx, 0); err != nil {
-		d.log.Warn("start-up reconcile failed; will retry", logErr, err)
-	}
 	d.srv = &http.Server{
 		Handler:           d.routes(),
 		ConnContext:       connContext,
@@ -248,88 +215,20 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		IdleTimeout:       orDefault(opts.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
-	d.log.Info("tollgated listening", logPath, d.socket)
 	return d, nil
 }
 
-func (d *Daemon) buildServices(opts Options) error {
-	var fh *fleet.Hooks
-	if opts.Hooks != nil {
-		fh = opts.Hooks.Fleet
-	}
-	fl, err := fleet.New(fleet.Options{
-		DB: d.db, Cloud: d.cloud, Audit: d.auditor, Log: d.log, Now: d.now, Regions: d.regions,
-		Hooks: fh, Grace: d.grace, Interval: d.cfg.Broker.ReconcileInterval,
-		Purposes: map[tollgate.Purpose]fleet.PurposeRules{tollgate.PurposeUser: {
-			DefaultLifetime: func(ctx context.Context, owner string) (time.Duration, error) {
-				pol, err := d.policyOf(ctx, owner)
-				return pol.DefaultLifetime, err
-			},
-			Adopted: d.tellAdopted,
-		}},
-	})
-	if err != nil {
-		return err
-	}
-	d.fleet = fl
-	d.prices = opts.Prices
-	if d.prices == nil {
-		p, err := accounting.LoadPrices(d.cfg.Accounting.Prices, d.cfg.Accounting.VolumePrices)
-		if err != nil {
-			return fmt.Errorf("load prices: %w", err)
-		}
-		d.prices = p
-	}
-	d.acct = opts.Accounting
-	if d.acct == nil {
-		ac, ok := d.cloud.(accounting.Cloud)
-		if !ok {
-			return errors.New("broker: the cloud client does not offer what accounting needs; pass Options.Accounting")
-		}
-		p, _ := d.prices.(*accounting.Prices)
-		svc, err := accounting.New(accounting.Options{
-			DB: d.db, Cloud: ac, Config: d.cfg.Accounting, Regions: d.regions, Prices: p,
-			Policy: d.policyOf, Adopt: d.fleet.Adopt, Logger: d.log.With("component", "accounting"), Now: d.now,
-		})
-		if err != nil {
-			return fmt.Errorf("start accounting: %w", err)
-		}
-		d.acct = svc
-	}
-	d.iam = opts.IAM
-	if d.iam == nil {
-		ic, ok := d.cloud.(iamusers.Cloud)
-		if !ok {
-			return errors.New("broker: the cloud client does not offer what IAM identities need; pass Options.IAM")
-		}
-		region := ""
-		if len(d.regions) > 0 {
-			region = d.regions[0]
-		}
-		svc, err := iamusers.New(iamusers.Options{
-			DB: d.db, Cloud: ic, Config: d.cfg.IAM, Region: region,
-			Logger: d.log.With("component", "iamusers"), Now: d.now,
-		})
-		if err != nil {
-			return fmt.Errorf("start IAM identities: %w", err)
-		}
-		d.iam = svc
-	}
-	return nil
+// PolicyOf is an enrolled user's effective policy by name, for the services that act
+// without a connection to take a uid from (accounting, enforcement, adoption).
+func (d *Daemon) PolicyOf(ctx context.Context, user string) (quota.Policy, error) {
+	return d.policyOf(ctx, user)
 }
 
-// checkRoot refuses to run as root (euid 0) unless allowed.
-func checkRoot(euid int, allow bool) error {
-	if euid == 0 && !allow {
-		return errors.New("tollgated refuses to run as root: run it as its own system user (systemd User=tollgate), or pass --allow-root")
-	}
-	return nil
-}
-
-// Run serves the socket, reconciles every broker.reconcile_interval and runs accounting
-// until ctx ends, then shuts down gracefully and closes the daemon.
-func (d *Daemon) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
+// Serve serves the socket until ctx ends, then shuts down gracefully (requests in flight
+// get 10 seconds) and closes the listener. It is one of the daemon's runners.
+func (d *Daemon) Serve(ctx context.Context) error {
+	d.log.Info("tollgated listening", logPath, d.socket)
+	errc := make(chan error, 1)
 	go func() {
 		var mapUID func(int) int
 		if d.hooks != nil {
@@ -341,49 +240,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		errc <- err
 	}()
-	bg, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := d.acct.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
-			d.log.Error("accounting stopped", logErr, err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		_ = d.fleet.Run(bg)
-	}()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if serr := d.srv.Shutdown(sctx); serr != nil && err == nil {
 		err = fmt.Errorf("shut down: %w", serr)
 	}
-	wg.Wait()
 	return errors.Join(err, d.Close())
 }
 
-// Close stops listening and closes the database. It does not wait for requests in
-// flight (Run's graceful shutdown does); a launch interrupted here is settled by the next
-// start-up's reconcile, exactly as after a crash.
+// Close stops listening. It does not wait for requests in flight (Serve's graceful
+// shutdown does); a launch or action interrupted here is settled by the next start-up's
+// reconcile, exactly as after a crash. The database is its opener's to close.
 func (d *Daemon) Close() error {
 	d.closeOnce.Do(func() {
 		var errs []error
-		if d.srv != nil {
-			errs = append(errs, ignoreClosed(d.srv.Close()))
-		}
-		if d.ln != nil {
-			errs = append(errs, ignoreClosed(d.ln.Close()))
-		}
-		if d.db != nil {
-			errs = append(errs, d.db.Close())
-		}
+		errs = append(errs, ignoreClosed(d.srv.Close()))
+		errs = append(errs, ignoreClosed(d.ln.Close()))
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr

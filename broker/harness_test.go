@@ -16,11 +16,15 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
@@ -162,7 +166,6 @@ func (f *fakeAccounting) Notify(ctx context.Context, user, kind, ref, message st
 	f.notified[user] = append(f.notified[user], kind+" "+ref)
 	return true, nil
 }
-func (f *fakeAccounting) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
 // fakePrices is a fixed price table.
 type fakePrices struct{}
@@ -204,25 +207,27 @@ func (f *fakeIAM) Revoke(ctx context.Context, user string) error {
 	return nil
 }
 func (f *fakeIAM) RevokeAll(ctx context.Context) ([]string, error) { return nil, nil }
-func (f *fakeIAM) Recover(ctx context.Context) error               { return nil }
 
 // harness is a real daemon on a real socket and SQLite file, in front of awssim through
 // the real SDK client.
 type harness struct {
-	t     testing.TB
-	ctx   context.Context
-	sim   *awssim.Sim
-	cloud *cloud.Client
-	cfg   *config.Config
-	users *fakeUsers
-	acct  *fakeAccounting
-	iam   *fakeIAM
-	hooks *Hooks
-	crash atomic.Value // string: the launch step at which the daemon "dies"
+	t          testing.TB
+	ctx        context.Context
+	sim        *awssim.Sim
+	cloud      *cloud.Client
+	cfg        *config.Config
+	users      *fakeUsers
+	acct       *fakeAccounting
+	iam        *fakeIAM
+	hooks      *Hooks
+	fleetHooks *fleet.Hooks
+	crash      atomic.Value // string: the launch step at which the daemon "dies"
 	// settleErr, when it holds an error, is what writing an action's settlement returns
 	// (a full disk).
 	settleErr atomic.Value
 	d         *Daemon
+	db        *db.DB
+	fleet     *fleet.Fleet
 	c         *api.Client
 	stop      context.CancelFunc
 	done      chan error
@@ -288,22 +293,20 @@ func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config
 		logger: logger, opt: opt}
 	h.users.as("alice")
 	h.crash.Store("")
-	h.hooks = &Hooks{
-		Fleet: &fleet.Hooks{
-			AfterIntent:  h.crashAt("after-intent"),
-			BeforeRun:    h.crashAt("before-run"),
-			AfterRun:     h.crashAt("after-run"),
-			BeforeRecord: h.crashAt("before-record"),
-			BeforeCall:   h.crashAt("before-call"),
-			BeforeSettle: func() error {
-				h.crashAt("before-settle")()
-				if err, _ := h.settleErr.Load().(error); err != nil {
-					return err
-				}
-				return nil
-			},
+	h.hooks = &Hooks{PeerUID: h.users.peerUID}
+	h.fleetHooks = &fleet.Hooks{
+		AfterIntent:  h.crashAt("after-intent"),
+		BeforeRun:    h.crashAt("before-run"),
+		AfterRun:     h.crashAt("after-run"),
+		BeforeRecord: h.crashAt("before-record"),
+		BeforeCall:   h.crashAt("before-call"),
+		BeforeSettle: func() error {
+			h.crashAt("before-settle")()
+			if err, _ := h.settleErr.Load().(error); err != nil {
+				return err
+			}
+			return nil
 		},
-		PeerUID: h.users.peerUID,
 	}
 	h.start()
 	t.Cleanup(h.shutdown)
@@ -320,24 +323,60 @@ func (h *harness) crashAt(step string) func() {
 	}
 }
 
-// start starts a daemon on the harness's configuration, database and cloud.
+// start starts a daemon on the harness's configuration, database and cloud, wired as
+// package daemon wires the real one (with the harness's fakes for accounting, notices,
+// IAM and prices): the socket claimed, the database opened, a fleet, the start-up
+// reconcile, then the socket server and the fleet's reconcile loop.
 func (h *harness) start() {
 	h.t.Helper()
+	ln, err := Listen(h.cfg.Broker)
+	if err != nil {
+		h.t.Fatalf("Listen: %v", err)
+	}
+	store, err := db.Open(h.ctx, h.cfg.Broker.Database)
+	if err != nil {
+		h.t.Fatalf("db.Open: %v", err)
+	}
+	store.Now = h.sim.Now
+	aud := &audit.Writer{DB: store, Log: h.logger, Now: h.sim.Now}
+	var d *Daemon
+	fl, err := fleet.New(fleet.Options{DB: store, Cloud: h.cloud, Audit: aud, Log: h.logger, Now: h.sim.Now,
+		Regions: h.cfg.AllRegions(), Hooks: h.fleetHooks,
+		Purposes: map[tollgate.Purpose]fleet.PurposeRules{tollgate.PurposeUser: {
+			DefaultLifetime: func(ctx context.Context, owner string) (time.Duration, error) {
+				pol, err := d.PolicyOf(ctx, owner)
+				return pol.DefaultLifetime, err
+			},
+			Adopted: func(ctx context.Context, row db.Instance) {
+				h.acct.Notify(ctx, row.Owner, enforce.KindAdopted, row.ID, "adopted")
+			},
+		}}})
+	if err != nil {
+		h.t.Fatalf("fleet.New: %v", err)
+	}
 	opts := Options{
-		Config: h.cfg, Logger: h.logger, Now: h.sim.Now, Cloud: h.cloud, Users: h.users, Hooks: h.hooks,
-		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{},
-		AllowRoot: true, // CI runs the tests as root
+		Config: h.cfg, Logger: h.logger, Now: h.sim.Now, Listener: ln, DB: store, Cloud: h.cloud, Fleet: fl,
+		Audit: aud, Users: h.users, Hooks: h.hooks, Accounting: h.acct, Notices: h.acct, IAM: h.iam,
+		Prices: fakePrices{},
 	}
 	if h.opt != nil {
 		h.opt(&opts)
 	}
-	d, err := New(h.ctx, opts)
-	if err != nil {
+	if d, err = New(opts); err != nil {
 		h.t.Fatalf("New: %v", err)
 	}
+	if _, err := fl.Reconcile(h.ctx, 0); err != nil {
+		h.t.Logf("start-up reconcile: %v", err)
+	}
 	ctx, cancel := context.WithCancel(h.ctx)
-	h.d, h.stop, h.done = d, cancel, make(chan error, 1)
-	go func() { h.done <- d.Run(ctx) }()
+	h.d, h.db, h.fleet, h.stop, h.done = d, store, fl, cancel, make(chan error, 1)
+	go func() {
+		done := make(chan struct{})
+		go func() { fl.Run(ctx); close(done) }()
+		err := d.Serve(ctx)
+		<-done
+		h.done <- errors.Join(err, store.Close())
+	}()
 	h.c = api.NewClient(d.Socket())
 }
 
@@ -346,6 +385,7 @@ func (h *harness) start() {
 func (h *harness) kill() {
 	h.t.Helper()
 	h.d.Close()
+	h.db.Close()
 	h.stop()
 	<-h.done
 	h.d = nil

@@ -133,7 +133,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 			out, err = fn(ctx, c, r)
 		}
 		if c.Name != "" {
-			if n, nerr := d.acct.UnreadNotices(ctx, c.Name); nerr == nil {
+			if n, nerr := d.notices.UnreadNotices(ctx, c.Name); nerr == nil {
 				w.Header().Set(api.HeaderNotices, strconv.Itoa(n))
 			}
 		}

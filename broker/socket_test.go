@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"io/fs"
 	"net"
 	"os"
@@ -142,34 +141,9 @@ func TestChmodSocketFollowsNoLink(t *testing.T) {
 	})
 }
 
-func TestCheckRoot(t *testing.T) {
-	tests := []struct {
-		name    string
-		euid    int
-		allow   bool
-		wantErr bool
-	}{
-		{"user", 998, false, false},
-		{"root refused", 0, false, true},
-		{"root allowed", 0, true, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := checkRoot(tt.euid, tt.allow)
-			if (err != nil) != tt.wantErr {
-				t.Errorf("got %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil && !strings.Contains(err.Error(), "--allow-root") {
-				t.Errorf("got %q, want the escape hatch named", err)
-			}
-		})
-	}
-}
-
 func TestSecondDaemonRefused(t *testing.T) {
 	h := newHarness(t)
-	_, err := New(context.Background(), Options{Config: h.cfg, Cloud: h.cloud, Users: h.users,
-		Accounting: h.acct, IAM: h.iam, Prices: fakePrices{}, Now: h.sim.Now, AllowRoot: true})
+	_, err := Listen(h.cfg.Broker)
 	if err == nil || !strings.Contains(err.Error(), "already serving") {
 		t.Fatalf("got %v, want a refusal naming the live daemon", err)
 	}
@@ -189,39 +163,4 @@ func TestRestartAfterGracefulStop(t *testing.T) {
 	if _, err := h.c.WhoAmI(h.ctx); err != nil {
 		t.Errorf("after restart: %v", err)
 	}
-}
-
-// TestDatabaseDirectoryChecked: the daemon refuses a database directory others may
-// write, and a database path that is a link.
-func TestDatabaseDirectoryChecked(t *testing.T) {
-	h := newHarness(t)
-	h.shutdown()
-	dbDir := filepath.Dir(h.cfg.Broker.Database)
-	start := func() error {
-		d, err := New(h.ctx, Options{Config: h.cfg, Cloud: h.cloud, Users: h.users, Accounting: h.acct,
-			IAM: h.iam, Prices: fakePrices{}, Now: h.sim.Now, AllowRoot: true})
-		if err == nil {
-			d.Close()
-		}
-		return err
-	}
-	t.Run("group-writable", func(t *testing.T) {
-		mkdirMode(t, dbDir, 0o770)
-		defer mkdirMode(t, dbDir, 0o700)
-		if err := start(); err == nil || !strings.Contains(err.Error(), "database directory") {
-			t.Errorf("got %v, want the database directory refused", err)
-		}
-	})
-	t.Run("database is a link", func(t *testing.T) {
-		real := h.cfg.Broker.Database + ".real"
-		if err := os.Rename(h.cfg.Broker.Database, real); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(real, h.cfg.Broker.Database); err != nil {
-			t.Fatal(err)
-		}
-		if err := start(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Errorf("got %v, want the link refused", err)
-		}
-	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -74,6 +75,9 @@ type InstanceFilter struct {
 	LiveOnly  bool // exclude gone, terminated and shutting-down instances
 	NotGone   bool // exclude instances whose gone_at is set
 	OwnedOnly bool // exclude untracked instances (no owner)
+	// Purposes, if set, keeps only instances of these purposes ("user" includes the
+	// instances recorded before purposes existed, whose purpose is empty).
+	Purposes []string
 }
 
 // ListInstances lists matching instances through q (nil = the DB), by launch time.
@@ -113,13 +117,23 @@ func ListInstances(ctx context.Context, q Querier, f InstanceFilter) ([]Instance
 	if f.OwnedOnly {
 		where = append(where, "i.owner IS NOT NULL AND i.owner != ''")
 	}
+	if len(f.Purposes) > 0 {
+		ps := slices.Clone(f.Purposes)
+		if slices.Contains(ps, "user") {
+			ps = append(ps, "")
+		}
+		where = append(where, "i.purpose IN ("+placeholders(len(ps))+")")
+		for _, p := range ps {
+			args = append(args, p)
+		}
+	}
 	query := `SELECT ` + instanceCols + instanceFrom
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY i.launched_at, i.id"
 	run := queryContext // a fixed query text: worth a cached prepared statement
-	if len(f.IDs) > 0 || len(f.Regions) > 0 {
+	if len(f.IDs) > 0 || len(f.Regions) > 0 || len(f.Purposes) > 0 {
 		run = func(ctx context.Context, q Querier, query string, args ...any) (*sql.Rows, error) {
 			return q.QueryContext(ctx, query, args...)
 		}

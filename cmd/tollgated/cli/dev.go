@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/tollgate/tollgate/awssim"
-	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/daemon"
 )
 
 // devCredentials returns fresh fake credentials for one dev run. The simulator accepts
@@ -95,7 +95,7 @@ func (c *DevCmd) Run(env *Env) (err error) {
 		return err
 	}
 	// dev is a throw-away daemon for whoever runs it, root included (as in CI).
-	d, err := broker.New(env.Ctx, broker.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: true})
+	d, err := daemon.New(env.Ctx, daemon.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: true})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
@@ -104,12 +104,12 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 
-	client := api.NewClient(d.Socket())
+	client := api.NewClient(d.Broker.Socket())
 	if _, err := client.AddUsers(ctx, api.UsersAddRequest{Users: []string{me.Username}}); err != nil {
 		cancel()
 		return errors.Join(fmt.Errorf("enrol %s: %w", me.Username, err), <-done)
 	}
-	printDevHelp(env, d.Socket(), sim.URL, path, me.Username)
+	printDevHelp(env, d.Broker.Socket(), sim.URL, path, me.Username)
 	select {
 	case err = <-done:
 		return err

@@ -1,20 +1,36 @@
-package accounting
+package enforce
 
 import (
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 )
 
+func openDB(t *testing.T) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func newNotifier(t *testing.T, mail func(ctx context.Context, to, subject, body string) error) *Notifier {
+	t.Helper()
+	return NewNotifier(NotifierOptions{DB: openDB(t), Mail: mail})
+}
+
 func TestNotifyOncePerRef(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	var mails []string
+	n := newNotifier(t, func(ctx context.Context, to, subject, body string) error {
+		mails = append(mails, to+": "+subject)
+		return nil
+	})
 	ctx := context.Background()
 	tests := []struct {
 		name, user, kind, ref string
@@ -28,23 +44,23 @@ func TestNotifyOncePerRef(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.svc.Notify(ctx, tt.user, tt.kind, tt.ref, "text")
+			got, err := n.Notify(ctx, tt.user, tt.kind, tt.ref, "text")
 			if err != nil || got != tt.wantNew {
 				t.Errorf("Notify: got %v, %v; want %v", got, err, tt.wantNew)
 			}
 		})
 	}
-	if n, _ := e.svc.UnreadNotices(ctx, "ann"); n != 3 {
+	if n, _ := n.UnreadNotices(ctx, "ann"); n != 3 {
 		t.Errorf("ann unread: got %d, want 3", n)
 	}
-	if len(e.mails) != 4 {
-		t.Errorf("mails: got %d, want one per new notice (4)", len(e.mails))
+	if len(mails) != 4 {
+		t.Errorf("mails: got %d, want one per new notice (4)", len(mails))
 	}
-	all, err := e.svc.Notices(ctx, "ann", false)
+	all, err := n.Notices(ctx, "ann", false)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Notices: got %d, %v; want 3", len(all), err)
 	}
-	again, err := e.svc.Notices(ctx, "ann", true)
+	again, err := n.Notices(ctx, "ann", true)
 	if err != nil || len(again) != 3 || !again[0].Read {
 		t.Errorf("Notices(all) after reading: got %+v, %v; want 3 marked read", again, err)
 	}
@@ -53,19 +69,9 @@ func TestNotifyOncePerRef(t *testing.T) {
 func TestMailCommand(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "mail.txt")
-	e := newEnv(t, envOptions{})
-	d, err := db.Open(context.Background(), filepath.Join(dir, "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	// tee writes stdin to the file named by its argument: no shell is involved, and
 	// "{to}" shows argument substitution.
-	svc, err := New(Options{DB: d, Cloud: e.cl, Now: e.sim.Now, Config: config.Accounting{
-		MailCommand: []string{"tee", out + ".{to}"}, MailDomain: "example.edu"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := NewNotifier(NotifierOptions{DB: openDB(t), MailCommand: []string{"tee", out + ".{to}"}, MailDomain: "example.edu"})
 	if _, err := svc.Notify(context.Background(), "ann", KindLeaseWarning, "i-1@x", "Instance i-1 expires soon; $(rm -rf /)"); err != nil {
 		t.Fatal(err)
 	}
@@ -79,79 +85,6 @@ func TestMailCommand(t *testing.T) {
 		}
 	}
 }
-
-// TestConcurrentCollectors runs a "cron" collector (its own database handle, as a
-// separate process would have) beside the daemon's, both every snapshot, and checks the
-// result is what one collector would have written.
-func TestConcurrentCollectors(t *testing.T) {
-	regions := []string{"us-west-2", "eu-west-1"}
-	e := newEnv(t, envOptions{regions: regions})
-	ctx := context.Background()
-	d2, err := db.Open(ctx, e.db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	cron, err := New(Options{DB: d2, Cloud: e.cl, Regions: regions, Now: e.sim.Now,
-		Config: config.Accounting{Prices: simPrices(regions)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []string
-	for _, r := range regions {
-		all = append(all, ids(e.launch(r, "ann", "t3.micro", 10, false, 0))...)
-	}
-	for step := range 36 {
-		switch step {
-		case 6:
-			e.stop("us-west-2", all[:5]...)
-		case 12:
-			e.start("us-west-2", all[:5]...)
-		case 20:
-			e.terminate("eu-west-1", all[10:15]...)
-		case 24:
-			e.sim.Forget(all[15])
-		}
-		e.sim.Advance(5 * time.Minute)
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, svc := range []*Service{e.svc, cron} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, err := svc.Collect(ctx)
-				for _, r := range res.Regions {
-					if err == nil && !r.OK {
-						err = errorString(r.Region + ": " + r.Error)
-					}
-				}
-				errs[i] = err
-			}()
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				t.Fatalf("step %d: %v", step, err)
-			}
-		}
-	}
-	var periods, instances int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM acct_periods`).Scan(&periods); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM instances`).Scan(&instances); err != nil {
-		t.Fatal(err)
-	}
-	if periods != 25 || instances != 20 {
-		t.Errorf("got %d periods for %d instances, want 25 for 20 (5 restarted)", periods, instances)
-	}
-	ours, total := checkAgainstLedger(t, e, 5*time.Minute)
-	t.Logf("ours $%.6f, ledger $%.6f", ours, total)
-}
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 func TestMailCommandGetsNoSecrets(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "env.txt")

@@ -1,4 +1,4 @@
-package accounting
+package enforce
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
 )
 
@@ -22,6 +23,42 @@ const (
 	KindAdopted      = "adopted"       // reconcile adopted an instance launched outside the daemon
 )
 
+// Notice is one message to a user.
+type Notice = tollgate.Notice
+
+// NotifierOptions wires a Notifier.
+type NotifierOptions struct {
+	DB *db.DB
+	// MailCommand, if set, mails each new notice (argv, "{to}" replaced by the
+	// recipient); MailDomain makes the recipient user@domain.
+	MailCommand []string
+	MailDomain  string
+	// Mail, if set, replaces running MailCommand (tests). It gets the user's mail
+	// address, a subject and the notice text.
+	Mail   func(ctx context.Context, to, subject, body string) error
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Notifier stores notices for users (shown at their next CLI call) and mails new ones.
+type Notifier struct {
+	opts NotifierOptions
+	log  *slog.Logger
+}
+
+// NewNotifier returns a Notifier; DB is required.
+func NewNotifier(o NotifierOptions) *Notifier {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Notifier{opts: o, log: o.Logger}
+}
+
+func (s *Notifier) now() time.Time { return s.opts.Now().UTC() }
+
 // mailTimeout bounds one run of mail_command, so a stuck mailer cannot stall the reaper.
 const mailTimeout = 30 * time.Second
 
@@ -29,7 +66,7 @@ const mailTimeout = 30 * time.Second
 // (a second reaper pass, a cron collector and the daemon at once) is a no-op. A new
 // notice is also mailed when mail_command is configured. It reports whether the notice
 // was new. The message must not hold a secret.
-func (s *Service) Notify(ctx context.Context, user, kind, ref, message string) (bool, error) {
+func (s *Notifier) Notify(ctx context.Context, user, kind, ref, message string) (bool, error) {
 	var added bool
 	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -45,7 +82,7 @@ func (s *Service) Notify(ctx context.Context, user, kind, ref, message string) (
 	return added, nil
 }
 
-func (s *Service) notifyTx(ctx context.Context, q db.Querier, user, kind, ref, message string) (bool, error) {
+func (s *Notifier) notifyTx(ctx context.Context, q db.Querier, user, kind, ref, message string) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(user, kind, ref) DO NOTHING`, user, db.Time(s.now()), kind, ref, message)
 	if err != nil {
@@ -57,7 +94,7 @@ func (s *Service) notifyTx(ctx context.Context, q db.Querier, user, kind, ref, m
 
 // Notices returns the user's notices (unread only unless all) and marks them read. Read
 // tells whether each had been read before this call.
-func (s *Service) Notices(ctx context.Context, user string, all bool) ([]Notice, error) {
+func (s *Notifier) Notices(ctx context.Context, user string, all bool) ([]Notice, error) {
 	out := []Notice{}
 	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
 		q := `SELECT id, user, at, kind, message, read FROM notices WHERE user = ?`
@@ -91,7 +128,7 @@ func (s *Service) Notices(ctx context.Context, user string, all bool) ([]Notice,
 }
 
 // UnreadNotices counts the user's unread notices.
-func (s *Service) UnreadNotices(ctx context.Context, user string) (int, error) {
+func (s *Notifier) UnreadNotices(ctx context.Context, user string) (int, error) {
 	var n int
 	if err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM notices WHERE user = ? AND read = 0`,
 		user).Scan(&n); err != nil {
@@ -102,18 +139,18 @@ func (s *Service) UnreadNotices(ctx context.Context, user string) (int, error) {
 
 // mail sends a notice by mail_command (or Options.Mail); failures are logged, never
 // fatal: the notice is stored either way.
-func (s *Service) mail(ctx context.Context, user, kind, message string) {
+func (s *Notifier) mail(ctx context.Context, user, kind, message string) {
 	to := user
-	if s.opts.Config.MailDomain != "" {
-		to = user + "@" + s.opts.Config.MailDomain
+	if s.opts.MailDomain != "" {
+		to = user + "@" + s.opts.MailDomain
 	}
 	subject := "tollgate: " + strings.ReplaceAll(kind, "_", " ")
 	var err error
 	switch {
 	case s.opts.Mail != nil:
 		err = s.opts.Mail(ctx, to, subject, message)
-	case len(s.opts.Config.MailCommand) > 0:
-		err = runMailCommand(ctx, s.opts.Config.MailCommand, to, subject, message)
+	case len(s.opts.MailCommand) > 0:
+		err = runMailCommand(ctx, s.opts.MailCommand, to, subject, message)
 	default:
 		return
 	}
@@ -166,4 +203,24 @@ func safeRecipient(to string) bool {
 		}
 	}
 	return true
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// TellAdopted tells the owner of an adopted user instance that it exists and is theirs:
+// they may believe the launch failed (the daemon died before answering). It is the user
+// purpose's fleet.PurposeRules.Adopted.
+func (s *Notifier) TellAdopted(ctx context.Context, row db.Instance) {
+	msg := fmt.Sprintf("instance %s (%s in %s) was found in the cloud with your tag and is now managed by tollgate; its lease ends %s",
+		row.ID, row.Type, row.Region, row.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
+	if _, err := s.Notify(ctx, row.Owner, KindAdopted, row.ID, msg); err != nil {
+		s.log.Warn("notify adoption", slog.String("instance", row.ID), slog.String(logKeyUser, row.Owner),
+			slog.String(logKeyError, err.Error()))
+	}
 }
