@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/broker/api"
@@ -95,5 +97,78 @@ func TestLostRunInstancesResponse(t *testing.T) {
 	}
 	if len(res.Instances) != 1 || len(h.cloudInstances()) != 1 {
 		t.Errorf("got %d instances reported and %d in the cloud, want 1 and 1", len(res.Instances), len(h.cloudInstances()))
+	}
+}
+
+// TestCrashSafeAction: a user's terminate or stop killed between the cloud call and its
+// record, or refused the record's write by a full disk, ends after a restart with the
+// database agreeing with the cloud and the user's audit entry present (written before the
+// call, settled after).
+func TestCrashSafeAction(t *testing.T) {
+	tests := []struct {
+		name, action string
+		full         bool
+		want         []string // the states the cloud may report by then
+	}{
+		{"terminate killed before its record", "terminate", false, []string{"shutting-down", "terminated"}},
+		{"stop killed before its record", "stop", false, []string{"stopping", "stopped"}},
+		{"terminate with the disk full", "terminate", true, []string{"shutting-down", "terminated"}},
+		{"stop with the disk full", "stop", true, []string{"stopping", "stopped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.enrol("alice", "alice")
+			res, err := h.c.Launch(h.ctx, api.LaunchRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := res.Instances[0].ID
+			h.sim.Advance(time.Minute)
+			call := h.c.Terminate
+			if tt.action == "stop" {
+				call = h.c.Stop
+			}
+			if tt.full {
+				h.diskFull.Store(true)
+			} else {
+				h.crash.Store("before-settle")
+			}
+			_, err = call(h.ctx, []string{id})
+			if !tt.full && err == nil {
+				t.Fatal("got an answer, want the daemon to die before the record")
+			}
+			h.kill()
+			h.crash.Store("")
+			h.diskFull.Store(false)
+			h.start()
+
+			var cloudState string
+			for _, in := range h.sim.Instances(region) {
+				if in.ID == id {
+					cloudState = in.State
+				}
+			}
+			rows, err := h.d.DB().ListInstances(h.ctx, nil, db.InstanceFilter{IDs: []string{id}})
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("rows %v, %v", rows, err)
+			}
+			if !slices.Contains(tt.want, cloudState) || rows[0].State != cloudState {
+				t.Errorf("cloud %s, database %s; want them equal, one of %v", cloudState, rows[0].State, tt.want)
+			}
+			entries, err := h.d.DB().ListAudit(h.ctx, db.AuditFilter{Action: tt.action})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, e := range entries {
+				if e.Action == tt.action && e.Actor == "alice" && e.Target == id && e.Decision == db.Allowed {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("audit %+v: want alice's %s of %s", entries, tt.action, id)
+			}
+		})
 	}
 }

@@ -222,17 +222,16 @@ type harness struct {
 	hooks      *Hooks
 	fleetHooks *fleet.Hooks
 	crash      atomic.Value // string: the launch step at which the daemon "dies"
-	// settleErr, when it holds an error, is what writing an action's settlement returns
-	// (a full disk).
-	settleErr atomic.Value
-	d         *Daemon
-	db        *db.DB
-	fleet     *fleet.Fleet
-	c         *api.Client
-	stop      context.CancelFunc
-	done      chan error
-	logger    *slog.Logger
-	opt       func(*Options)
+	// diskFull makes writing an action's settlement fail as a full disk would.
+	diskFull atomic.Bool
+	d        *Daemon
+	db       *db.DB
+	fleet    *fleet.Fleet
+	c        *api.Client
+	stop     context.CancelFunc
+	done     chan error
+	logger   *slog.Logger
+	opt      func(*Options)
 }
 
 func testPolicy() quota.Policy {
@@ -302,8 +301,8 @@ func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config
 		BeforeCall:   h.crashAt("before-call"),
 		BeforeSettle: func() error {
 			h.crashAt("before-settle")()
-			if err, _ := h.settleErr.Load().(error); err != nil {
-				return err
+			if h.diskFull.Load() {
+				return errors.New("database or disk is full (13)")
 			}
 			return nil
 		},

@@ -3,9 +3,13 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate"
 )
 
 // OpenTest opens a fresh database in t's temporary directory.
@@ -122,5 +126,38 @@ func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
 	var n int
 	if err := d.SQL().QueryRowContext(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil || n != cap(errs) {
 		t.Fatalf("audit rows = %d, %v; want %d", n, err, cap(errs))
+	}
+}
+
+// TestDomainError: a case-insensitive IAM name clash reaches a user as a conflict they
+// can act on, not as SQLite's text; other errors pass through unchanged.
+func TestDomainError(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	now := time.Now()
+	if err := d.PutIAMIdentity(ctx, nil, IAMIdentity{User: "Alice", IAMUser: "tollgate-Alice", State: "active", UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	err = d.PutIAMIdentity(ctx, nil, IAMIdentity{User: "alice", IAMUser: "tollgate-alice", State: "active", UpdatedAt: now})
+	if err == nil {
+		t.Fatal("a case-insensitive IAM name clash was accepted")
+	}
+	var de *tollgate.Error
+	if !errors.As(DomainError(err), &de) {
+		t.Fatalf("DomainError(%v) is not a domain error", err)
+	}
+	if de.Code != tollgate.CodeConflict || !strings.Contains(de.Message, "case-insensitive") || strings.Contains(de.Message, "UNIQUE") {
+		t.Errorf("got %+v, want a conflict naming the case-insensitive clash, without SQLite's text", de)
+	}
+	if !IsConstraint(DomainError(err)) {
+		t.Error("the SQLite cause is no longer reachable (errors.As) for the log")
+	}
+	plain := errors.New("disk I/O error")
+	if got := DomainError(plain); got != plain {
+		t.Errorf("DomainError(%v) = %v, want it unchanged", plain, got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/quota"
@@ -336,13 +337,11 @@ func (s *Enforcer) act(ctx context.Context, sys, prefix, action string, insts []
 		} else {
 			done = append(done, insts[i])
 		}
-		s.log.Info("instance acted on", slog.String(logKeyAction, audit(prefix, action)), slog.String(logKeyUser, insts[i].Owner),
+		s.log.Info("instance acted on", slog.String(logKeyAction, audit.ActionOf(prefix, action)), slog.String(logKeyUser, insts[i].Owner),
 			slog.String(logKeyRegion, insts[i].Region), slog.String(logKeyInstances, r.ID), slog.Bool(logKeyOK, r.Err == nil))
 	}
 	return done, errors.Join(errs...)
 }
-
-func audit(prefix, action string) string { return prefix + "." + action }
 
 func pastTense(action string) string {
 	if action == quota.ActionTerminate {
