@@ -35,6 +35,23 @@ const (
 	ReconcileAdopt  = "reconcile.adopt"  // reconcile adopted a tagged instance
 	ReconcileAction = "reconcile.action" // reconcile settled an interrupted action
 	KeysSSH         = "keys.ssh"         // an SSH public key uploaded
+	KeysAWS         = "keys.aws"         // an IAM access key issued or rotated for its owner
+	Collect         = "collect"          // an admin's collector run
+	UsersAdd        = "users.add"        // users enrolled one by one
+	UsersImport     = "users.import"     // a roster imported
+	UsersSet        = "users.set"        // a user's policy override changed
+	UsersDisable    = "users.disable"    // a user disabled
+	UsersEnable     = "users.enable"     // a disabled user re-enabled
+	UsersRemove     = "users.rm"         // a user removed
+
+	IAMCreate  = "iam.create"     // identity created
+	IAMKey     = "iam.key"        // first access key issued
+	IAMRotate  = "iam.key.rotate" // access key replaced
+	IAMRevoke  = "iam.revoke"     // identity and everything attached deleted
+	IAMRecover = "iam.recover"    // start-up settled a crashed operation
+	// IAMBoundary: an identity was found without the configured permissions boundary
+	// (removed or changed out of band) and it was put back.
+	IAMBoundary = "iam.boundary"
 )
 
 // ActionOf is the audit action of kind (stop, start, terminate) decided by prefix: "" for

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/accounting"
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -78,10 +79,10 @@ func (d *Daemon) handleCollect(ctx context.Context, c *caller, r *http.Request) 
 	}
 	res, err := d.acct.Collect(ctx)
 	if err != nil {
-		d.audit(ctx, nil, c, "collect", "", db.Failed, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.Collect, "", audit.Failed, err.Error(), nil)
 		return nil, &api.Error{Code: api.CodeCloudError, Message: "collect: " + err.Error()}
 	}
-	d.audit(ctx, nil, c, "collect", "", db.Allowed, "", map[string]any{"instances": res.Instances})
+	d.audit(ctx, nil, c, audit.Collect, "", audit.Allowed, "", map[string]any{"instances": res.Instances})
 	return res, nil
 }
 
@@ -111,7 +112,7 @@ func (d *Daemon) handleIAMList(ctx context.Context, c *caller, r *http.Request) 
 func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.IAMRevokeRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, "iam.revoke", "", db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.IAMRevoke, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	if (req.User == "") == !req.All {
@@ -119,12 +120,12 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 		if req.User != "" {
 			e.Message = "name one user or ask for all, not both"
 		}
-		d.audit(ctx, nil, c, "iam.revoke", req.User, db.Refused, e.Message, nil)
+		d.audit(ctx, nil, c, audit.IAMRevoke, req.User, audit.Refused, e.Message, nil)
 		return nil, e
 	}
 	var revoked []string
 	var err error
-	actx := iamusers.WithActor(ctx, c.Name, c.UID)
+	actx := iamusers.WithActor(ctx, c.actor())
 	if req.All {
 		revoked, err = d.iam.RevokeAll(actx)
 	} else if err = d.iam.Revoke(actx, req.User); err == nil {
@@ -136,12 +137,12 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 	}
 	if err != nil {
 		e := iamError("revoke IAM identity", err)
-		d.audit(ctx, nil, c, "iam.revoke", target, auditDecision(e), err.Error(), nil)
+		d.audit(ctx, nil, c, audit.IAMRevoke, target, auditDecision(e), err.Error(), nil)
 		return nil, e
 	}
 	if revoked == nil {
 		revoked = []string{}
 	}
-	d.audit(ctx, nil, c, "iam.revoke", target, db.Allowed, "", map[string]any{"revoked": revoked})
+	d.audit(ctx, nil, c, audit.IAMRevoke, target, audit.Allowed, "", map[string]any{"revoked": revoked})
 	return api.IAMRevokeResponse{Revoked: revoked}, nil
 }

@@ -146,7 +146,7 @@ func (d *Daemon) admitExtend(ctx context.Context, c *caller, id string, dur time
 	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		refuse := func(e error, detail map[string]any) error {
 			refusal = e
-			return d.audit(ctx, tx, c, "extend", id, db.Refused, e.Error(), detail)
+			return d.audit(ctx, tx, c, audit.Extend, id, audit.Refused, e.Error(), detail)
 		}
 		rows, err := db.ListInstances(ctx, tx, db.InstanceFilter{IDs: []string{id}})
 		if err != nil {

@@ -50,12 +50,12 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 	return func(ctx context.Context, c *caller, r *http.Request) (any, error) {
 		var req api.IDsRequest
 		if err := decodeBody(r, &req, maxBody); err != nil {
-			d.audit(ctx, nil, c, auditAction, "", db.Refused, err.Error(), nil)
+			d.audit(ctx, nil, c, auditAction, "", audit.Refused, err.Error(), nil)
 			return nil, err
 		}
 		ids, err := checkIDs(req.IDs)
 		if err != nil {
-			d.audit(ctx, nil, c, auditAction, "", db.Refused, err.Error(), nil)
+			d.audit(ctx, nil, c, auditAction, "", audit.Refused, err.Error(), nil)
 			return nil, err
 		}
 		rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{IDs: ids})
@@ -79,7 +79,7 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 			if asAdmin {
 				e = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("unknown instance: %s (nothing was done)", strings.Join(bad, ", "))}
 			}
-			d.audit(ctx, nil, c, auditAction, joinIDs(ids), db.Refused, e.Message, nil)
+			d.audit(ctx, nil, c, auditAction, joinIDs(ids), audit.Refused, e.Message, nil)
 			return nil, e
 		}
 		ar := fleet.ActionRequest{Kind: action, Actor: c.actor(), Instances: make([]db.Instance, len(ids))}
@@ -133,7 +133,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 	var req api.ExtendRequest
 	target := "" // the id once it is known to be one
 	refuse := func(err error) (any, error) {
-		d.audit(ctx, nil, c, "extend", target, db.Refused, err.Error(), map[string]any{"duration": req.Duration})
+		d.audit(ctx, nil, c, audit.Extend, target, audit.Refused, err.Error(), map[string]any{"duration": req.Duration})
 		return nil, err
 	}
 	if err := decodeBody(r, &req, maxBody); err != nil {
@@ -156,10 +156,10 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 			d.log.Error("undo extend", logInstance, row.ID, logErr, rerr)
 		}
 		e := &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
-		d.audit(ctx, nil, c, "extend", row.ID, db.Failed, e.Message, nil)
+		d.audit(ctx, nil, c, audit.Extend, row.ID, audit.Failed, e.Message, nil)
 		return nil, e
 	}
-	d.audit(ctx, nil, c, "extend", row.ID, db.Allowed, "",
+	d.audit(ctx, nil, c, audit.Extend, row.ID, audit.Allowed, "",
 		map[string]any{"duration": quota.FormatDuration(dur), "expires_at": newExp.UTC().Format(time.RFC3339)})
 	row.ExpiresAt = newExp
 	return apiInstance(row), nil

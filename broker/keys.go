@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -71,35 +72,35 @@ func parsePublicKey(text string) (line, fingerprint string, err error) {
 func (d *Daemon) handleKeysSSH(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.SSHKeyRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.KeysSSH, c.Name, audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	line, fp, err := parsePublicKey(req.PublicKey)
 	if err != nil {
-		d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.KeysSSH, c.Name, audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	if err := d.db.PutSSHKey(ctx, db.SSHKey{User: c.Name, PublicKey: line, Fingerprint: fp, UpdatedAt: d.now()}); err != nil {
 		return nil, err
 	}
-	d.audit(ctx, nil, c, "keys.ssh", c.Name, db.Allowed, "", map[string]any{"fingerprint": fp})
+	d.audit(ctx, nil, c, audit.KeysSSH, c.Name, audit.Allowed, "", map[string]any{"fingerprint": fp})
 	return api.SSHKeyResponse{User: c.Name, KeyName: c.Name, Fingerprint: fp}, nil
 }
 
 func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.AWSKeyRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, "keys.aws", c.Name, db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.KeysAWS, c.Name, audit.Refused, err.Error(), nil)
 		return nil, err
 	}
-	creds, err := d.iam.Issue(iamusers.WithActor(ctx, c.Name, c.UID), c.Name, req.Rotate)
+	creds, err := d.iam.Issue(iamusers.WithActor(ctx, c.actor()), c.Name, req.Rotate)
 	if err != nil {
 		// iamusers' errors name users and keys by id, never a secret.
 		e := iamError("issue AWS access key", err)
-		d.audit(ctx, nil, c, "keys.aws", c.Name, auditDecision(e), err.Error(), map[string]any{"rotate": req.Rotate})
+		d.audit(ctx, nil, c, audit.KeysAWS, c.Name, auditDecision(e), err.Error(), map[string]any{"rotate": req.Rotate})
 		return nil, e
 	}
-	d.audit(ctx, nil, c, "keys.aws", c.Name, db.Allowed, "",
+	d.audit(ctx, nil, c, audit.KeysAWS, c.Name, audit.Allowed, "",
 		map[string]any{"rotate": req.Rotate, "access_key_id": creds.AccessKeyID, "iam_user": creds.IAMUser})
 	return creds, nil
 }
@@ -132,7 +133,7 @@ func iamError(what string, err error) *api.Error {
 func auditDecision(e *api.Error) string {
 	switch e.Code {
 	case api.CodeCloudError, api.CodeInternal, api.CodeUnavailable:
-		return db.Failed
+		return audit.Failed
 	}
-	return db.Refused
+	return audit.Refused
 }

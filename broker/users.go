@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -45,7 +46,7 @@ type enrolment struct {
 func (d *Daemon) handleUsersAdd(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UsersAddRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, "users.add", "", db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.UsersAdd, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	var es []enrolment
@@ -58,7 +59,7 @@ func (d *Daemon) handleUsersAdd(ctx context.Context, c *caller, r *http.Request)
 func (d *Daemon) handleUsersImport(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UsersImportRequest
 	if err := decodeBody(r, &req, 4<<20); err != nil {
-		d.audit(ctx, nil, c, "users.import", "", db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.UsersImport, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	var es []enrolment
@@ -72,7 +73,7 @@ func (d *Daemon) handleUsersImport(ctx context.Context, c *caller, r *http.Reque
 // once and not be enrolled already. Every bad entry is reported, not only the first.
 func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es []enrolment) (any, error) {
 	refuse := func(msg string) (any, error) {
-		d.audit(ctx, nil, c, action, "", db.Refused, msg, map[string]any{"entries": len(es)})
+		d.audit(ctx, nil, c, action, "", audit.Refused, msg, map[string]any{"entries": len(es)})
 		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: msg}
 	}
 	if len(es) == 0 {
@@ -134,14 +135,14 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 		for i, u := range rows {
 			names[i] = u.Name
 		}
-		return d.audit(ctx, tx, c, action, strings.Join(names, ","), db.Allowed, "", map[string]any{"count": len(rows)})
+		return d.audit(ctx, tx, c, action, strings.Join(names, ","), audit.Allowed, "", map[string]any{"count": len(rows)})
 	})
 	if err != nil {
 		return nil, err
 	}
 	if len(dup) > 0 {
 		msg := fmt.Sprintf("already enrolled, nothing enrolled: %s", strings.Join(dup, ", "))
-		d.audit(ctx, nil, c, action, "", db.Refused, msg, nil)
+		d.audit(ctx, nil, c, action, "", audit.Refused, msg, nil)
 		return nil, &api.Error{Code: api.CodeConflict, Message: msg}
 	}
 	out := api.UserList{Users: []api.User{}}
@@ -173,7 +174,7 @@ var overrideKeys = func() []string {
 func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UserSetRequest
 	refuse := func(err error) (any, error) {
-		d.audit(ctx, nil, c, "users.set", req.User, db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.UsersSet, req.User, audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	if err := decodeBody(r, &req, maxBody); err != nil {
@@ -218,7 +219,7 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 		}
 		u.Overrides = merged
 		out = apiUser(u)
-		return d.audit(ctx, tx, c, "users.set", req.User, db.Allowed, "", map[string]any{"override": json.RawMessage(merged)})
+		return d.audit(ctx, tx, c, audit.UsersSet, req.User, audit.Allowed, "", map[string]any{"override": json.RawMessage(merged)})
 	})
 	if err != nil {
 		return nil, err
@@ -257,13 +258,13 @@ func mergeOverride(stored string, set quota.Override, clear []string) (string, e
 
 func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UserNameRequest
-	action := "users.disable"
+	action := audit.UsersDisable
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, action, "", db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, action, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	if req.Enable {
-		action = "users.enable"
+		action = audit.UsersEnable
 	}
 	var out api.User
 	var found bool
@@ -277,14 +278,14 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 			return err
 		}
 		out = apiUser(u)
-		return d.audit(ctx, tx, c, action, req.User, db.Allowed, "", nil)
+		return d.audit(ctx, tx, c, action, req.User, audit.Allowed, "", nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		e := &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
-		d.audit(ctx, nil, c, action, req.User, db.Refused, e.Message, nil)
+		d.audit(ctx, nil, c, action, req.User, audit.Refused, e.Message, nil)
 		return nil, e
 	}
 	if !req.Enable {
@@ -296,7 +297,7 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	var req api.UserNameRequest
 	if err := decodeBody(r, &req, maxBody); err != nil {
-		d.audit(ctx, nil, c, "users.rm", "", db.Refused, err.Error(), nil)
+		d.audit(ctx, nil, c, audit.UsersRemove, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
 	var refusal *api.Error
@@ -323,13 +324,13 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 			refusal = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 			return nil
 		}
-		return d.audit(ctx, tx, c, "users.rm", req.User, db.Allowed, "", nil)
+		return d.audit(ctx, tx, c, audit.UsersRemove, req.User, audit.Allowed, "", nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if refusal != nil {
-		d.audit(ctx, nil, c, "users.rm", req.User, db.Refused, refusal.Message, nil)
+		d.audit(ctx, nil, c, audit.UsersRemove, req.User, audit.Refused, refusal.Message, nil)
 		return nil, refusal
 	}
 	d.revokeIAM(ctx, c, req.User)
@@ -339,10 +340,10 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 // revokeIAM revokes a disabled or removed user's IAM identity. A user without one is
 // fine; any other failure is logged and audited, not fatal: the enrolment change stands.
 func (d *Daemon) revokeIAM(ctx context.Context, c *caller, user string) {
-	err := d.iam.Revoke(iamusers.WithActor(ctx, c.Name, c.UID), user)
+	err := d.iam.Revoke(iamusers.WithActor(ctx, c.actor()), user)
 	if err == nil || errors.Is(err, iamusers.ErrNotFound) {
 		return
 	}
 	d.log.Warn("revoke IAM identity", logUser, user, logErr, err)
-	d.audit(ctx, nil, c, "iam.revoke", user, db.Failed, err.Error(), nil)
+	d.audit(ctx, nil, c, audit.IAMRevoke, user, audit.Failed, err.Error(), nil)
 }
