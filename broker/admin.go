@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
@@ -52,14 +53,14 @@ func (d *Daemon) handleAudit(ctx context.Context, c *caller, r *http.Request) (a
 	if s := q.Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("since %q is not an RFC 3339 time", s)}
+			return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("since %q is not an RFC 3339 time", s)}
 		}
 		f.Since = t
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
-			return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("limit %q is not a number from 1 to 100000", s)}
+			return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("limit %q is not a number from 1 to 100000", s)}
 		}
 		f.Limit = n
 	}
@@ -80,7 +81,7 @@ func (d *Daemon) handleCollect(ctx context.Context, c *caller, r *http.Request) 
 	res, err := d.acct.Collect(ctx)
 	if err != nil {
 		d.audit(ctx, nil, c, audit.Collect, "", audit.Failed, err.Error(), nil)
-		return nil, &api.Error{Code: api.CodeCloudError, Message: "collect: " + err.Error()}
+		return nil, &tollgate.Error{Code: tollgate.CodeCloudError, Message: "collect: " + err.Error()}
 	}
 	d.audit(ctx, nil, c, audit.Collect, "", audit.Allowed, "", map[string]any{"instances": res.Instances})
 	return res, nil
@@ -93,7 +94,7 @@ func (d *Daemon) handleReport(ctx context.Context, c *caller, r *http.Request) (
 	}
 	rep, err := d.acct.Report(ctx, req)
 	if err != nil {
-		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "report: " + err.Error()}
+		return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "report: " + err.Error()}
 	}
 	return rep, nil
 }
@@ -116,7 +117,7 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 		return nil, err
 	}
 	if (req.User == "") == !req.All {
-		e := &api.Error{Code: api.CodeInvalidRequest, Message: "name one user, or ask for all"}
+		e := &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "name one user, or ask for all"}
 		if req.User != "" {
 			e.Message = "name one user or ask for all, not both"
 		}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
-	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/fleet"
@@ -153,11 +153,11 @@ func (d *Daemon) admitExtend(ctx context.Context, c *caller, id string, dur time
 			return err
 		}
 		if len(rows) == 0 || rows[0].Owner != c.Name {
-			return refuse(&api.Error{Code: api.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", id)}, nil)
+			return refuse(&tollgate.Error{Code: tollgate.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s", id)}, nil)
 		}
 		row = rows[0]
 		if !row.Live() {
-			return refuse(&api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)}, nil)
+			return refuse(&tollgate.Error{Code: tollgate.CodeConflict, Message: fmt.Sprintf("instance %s is %s: there is no lease to extend", row.ID, row.State)}, nil)
 		}
 		usage, err := d.holdings(ctx, tx, c.Name, now, nil)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tollgate/tollgate/broker/api"
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -60,12 +60,12 @@ func (d *Daemon) identify(ctx context.Context, uid int) (*caller, error) {
 func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
 	switch {
 	case c.Name == "":
-		return &api.Error{Code: api.CodeNotEnrolled, Message: fmt.Sprintf("uid %d has no user name in the name service", c.UID)}
+		return &tollgate.Error{Code: tollgate.CodeNotEnrolled, Message: fmt.Sprintf("uid %d has no user name in the name service", c.UID)}
 	case c.Disabled:
-		return &api.Error{Code: api.CodeDisabled, Message: fmt.Sprintf("tollgate user %s is disabled", c.Name),
+		return &tollgate.Error{Code: tollgate.CodeDisabled, Message: fmt.Sprintf("tollgate user %s is disabled", c.Name),
 			Hint: "ask a tollgate admin to re-enable you"}
 	case !c.Enrolled:
-		return &api.Error{Code: api.CodeNotEnrolled, Message: fmt.Sprintf("%s is not enrolled in tollgate", c.Name),
+		return &tollgate.Error{Code: tollgate.CodeNotEnrolled, Message: fmt.Sprintf("%s is not enrolled in tollgate", c.Name),
 			Hint: "ask a tollgate admin to enrol you (tollgate admin users add " + c.Name + ")"}
 	}
 	if c.row == nil {

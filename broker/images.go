@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate/tollgate/broker/api"
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -30,20 +30,20 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners 
 	var ids, names []string
 	if strings.HasPrefix(image, "ami-") {
 		if !quota.IsAMIID(image) {
-			return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
+			return cloud.Image{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 				Message: fmt.Sprintf("image %s is not an ami id (ami- and 8 or 17 hex digits)", quoteInput(image))}
 		}
 		ids = []string{image}
 	} else {
 		if strings.ContainsAny(image, "*?[") {
-			return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
+			return cloud.Image{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 				Message: fmt.Sprintf("image %s is a pattern: give an ami id or an exact image name", quoteInput(image))}
 		}
 		names = []string{image}
 	}
 	imgs, err := d.cloud.DescribeImagesOwned(ctx, region, owners, ids, names)
 	if err != nil && !isNotFound(err) {
-		return cloud.Image{}, &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
+		return cloud.Image{}, &tollgate.Error{Code: tollgate.CodeCloudError, Message: fmt.Sprintf("look up image %s in %s: %v", image, region, err)}
 	}
 	var found []cloud.Image
 	for _, im := range imgs {
@@ -53,11 +53,11 @@ func (d *Daemon) resolveImage(ctx context.Context, region, image string, owners 
 	}
 	switch len(found) {
 	case 0:
-		return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
+		return cloud.Image{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 			Message: fmt.Sprintf("image %s does not exist in %s among the images of %s (image_owners)", quoteInput(image), region, strings.Join(owners, ", "))}
 	case 1:
 	default:
-		return cloud.Image{}, &api.Error{Code: api.CodeInvalidRequest,
+		return cloud.Image{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 			Message: fmt.Sprintf("image name %s is ambiguous in %s (%d images): give its ami id", quoteInput(image), region, len(found))}
 	}
 	d.images.put(k, found[0], now)

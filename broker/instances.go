@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
@@ -74,10 +75,10 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 			}
 		}
 		if len(bad) > 0 {
-			e := &api.Error{Code: api.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s (nothing was done)", strings.Join(bad, ", ")),
+			e := &tollgate.Error{Code: tollgate.CodeNotOwner, Message: fmt.Sprintf("not your instance: %s (nothing was done)", strings.Join(bad, ", ")),
 				Hint: "`tollgate ls` lists your instances"}
 			if asAdmin {
-				e = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("unknown instance: %s (nothing was done)", strings.Join(bad, ", "))}
+				e = &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("unknown instance: %s (nothing was done)", strings.Join(bad, ", "))}
 			}
 			d.audit(ctx, nil, c, auditAction, joinIDs(ids), audit.Refused, e.Message, nil)
 			return nil, e
@@ -112,10 +113,10 @@ func (d *Daemon) actionHandler(action string, asAdmin bool) handlerFunc {
 // checkIDs deduplicates ids and checks they look like instance ids.
 func checkIDs(ids []string) ([]string, error) {
 	if len(ids) == 0 {
-		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: "no instance ids given"}
+		return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "no instance ids given"}
 	}
 	if len(ids) > maxIDs {
-		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
+		return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("at most %d instance ids per request", maxIDs)}
 	}
 	var out []string
 	for _, id := range ids {
@@ -145,7 +146,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 	target = req.ID
 	dur, err := quota.ParseDuration(req.Duration)
 	if err != nil {
-		return refuse(&api.Error{Code: api.CodeInvalidRequest, Message: "duration: " + err.Error()})
+		return refuse(&tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "duration: " + err.Error()})
 	}
 	row, newExp, err := d.admitExtend(ctx, c, req.ID, dur)
 	if err != nil {
@@ -155,7 +156,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 		if rerr := db.RevertInstanceExpiry(context.WithoutCancel(ctx), d.db.SQL(), row.ID, newExp, row.ExpiresAt); rerr != nil {
 			d.log.Error("undo extend", logInstance, row.ID, logErr, rerr)
 		}
-		e := &api.Error{Code: api.CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
+		e := &tollgate.Error{Code: tollgate.CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
 		d.audit(ctx, nil, c, audit.Extend, row.ID, audit.Failed, e.Message, nil)
 		return nil, e
 	}

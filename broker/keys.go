@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
@@ -24,30 +25,30 @@ const minRSABits = 2048
 // its SHA256 fingerprint. A private key is refused outright, without echoing it.
 func parsePublicKey(text string) (line, fingerprint string, err error) {
 	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, "PuTTY-User-Key-File") {
-		return "", "", &api.Error{Code: api.CodeInvalidRequest,
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 			Message: "that is a PRIVATE key: it must never leave your home directory; upload the public key (the .pub file) instead",
 			Hint:    "run `tollgate keys ssh` (it uploads ~/.ssh/tollgate_ed25519.pub), or --public-key FILE.pub"}
 	}
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "no public key given"}
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "no public key given"}
 	}
 	key, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(text))
 	if err != nil {
-		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "not an SSH public key in authorized_keys format (ssh-ed25519 AAAA… comment)"}
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "not an SSH public key in authorized_keys format (ssh-ed25519 AAAA… comment)"}
 	}
 	if len(strings.TrimSpace(string(rest))) > 0 {
-		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "more than one key given: upload exactly one public key"}
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "more than one key given: upload exactly one public key"}
 	}
 	if len(options) > 0 {
-		return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "authorized_keys options are not accepted: upload the bare public key"}
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "authorized_keys options are not accepted: upload the bare public key"}
 	}
 	switch key.Type() {
 	case ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521:
 	case ssh.KeyAlgoRSA:
 		ck, ok := key.(ssh.CryptoPublicKey)
 		if !ok {
-			return "", "", &api.Error{Code: api.CodeInvalidRequest, Message: "cannot read the RSA key's size"}
+			return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "cannot read the RSA key's size"}
 		}
 		rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey)
 		if !ok || rk.N.BitLen() < minRSABits {
@@ -55,11 +56,11 @@ func parsePublicKey(text string) (line, fingerprint string, err error) {
 			if ok {
 				bits = rk.N.BitLen()
 			}
-			return "", "", &api.Error{Code: api.CodeInvalidRequest,
+			return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 				Message: fmt.Sprintf("RSA key of %d bits is too short: at least %d bits (or use ed25519)", bits, minRSABits)}
 		}
 	default:
-		return "", "", &api.Error{Code: api.CodeInvalidRequest,
+		return "", "", &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 			Message: fmt.Sprintf("key type %s is not accepted: use ssh-ed25519, ssh-rsa (≥ %d bits) or ecdsa-sha2-nistp*", key.Type(), minRSABits)}
 	}
 	line = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
@@ -107,32 +108,32 @@ func (d *Daemon) handleKeysAWS(ctx context.Context, c *caller, r *http.Request) 
 
 // iamError maps an iamusers error to the socket's error codes: the one place that knows
 // which IAM outcomes are the caller's to fix and which are the cloud's.
-func iamError(what string, err error) *api.Error {
-	var e *api.Error
+func iamError(what string, err error) *tollgate.Error {
+	var e *tollgate.Error
 	if errors.As(err, &e) {
 		return e
 	}
 	msg := what + ": " + err.Error()
 	switch {
 	case errors.Is(err, iamusers.ErrHasKey):
-		return &api.Error{Code: api.CodeConflict, Message: msg,
+		return &tollgate.Error{Code: tollgate.CodeConflict, Message: msg,
 			Hint: "its secret cannot be shown again: run `tollgate keys aws --rotate` to replace it"}
 	case errors.Is(err, iamusers.ErrNotOurs):
-		return &api.Error{Code: api.CodeConflict, Message: msg, Hint: "an admin must rename or remove that IAM user"}
+		return &tollgate.Error{Code: tollgate.CodeConflict, Message: msg, Hint: "an admin must rename or remove that IAM user"}
 	case errors.Is(err, iamusers.ErrNotFound):
-		return &api.Error{Code: api.CodeNotFound, Message: msg}
+		return &tollgate.Error{Code: tollgate.CodeNotFound, Message: msg}
 	case errors.Is(err, iamusers.ErrUnavailable):
-		return &api.Error{Code: api.CodeUnavailable, Message: msg}
+		return &tollgate.Error{Code: tollgate.CodeUnavailable, Message: msg}
 	case errors.Is(err, iamusers.ErrBadUserName):
-		return &api.Error{Code: api.CodeInvalidRequest, Message: msg}
+		return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: msg}
 	}
-	return &api.Error{Code: api.CodeCloudError, Message: msg}
+	return &tollgate.Error{Code: tollgate.CodeCloudError, Message: msg}
 }
 
 // auditDecision is "refused" for errors the caller caused and "failed" for the rest.
-func auditDecision(e *api.Error) string {
+func auditDecision(e *tollgate.Error) string {
 	switch e.Code {
-	case api.CodeCloudError, api.CodeInternal, api.CodeUnavailable:
+	case tollgate.CodeCloudError, tollgate.CodeInternal, tollgate.CodeUnavailable:
 		return audit.Failed
 	}
 	return audit.Refused

@@ -38,7 +38,7 @@ func (d *Daemon) launch(ctx context.Context, c *caller, req api.LaunchRequest) (
 	a, err := d.admit(ctx, c, req)
 	if err != nil {
 		var ref *quota.Refusal
-		var e *api.Error
+		var e *tollgate.Error
 		switch {
 		case errors.As(err, &ref):
 			return api.LaunchResponse{}, err // audited in the admission transaction
@@ -78,7 +78,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 		Spot: req.Spot, UserData: len(req.UserData), Name: req.Name}
 	if req.Lifetime != "" {
 		if qr.Lifetime, err = quota.ParseDuration(req.Lifetime); err != nil {
-			return admitted{}, &api.Error{Code: api.CodeInvalidRequest, Message: "lifetime: " + err.Error()}
+			return admitted{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "lifetime: " + err.Error()}
 		}
 	}
 	// Fill the defaults Admit would, so the image is resolved in the right region and the
@@ -87,7 +87,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 	// A pre-check with nothing held and a free instance: every refusal it gives is real,
 	// and it keeps cloud calls and price lookups away from choices policy forbids.
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil && ref.Limit != "images" {
-		return admitted{}, &api.Error{Code: ref.Code, Message: ref.Message}
+		return admitted{}, &tollgate.Error{Code: ref.Code, Message: ref.Message}
 	}
 	if qr.Image != "" && !slices.Contains(pol.Images, qr.Image) {
 		img, err := d.resolveImage(ctx, qr.Region, qr.Image, pol.Owners())
@@ -97,7 +97,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 		qr.Image, qr.ImageName = img.ID, img.Name
 	}
 	if _, ref := quota.Admit(pol, qr, quota.Usage{}, quota.Price{}); ref != nil {
-		return admitted{}, &api.Error{Code: ref.Code, Message: ref.Message}
+		return admitted{}, &tollgate.Error{Code: ref.Code, Message: ref.Message}
 	}
 	price, err := d.priceOf(qr.Region, qr.Type)
 	if err != nil {
@@ -108,7 +108,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 		return admitted{}, err
 	}
 	if !ok {
-		return admitted{}, &api.Error{Code: api.CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
+		return admitted{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "you have no SSH public key on file for the instance's keypair",
 			Hint: "run `tollgate keys ssh` (it creates ~/.ssh/tollgate_ed25519 and uploads its public key; --public-key FILE uses another)"}
 	}
 	now := d.now()
@@ -162,12 +162,12 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 func (d *Daemon) priceOf(region, typ string) (quota.Price, error) {
 	h, err := d.prices.OnDemand(region, typ)
 	if err != nil {
-		return quota.Price{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("no price known for %s in %s: %v", typ, region, err),
+		return quota.Price{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("no price known for %s in %s: %v", typ, region, err),
 			Hint: "an admin can add it under [accounting.prices]"}
 	}
 	v, err := d.prices.VCPUs(typ)
 	if err != nil {
-		return quota.Price{}, &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("vCPUs of %s unknown: %v", typ, err)}
+		return quota.Price{}, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("vCPUs of %s unknown: %v", typ, err)}
 	}
 	return quota.Price{HourlyUSD: h, VCPUs: v}, nil
 }

@@ -5,9 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"golang.org/x/time/rate"
-
-	"github.com/tollgate/tollgate/broker/api"
 )
 
 // Default per-user limit on mutating requests: generous for people and scripts, but a
@@ -32,7 +31,7 @@ func newUserLimiter(now func() time.Time, perSecond float64, burst int) *userLim
 }
 
 // allow takes one token from uid's bucket, or returns the refusal to send.
-func (l *userLimiter) allow(uid int) *api.Error {
+func (l *userLimiter) allow(uid int) *tollgate.Error {
 	l.mu.Lock()
 	b, ok := l.buckets[uid]
 	if !ok {
@@ -43,7 +42,7 @@ func (l *userLimiter) allow(uid int) *api.Error {
 	if b.AllowN(l.now(), 1) {
 		return nil
 	}
-	return &api.Error{Code: api.CodeUnavailable,
+	return &tollgate.Error{Code: tollgate.CodeUnavailable,
 		Message: fmt.Sprintf("too many requests: at most %g changes per second (bursts of %d) per user", float64(l.limit), l.burst),
 		Hint:    "wait a few seconds and retry; loop over ids in one request (stop ID…) rather than one request each"}
 }

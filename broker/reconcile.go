@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 )
@@ -15,7 +16,7 @@ func (d *Daemon) handleReconcile(ctx context.Context, c *caller, r *http.Request
 	res, err := d.fleet.Reconcile(ctx, d.grace)
 	if err != nil {
 		d.audit(ctx, nil, c, audit.ReconcileRun, "", audit.Failed, err.Error(), nil)
-		return nil, &api.Error{Code: api.CodeCloudError, Message: "reconcile: " + err.Error()}
+		return nil, &tollgate.Error{Code: tollgate.CodeCloudError, Message: "reconcile: " + err.Error()}
 	}
 	d.audit(ctx, nil, c, audit.ReconcileRun, "", audit.Allowed, "",
 		map[string]any{"resolved": len(res.Resolved), "adopted": len(res.Adopted), "actions": len(res.Actions)})

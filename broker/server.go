@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
@@ -73,7 +74,7 @@ func (d *Daemon) routes() http.Handler {
 	long(http.MethodPost, api.PathAdminIAMRevoke, admin, d.handleIAMRevoke)
 	long(http.MethodPost, api.PathAdminReconcile, admin, d.handleReconcile)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
+		writeError(w, &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
 }
@@ -105,7 +106,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		ctx := r.Context()
 		cred, ok := credFrom(ctx)
 		if !ok {
-			writeError(w, &api.Error{Code: api.CodeInternal, Message: "connection without peer credentials"})
+			writeError(w, &tollgate.Error{Code: tollgate.CodeInternal, Message: "connection without peer credentials"})
 			return
 		}
 		uid := int(cred.Uid)
@@ -115,7 +116,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		c, err := d.identify(ctx, uid)
 		if err != nil {
 			d.log.Error("identify caller", logUID, cred.Uid, logErr, err)
-			writeError(w, &api.Error{Code: api.CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
+			writeError(w, &tollgate.Error{Code: tollgate.CodeInternal, Message: "cannot resolve your identity; see the daemon's log"})
 			return
 		}
 		// Mutations are rate limited before anything else, so a loop of refused
@@ -152,7 +153,7 @@ func (d *Daemon) checkAccess(ctx context.Context, c *caller, acc access) error {
 		return d.requireEnrolled(ctx, c)
 	case admin:
 		if !c.Admin {
-			return &api.Error{Code: api.CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
+			return &tollgate.Error{Code: tollgate.CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
 				displayName(c), d.cfg.Broker.AdminGroup)}
 		}
 	}
@@ -169,23 +170,23 @@ func displayName(c *caller) string {
 // publicError turns err into what the caller may see: a domain error (refusals unwrap
 // to one) as it is, a database constraint as the domain error it means, anything else
 // logged in full and reported as internal.
-func (d *Daemon) publicError(r *http.Request, c *caller, err error) *api.Error {
-	var e *api.Error
+func (d *Daemon) publicError(r *http.Request, c *caller, err error) *tollgate.Error {
+	var e *tollgate.Error
 	if errors.As(db.DomainError(err), &e) {
 		return e
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &api.Error{Code: api.CodeUnavailable, Message: "request cancelled"}
+		return &tollgate.Error{Code: tollgate.CodeUnavailable, Message: "request cancelled"}
 	}
 	d.log.Error("request failed", logPath, r.URL.Path, logUser, c.Name, logErr, err)
-	return &api.Error{Code: api.CodeInternal, Message: "internal error; see the daemon's log"}
+	return &tollgate.Error{Code: tollgate.CodeInternal, Message: "internal error; see the daemon's log"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(&api.Error{Code: api.CodeInternal, Message: "encode response: " + err.Error()})
+		b, _ = json.Marshal(&tollgate.Error{Code: tollgate.CodeInternal, Message: "encode response: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
@@ -193,7 +194,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-func writeError(w http.ResponseWriter, e *api.Error) { writeJSON(w, api.Status(e), e) }
+func writeError(w http.ResponseWriter, e *tollgate.Error) { writeJSON(w, api.Status(e), e) }
 
 // decodeBody reads r's body as exactly one JSON object of v's closed schema.
 func decodeBody(r *http.Request, v any, limit int64) error {
@@ -201,9 +202,9 @@ func decodeBody(r *http.Request, v any, limit int64) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+			return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 		}
-		return &api.Error{Code: api.CodeInvalidRequest, Message: "read request body: " + err.Error()}
+		return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "read request body: " + err.Error()}
 	}
 	return DecodeRequest(data, v)
 }
@@ -217,15 +218,15 @@ func DecodeRequest(data []byte, v any) error {
 		data = []byte("{}")
 	}
 	if data[0] != '{' {
-		return &api.Error{Code: api.CodeInvalidRequest, Message: "request body must be one JSON object"}
+		return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "request body must be one JSON object"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return &api.Error{Code: api.CodeInvalidRequest, Message: "invalid request: " + jsonProblem(err)}
+		return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "invalid request: " + jsonProblem(err)}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &api.Error{Code: api.CodeInvalidRequest, Message: "invalid request: data after the JSON object"}
+		return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: "invalid request: data after the JSON object"}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
@@ -74,7 +75,7 @@ func (d *Daemon) handleUsersImport(ctx context.Context, c *caller, r *http.Reque
 func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es []enrolment) (any, error) {
 	refuse := func(msg string) (any, error) {
 		d.audit(ctx, nil, c, action, "", audit.Refused, msg, map[string]any{"entries": len(es)})
-		return nil, &api.Error{Code: api.CodeInvalidRequest, Message: msg}
+		return nil, &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: msg}
 	}
 	if len(es) == 0 {
 		return refuse("no users given")
@@ -143,7 +144,7 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 	if len(dup) > 0 {
 		msg := fmt.Sprintf("already enrolled, nothing enrolled: %s", strings.Join(dup, ", "))
 		d.audit(ctx, nil, c, action, "", audit.Refused, msg, nil)
-		return nil, &api.Error{Code: api.CodeConflict, Message: msg}
+		return nil, &tollgate.Error{Code: tollgate.CodeConflict, Message: msg}
 	}
 	out := api.UserList{Users: []api.User{}}
 	for _, u := range rows {
@@ -182,19 +183,19 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 	}
 	for _, k := range req.Clear {
 		if !slices.Contains(overrideKeys, k) {
-			return refuse(&api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("cannot clear %q: not a policy key (keys: %s)",
+			return refuse(&tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("cannot clear %q: not a policy key (keys: %s)",
 				k, strings.Join(overrideKeys, ", "))})
 		}
 	}
 	var out api.User
-	var refusal *api.Error
+	var refusal *tollgate.Error
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		u, ok, err := db.GetUser(ctx, tx, req.User)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			refusal = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+			refusal = &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 			return nil
 		}
 		merged, err := mergeOverride(u.Overrides, req.Set, req.Clear)
@@ -210,7 +211,7 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 			return err
 		}
 		if verr := d.cfg.EffectivePolicy(groups, &o).Validate(); verr != nil {
-			refusal = &api.Error{Code: api.CodeInvalidRequest,
+			refusal = &tollgate.Error{Code: tollgate.CodeInvalidRequest,
 				Message: fmt.Sprintf("the resulting policy of %s is invalid: %s", req.User, strings.ReplaceAll(verr.Error(), "\n", "; "))}
 			return nil
 		}
@@ -284,7 +285,7 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 		return nil, err
 	}
 	if !found {
-		e := &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+		e := &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 		d.audit(ctx, nil, c, action, req.User, audit.Refused, e.Message, nil)
 		return nil, e
 	}
@@ -300,7 +301,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 		d.audit(ctx, nil, c, audit.UsersRemove, "", audit.Refused, err.Error(), nil)
 		return nil, err
 	}
-	var refusal *api.Error
+	var refusal *tollgate.Error
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		live, err := db.ListInstances(ctx, tx, db.InstanceFilter{Owner: req.User, LiveOnly: true})
 		if err != nil {
@@ -311,7 +312,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 			for i, in := range live {
 				ids[i] = in.ID
 			}
-			refusal = &api.Error{Code: api.CodeConflict,
+			refusal = &tollgate.Error{Code: tollgate.CodeConflict,
 				Message: fmt.Sprintf("%s still has %d live %s: %s", req.User, len(ids), plural(len(ids), "instance", "instances"), strings.Join(ids, ", ")),
 				Hint:    "terminate them first (tollgate admin instances terminate ID…), or disable the user instead"}
 			return nil
@@ -321,7 +322,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 			return err
 		}
 		if !ok {
-			refusal = &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
+			refusal = &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("%s is not enrolled", req.User)}
 			return nil
 		}
 		return d.audit(ctx, tx, c, audit.UsersRemove, req.User, audit.Allowed, "", nil)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/tollgate/tollgate/broker/api"
+	"github.com/tollgate/tollgate"
 )
 
 // instanceID is EC2's instance id: i- and 8 or 17 lowercase hex digits. Ids are checked
@@ -22,8 +22,8 @@ func validInstanceID(s string) bool { return instanceID.MatchString(s) }
 
 // badInstanceID is the refusal of a string that is not an instance id; it quotes at most
 // maxEcho bytes of it, escaped.
-func badInstanceID(s string) *api.Error {
-	return &api.Error{Code: api.CodeInvalidRequest, Message: fmt.Sprintf("%s is not an instance id (i- and 8 or 17 hex digits)", quoteInput(s))}
+func badInstanceID(s string) *tollgate.Error {
+	return &tollgate.Error{Code: tollgate.CodeInvalidRequest, Message: fmt.Sprintf("%s is not an instance id (i- and 8 or 17 hex digits)", quoteInput(s))}
 }
 
 // quoteInput is s as a refusal may show it: Go-quoted (so control characters are
