@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
@@ -19,7 +20,9 @@ type caller struct {
 	Admin    bool
 	Enrolled bool
 	Disabled bool
-	row      *db.User // nil if the user has no users row (yet)
+	// EnrollGroup is the enrolment group the caller is a member of now ("" if none).
+	EnrollGroup string
+	row         *db.User // nil if the user has no users row (yet)
 }
 
 // identify resolves the peer uid to a caller. It never fails for an unknown uid: such a
@@ -40,19 +43,27 @@ func (d *Daemon) identify(ctx context.Context, uid int) (*caller, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.EnrollGroup = d.enrollGroupOf(info)
 	if ok {
 		c.row = &row
-		c.Enrolled = !row.Disabled
 		c.Disabled = row.Disabled
+		// A group enrolment lasts as long as the membership (as NSS reports it now,
+		// within its cache time): a user removed from the group loses access.
+		c.Enrolled = !row.Disabled && (row.Source != db.SourceGroup || c.EnrollGroup != "")
 		return c, nil
 	}
+	c.Enrolled = c.EnrollGroup != ""
+	return c, nil
+}
+
+// enrollGroupOf is the first configured enrolment group info is a member of, or "".
+func (d *Daemon) enrollGroupOf(info UserInfo) string {
 	for _, g := range d.cfg.Broker.EnrollGroups {
 		if slices.Contains(info.Groups, g) {
-			c.Enrolled = true
-			break
+			return g
 		}
 	}
-	return c, nil
+	return ""
 }
 
 // requireEnrolled refuses callers who may not use tollgate, and records a member of an
@@ -64,6 +75,10 @@ func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
 	case c.Disabled:
 		return &tollgate.Error{Code: tollgate.CodeDisabled, Message: fmt.Sprintf("tollgate user %s is disabled", c.Name),
 			Hint: "ask a tollgate admin to re-enable you"}
+	case !c.Enrolled && c.row != nil && c.row.Source == db.SourceGroup:
+		return &tollgate.Error{Code: tollgate.CodeNotEnrolled,
+			Message: fmt.Sprintf("%s was enrolled as a member of %s and is no longer a member of any enrolment group", c.Name, strings.Join(d.cfg.Broker.EnrollGroups, ", ")),
+			Hint:    "ask a tollgate admin to enrol you (tollgate admin users add " + c.Name + ")"}
 	case !c.Enrolled:
 		return &tollgate.Error{Code: tollgate.CodeNotEnrolled, Message: fmt.Sprintf("%s is not enrolled in tollgate", c.Name),
 			Hint: "ask a tollgate admin to enrol you (tollgate admin users add " + c.Name + ")"}

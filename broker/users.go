@@ -22,7 +22,7 @@ import (
 func apiUser(u db.User) api.User {
 	o, _ := parseOverride(u.Overrides)
 	return api.User{Name: u.Name, UID: u.UID, Group: u.Group, Source: u.Source, Disabled: u.Disabled,
-		Override: o, CreatedAt: u.CreatedAt}
+		Active: !u.Disabled && u.Source != db.SourceGroup, Override: o, CreatedAt: u.CreatedAt}
 }
 
 func (d *Daemon) handleUsers(ctx context.Context, c *caller, r *http.Request) (any, error) {
@@ -32,7 +32,16 @@ func (d *Daemon) handleUsers(ctx context.Context, c *caller, r *http.Request) (a
 	}
 	out := api.UserList{Users: []api.User{}}
 	for _, u := range rows {
-		out.Users = append(out.Users, apiUser(u))
+		au := apiUser(u)
+		// Where the enrolment comes from now: a group enrolment holds only while the
+		// user is a member (the name service decides, as at every request).
+		if info, err := d.users.LookupName(u.Name); err == nil {
+			au.EnrollGroup = d.enrollGroupOf(info)
+		} else if !errors.Is(err, ErrNoSuchUser) {
+			return nil, err
+		}
+		au.Active = !u.Disabled && (u.Source != db.SourceGroup || au.EnrollGroup != "")
+		out.Users = append(out.Users, au)
 	}
 	return out, nil
 }
@@ -116,10 +125,13 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 			strings.Join(problems, "; ")))
 	}
 	var dup []string
+	promote := map[string]bool{} // enrolled through a group until now: kept, re-sourced
 	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
 		for _, u := range rows {
-			if _, ok, err := db.GetUser(ctx, tx, u.Name); err != nil {
+			if old, ok, err := db.GetUser(ctx, tx, u.Name); err != nil {
 				return err
+			} else if ok && old.Source == db.SourceGroup {
+				promote[u.Name] = true
 			} else if ok {
 				dup = append(dup, u.Name)
 			}
@@ -128,7 +140,11 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 			return nil
 		}
 		for _, u := range rows {
-			if err := db.InsertUser(ctx, tx, u); err != nil {
+			write := db.InsertUser
+			if promote[u.Name] {
+				write = db.ResourceUser
+			}
+			if err := write(ctx, tx, u); err != nil {
 				return err
 			}
 		}

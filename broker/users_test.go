@@ -207,3 +207,84 @@ func TestSSHKeyUploadAudited(t *testing.T) {
 		}
 	}
 }
+
+// setGroups changes name's groups in the fake name service (as gpasswd would).
+func (f *fakeUsers) setGroups(name string, groups ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for uid, info := range f.byUID {
+		if info.Name == name {
+			info.Groups = groups
+			f.byUID[uid] = info
+			return
+		}
+	}
+	panic("fakeUsers: no user " + name)
+}
+
+// TestGroupEnrolmentFollowsMembership: a member of an enrolment group who used tollgate
+// once (and so has a users row) loses access when removed from the group, regains it
+// when added back, and keeps it once an admin enrols them; `admin users ls` shows where
+// each enrolment comes from.
+func TestGroupEnrolmentFollowsMembership(t *testing.T) {
+	h := newHarness(t)
+	h.users.as("carol") // a member of the enrolment group
+	if _, err := h.c.UploadSSHKey(h.ctx, newPublicKey(t)); err != nil {
+		t.Fatalf("carol as a group member: %v", err)
+	}
+	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{}); err != nil {
+		t.Fatalf("carol launches: %v", err)
+	}
+	list := func() api.User {
+		t.Helper()
+		h.users.as("ops")
+		l, err := h.c.Users(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range l {
+			if u.Name == "carol" {
+				return u
+			}
+		}
+		t.Fatalf("carol not listed: %+v", l)
+		return api.User{}
+	}
+	if u := list(); u.Source != "group" || u.EnrollGroup != enrolGroup || !u.Active {
+		t.Errorf("while a member: got %+v, want source group via %s, active", u, enrolGroup)
+	}
+
+	h.users.setGroups("carol", "carol") // gpasswd -d carol students
+	h.users.as("carol")
+	_, err := h.c.Launch(h.ctx, api.LaunchRequest{})
+	e := wantCode(t, err, api.CodeNotEnrolled)
+	if e != nil && !strings.Contains(e.Message, "no longer a member") {
+		t.Errorf("refusal %q: want it to say carol is no longer a member", e.Message)
+	}
+	if _, err := h.c.Instances(h.ctx); api.ErrorCode(err) != api.CodeNotEnrolled {
+		t.Errorf("ls after leaving the group: got %v, want not_enrolled", err)
+	}
+	if u := list(); u.Active || u.EnrollGroup != "" {
+		t.Errorf("after leaving: got %+v, want inactive, no enrolment group", u)
+	}
+
+	h.users.setGroups("carol", "carol", enrolGroup)
+	h.users.as("carol")
+	if _, err := h.c.Instances(h.ctx); err != nil {
+		t.Errorf("back in the group: %v", err)
+	}
+
+	// An admin's enrolment takes over: leaving the group no longer matters.
+	h.users.as("ops")
+	if _, err := h.c.AddUsers(h.ctx, api.UsersAddRequest{Users: []string{"carol"}}); err != nil {
+		t.Fatalf("admin enrols a group-enrolled user: %v", err)
+	}
+	h.users.setGroups("carol", "carol")
+	h.users.as("carol")
+	if _, err := h.c.Instances(h.ctx); err != nil {
+		t.Errorf("admin-enrolled, out of the group: %v", err)
+	}
+	if u := list(); u.Source != "admin" || !u.Active {
+		t.Errorf("after the admin's enrolment: got %+v, want source admin, active", u)
+	}
+}

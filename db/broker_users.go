@@ -64,6 +64,18 @@ func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
 	return scanAll("list users", rows, err, scanUser)
 }
 
+// ResourceUser makes the existing user u.Name enrolled by u.Source (and u.Group) from now
+// on: an admin or a roster taking over a group enrolment, which keeps the user's keys,
+// overrides and history.
+func ResourceUser(ctx context.Context, q Querier, u User) error {
+	_, err := q.ExecContext(ctx, `UPDATE users SET source = ?, grp = ?, updated_at = ? WHERE name = ?`,
+		u.Source, u.Group, Time(u.CreatedAt), u.Name)
+	if err != nil {
+		return fmt.Errorf("enrol user %s: %w", u.Name, err)
+	}
+	return nil
+}
+
 // InsertUser enrols u through q; a duplicate name is a constraint error (callers check
 // for an existing user first, in the same transaction). Empty Overrides is stored as "{}".
 func InsertUser(ctx context.Context, q Querier, u User) error {

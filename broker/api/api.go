@@ -160,10 +160,16 @@ type AWSKeyRequest struct {
 
 // User is an enrolled user as admins see it.
 type User struct {
-	Name      string         `json:"name"`
-	UID       int            `json:"uid"`
-	Group     string         `json:"group"`
-	Source    string         `json:"source"` // admin | roster | group
+	Name   string `json:"name"`
+	UID    int    `json:"uid"`
+	Group  string `json:"group"`
+	Source string `json:"source"` // admin | roster | group
+	// EnrollGroup is the configured enrolment group the user is a member of now (a
+	// group enrolment holds only while there is one).
+	EnrollGroup string `json:"enroll_group,omitempty"`
+	// Active is whether the user may use tollgate now: not disabled and, for a group
+	// enrolment, still a member of an enrolment group.
+	Active    bool           `json:"active"`
 	Disabled  bool           `json:"disabled"`
 	Override  quota.Override `json:"override"`
 	CreatedAt time.Time      `json:"created_at"`

@@ -27,14 +27,21 @@ func printUsers(env *Env, users []api.User) error {
 	t := newTable(env.Out, "USER", "UID", "GROUP", "SOURCE", "STATUS", "OVERRIDE", "SINCE")
 	for _, u := range users {
 		status := "enabled"
-		if u.Disabled {
+		switch {
+		case u.Disabled:
 			status = "disabled"
+		case !u.Active:
+			status = "left group"
+		}
+		source := u.Source
+		if u.Source == "group" && u.EnrollGroup != "" {
+			source = "group:" + u.EnrollGroup
 		}
 		override := ""
 		if b, err := json.Marshal(u.Override); err == nil && string(b) != "{}" {
 			override = string(b)
 		}
-		t.row(u.Name, strconv.Itoa(u.UID), u.Group, u.Source, status, override, day(u.CreatedAt))
+		t.row(u.Name, strconv.Itoa(u.UID), u.Group, source, status, override, day(u.CreatedAt))
 	}
 	return t.flush()
 }
