@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
@@ -40,6 +42,15 @@ func (d *Daemon) handleNotices(ctx context.Context, c *caller, r *http.Request) 
 	ns, err := d.notices.Notices(ctx, c.Name, all)
 	if err != nil {
 		return nil, fmt.Errorf("notices of %s: %w", c.Name, err)
+	}
+	if c.Admin {
+		// Admins also read the admins' inbox (adoptions to check, ...).
+		an, err := d.notices.Notices(ctx, enforce.AdminInbox, all)
+		if err != nil {
+			return nil, fmt.Errorf("admin notices: %w", err)
+		}
+		ns = append(ns, an...)
+		slices.SortStableFunc(ns, func(a, b accounting.Notice) int { return a.At.Compare(b.At) })
 	}
 	if ns == nil {
 		ns = []accounting.Notice{}

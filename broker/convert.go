@@ -15,6 +15,7 @@ func apiInstance(in db.Instance) api.Instance {
 		ID: in.ID, Owner: in.Owner, State: in.State, Type: in.Type, Image: in.Image, Region: in.Region,
 		Name: in.Name, LaunchedAt: in.LaunchedAt, ExpiresAt: in.ExpiresAt, PublicIP: in.PublicIP,
 		PrivateIP: in.PrivateIP, Spot: in.Spot, RequestID: in.LaunchID, Tracked: in.Tracked, Adopted: in.Adopted,
+		Unverified: in.Adopted && in.LaunchID == "", Purpose: in.Purpose,
 	}
 }
 

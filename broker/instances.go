@@ -36,10 +36,19 @@ func (d *Daemon) handleInstances(ctx context.Context, c *caller, r *http.Request
 
 func (d *Daemon) handleAdminInstances(ctx context.Context, c *caller, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	all := q.Get("all") == "1" || q.Get("all") == "true"
-	rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{Owner: q.Get("owner"), NotGone: !all})
+	flag := func(k string) bool { return q.Get(k) == "1" || q.Get(k) == "true" }
+	rows, err := d.db.ListInstances(ctx, nil, db.InstanceFilter{Owner: q.Get("owner"), NotGone: !flag("all")})
 	if err != nil {
 		return nil, err
+	}
+	if flag("adopted") {
+		kept := rows[:0]
+		for _, r := range rows {
+			if r.Adopted {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
 	}
 	return d.instanceList(ctx, rows)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -134,7 +135,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 			out, err = fn(ctx, c, r)
 		}
 		if c.Name != "" {
-			if n, nerr := d.notices.UnreadNotices(ctx, c.Name); nerr == nil {
+			if n, nerr := d.unreadNotices(ctx, c); nerr == nil {
 				w.Header().Set(api.HeaderNotices, strconv.Itoa(n))
 			}
 		}
@@ -242,4 +243,14 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
 	}
 	return err.Error()
+}
+
+// unreadNotices counts c's unread notices, and the admins' inbox for an admin.
+func (d *Daemon) unreadNotices(ctx context.Context, c *caller) (int, error) {
+	n, err := d.notices.UnreadNotices(ctx, c.Name)
+	if err != nil || !c.Admin {
+		return n, err
+	}
+	a, err := d.notices.UnreadNotices(ctx, enforce.AdminInbox)
+	return n + a, err
 }

@@ -66,6 +66,7 @@ func (u *users) LookupName(name string) (broker.UserInfo, error) {
 
 type env struct {
 	ctx   context.Context
+	cloud *cloud.Client
 	sim   *awssim.Sim
 	users *users
 	c     *api.Client
@@ -121,7 +122,7 @@ func start(t *testing.T) *env {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &env{ctx: context.Background(), sim: sim, users: u, c: api.NewClient(d.Broker.Socket()), d: d}
+	return &env{ctx: context.Background(), cloud: cl, sim: sim, users: u, c: api.NewClient(d.Broker.Socket()), d: d}
 }
 
 func (e *env) enrolAlice(t *testing.T) {
@@ -296,4 +297,38 @@ func TestDatabaseDirectoryChecked(t *testing.T) {
 			t.Errorf("got %v, want the link refused", err)
 		}
 	})
+}
+
+// TestAdoptedUnverified: an instance tagged as alice's but created outside tollgate is
+// adopted, listed by `admin instances ls --adopted` as unverified, and both alice and the
+// admins are told.
+func TestAdoptedUnverified(t *testing.T) {
+	e := start(t)
+	e.enrolAlice(t)
+	out, err := e.cloud.RunInstances(e.ctx, cloud.RunInput{Region: region, ClientToken: "outside", ImageID: awssim.FixedImageID,
+		Type: "t3.micro", Count: 1, Tags: map[string]string{cloud.TagOwner: "alice", cloud.TagPurpose: "user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out[0].ID
+	e.users.as("ops")
+	if _, err := e.c.Reconcile(e.ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	adopted, err := e.c.AdminInstancesWhere(e.ctx, api.AdminInstancesQuery{Adopted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(adopted) != 1 || adopted[0].ID != id || !adopted[0].Unverified || adopted[0].Owner != "alice" {
+		t.Errorf("adopted listing %+v: want only %s, alice's, unverified", adopted, id)
+	}
+	admin, err := e.c.Notices(e.ctx, false)
+	if err != nil || len(admin) != 1 || !strings.Contains(admin[0].Message, id) || !strings.Contains(admin[0].Message, "UNVERIFIED") {
+		t.Errorf("admin notices %+v, %v: want the unverified adoption of %s", admin, err, id)
+	}
+	e.users.as("alice")
+	own, err := e.c.Notices(e.ctx, false)
+	if err != nil || len(own) != 1 || !strings.Contains(own[0].Message, "only its tag says it is yours") {
+		t.Errorf("alice's notices %+v, %v: want the adoption, flagged", own, err)
+	}
 }

@@ -76,7 +76,7 @@ func (s *Notifier) Notify(ctx context.Context, user, kind, ref, message string) 
 	if err != nil {
 		return false, err
 	}
-	if added {
+	if added && user != AdminInbox {
 		s.mail(ctx, user, kind, message)
 	}
 	return added, nil
@@ -213,14 +213,29 @@ func firstLine(s string) string {
 	return s
 }
 
-// TellAdopted tells the owner of an adopted user instance that it exists and is theirs:
-// they may believe the launch failed (the daemon died before answering). It is the user
-// purpose's fleet.PurposeRules.Adopted.
+// AdminInbox is the notice recipient every admin reads (at their next CLI call, like
+// their own notices): what the daemon wants an admin to look at.
+const AdminInbox = "@admins"
+
+// TellAdopted tells the owner an adopted instance names, and the admins, that it exists
+// and is counted as the owner's: the owner may believe the launch failed (the daemon died
+// before answering), or the tag may be someone else's doing. It is the user purpose's
+// fleet.PurposeRules.Adopted.
 func (s *Notifier) TellAdopted(ctx context.Context, row db.Instance) {
+	verified := row.LaunchID != ""
 	msg := fmt.Sprintf("instance %s (%s in %s) was found in the cloud with your tag and is now managed by tollgate; its lease ends %s",
 		row.ID, row.Type, row.Region, row.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
-	if _, err := s.Notify(ctx, row.Owner, KindAdopted, row.ID, msg); err != nil {
-		s.log.Warn("notify adoption", slog.String("instance", row.ID), slog.String(logKeyUser, row.Owner),
-			slog.String(logKeyError, err.Error()))
+	if !verified {
+		msg += "; no launch of yours is on record for it, so only its tag says it is yours: its cost counts in your budget, tell a tollgate admin if it is not yours"
+	}
+	admin := fmt.Sprintf("instance %s (%s in %s) was adopted from its tags as %s's", row.ID, row.Type, row.Region, row.Owner)
+	if !verified {
+		admin += " (UNVERIFIED: no launch record; `tollgate admin instances ls --adopted`)"
+	}
+	for _, n := range [][2]string{{row.Owner, msg}, {AdminInbox, admin}} {
+		if _, err := s.Notify(ctx, n[0], KindAdopted, row.ID, n[1]); err != nil {
+			s.log.Warn("notify adoption", slog.String("instance", row.ID), slog.String(logKeyUser, n[0]),
+				slog.String(logKeyError, err.Error()))
+		}
 	}
 }

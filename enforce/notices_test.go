@@ -116,3 +116,31 @@ func TestMailRecipientRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestTellAdopted: an instance adopted from its tags alone is flagged to the owner it
+// names (whose budget it counts in) and to the admins' inbox; one linked to a launch
+// record is not flagged as unverified. Nothing is mailed to the inbox.
+func TestTellAdopted(t *testing.T) {
+	var mails []string
+	n := newNotifier(t, func(ctx context.Context, to, subject, body string) error {
+		mails = append(mails, to)
+		return nil
+	})
+	ctx := context.Background()
+	n.TellAdopted(ctx, db.Instance{ID: "i-0000000000000000a", Owner: "ann", Type: "t3.micro", Region: "us-west-2"})
+	n.TellAdopted(ctx, db.Instance{ID: "i-0000000000000000b", Owner: "ann", Type: "t3.micro", Region: "us-west-2", LaunchID: "r-1"})
+	own, err := n.Notices(ctx, "ann", false)
+	if err != nil || len(own) != 2 {
+		t.Fatalf("ann's notices: %+v, %v; want 2", own, err)
+	}
+	if !strings.Contains(own[0].Message, "only its tag says it is yours") || strings.Contains(own[1].Message, "only its tag") {
+		t.Errorf("owner notices %q / %q: want only the first flagged as unverified", own[0].Message, own[1].Message)
+	}
+	admin, err := n.Notices(ctx, AdminInbox, false)
+	if err != nil || len(admin) != 2 || !strings.Contains(admin[0].Message, "UNVERIFIED") || strings.Contains(admin[1].Message, "UNVERIFIED") {
+		t.Errorf("admin notices %+v, %v: want both adoptions, only the first UNVERIFIED", admin, err)
+	}
+	if len(mails) != 2 || mails[0] != "ann" || mails[1] != "ann" {
+		t.Errorf("mails to %q: want ann's two only", mails)
+	}
+}

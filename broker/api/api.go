@@ -96,6 +96,11 @@ type Instance struct {
 	RequestID  string    `json:"request_id,omitempty"`
 	Tracked    bool      `json:"tracked"` // false: launched outside the gate
 	Adopted    bool      `json:"adopted"` // found by reconcile rather than recorded at launch
+	// Unverified: adopted with no launch record of tollgate's behind it, so the owner tag
+	// (which anyone with the cloud account's credentials can write) is the only evidence
+	// of whose it is. Its owner and the admins were told.
+	Unverified bool   `json:"unverified,omitempty"`
+	Purpose    string `json:"purpose,omitempty"` // user, balancer, service
 }
 
 // InstanceList is a listing.

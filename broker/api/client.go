@@ -233,12 +233,27 @@ func (c *Client) RemoveUser(ctx context.Context, user string) error {
 // AdminInstances lists everyone's instances (admin); owner filters, all includes
 // terminated ones.
 func (c *Client) AdminInstances(ctx context.Context, owner string, all bool) ([]Instance, error) {
+	return c.AdminInstancesWhere(ctx, AdminInstancesQuery{Owner: owner, All: all})
+}
+
+// AdminInstancesQuery selects instances for an admin listing.
+type AdminInstancesQuery struct {
+	Owner   string // only this owner's
+	All     bool   // terminated ones too
+	Adopted bool   // only instances adopted by reconcile (see Instance.Unverified)
+}
+
+// AdminInstancesWhere lists the instances q selects (admin).
+func (c *Client) AdminInstancesWhere(ctx context.Context, aq AdminInstancesQuery) ([]Instance, error) {
 	q := url.Values{}
-	if owner != "" {
-		q.Set("owner", owner)
+	if aq.Owner != "" {
+		q.Set("owner", aq.Owner)
 	}
-	if all {
+	if aq.All {
 		q.Set("all", "1")
+	}
+	if aq.Adopted {
+		q.Set("adopted", "1")
 	}
 	var out InstanceList
 	return out.Instances, c.do(ctx, http.MethodGet, PathAdminInstances, q, nil, &out)

@@ -44,8 +44,11 @@ func printInstances(env *Env, insts []api.Instance, withOwner bool) error {
 			stamp(in.LaunchedAt), relTime(in.ExpiresAt, now), usd(in.CostUSD)}
 		if withOwner {
 			owner := in.Owner
-			if !in.Tracked && owner == "" {
+			switch {
+			case !in.Tracked && owner == "":
 				owner = "(untracked)"
+			case in.Unverified:
+				owner += " (unverified)"
 			}
 			cells = append([]string{owner}, cells...)
 		}
