@@ -152,4 +152,8 @@ type AuditEntry struct {
 	Decision string         `json:"decision"`
 	Reason   string         `json:"reason"`
 	Detail   map[string]any `json:"detail,omitempty"`
+	// Count is how many times this refusal happened (identical refusals from one actor
+	// within an hour are one entry); LastAt is when it last did (zero for one).
+	Count  int       `json:"count"`
+	LastAt time.Time `json:"last_at,omitzero"`
 }

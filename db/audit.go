@@ -57,6 +57,20 @@ func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 			return fmt.Errorf("audit detail: %w", err)
 		}
 	}
+	if e.Decision == Refused {
+		// The same refusal again from the same actor within RefusalWindow of the
+		// entry that records it: counted there rather than written again.
+		res, err := execContext(ctx, q, `UPDATE audit SET count = count + 1, last_at = ?
+			WHERE seq = (SELECT seq FROM audit WHERE actor = ? ORDER BY at DESC LIMIT 1)
+			AND uid = ? AND action = ? AND target = ? AND decision = 'refused' AND reason = ? AND detail = ? AND at >= ?`,
+			Time(e.At), e.Actor, e.UID, e.Action, e.Target, e.Reason, string(detail), Time(e.At.Add(-RefusalWindow)))
+		if err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+	}
 	_, err := execContext(ctx, q, `INSERT INTO audit(at, actor, uid, action, target, decision, reason, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		Time(e.At), e.Actor, e.UID, e.Action, e.Target, e.Decision, e.Reason, string(detail))
@@ -64,6 +78,22 @@ func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
+}
+
+// RefusalWindow is how long after a refusal is first recorded the same refusal from the
+// same actor is counted in its entry (count, last_at) rather than written again.
+const RefusalWindow = time.Hour
+
+// DeleteRefusals deletes refusals whose last occurrence is before cutoff ([broker]
+// audit_refusal_retention) and returns how many entries went. Other entries are kept
+// forever: the schema refuses to delete them.
+func (d *DB) DeleteRefusals(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM audit WHERE decision = 'refused' AND at < ?
+		AND (last_at = '' OR last_at < ?)`, Time(cutoff), Time(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("delete old refusals: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // AuditFilter selects audit entries; zero fields match everything.
@@ -98,7 +128,7 @@ func (d *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	q := "SELECT seq, at, actor, uid, action, target, decision, reason, detail FROM audit"
+	q := "SELECT seq, at, actor, uid, action, target, decision, reason, detail, count, last_at FROM audit"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -113,11 +143,13 @@ func (d *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	var out []AuditEntry
 	for rows.Next() {
 		var e AuditEntry
-		var at, detail string
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.UID, &e.Action, &e.Target, &e.Decision, &e.Reason, &detail); err != nil {
+		var at, detail, last string
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.UID, &e.Action, &e.Target, &e.Decision, &e.Reason, &detail,
+			&e.Count, &last); err != nil {
 			return nil, err
 		}
 		e.At, _ = ParseTime(at)
+		e.LastAt, _ = ParseTime(last)
 		if detail != "" && detail != "{}" {
 			_ = json.Unmarshal([]byte(detail), &e.Detail)
 		}

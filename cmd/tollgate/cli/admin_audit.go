@@ -38,8 +38,13 @@ func (c *AdminAuditCmd) Run(env *Env) error {
 				reason = string(b)
 			}
 		}
+		decision := e.Decision
+		if e.Count > 1 {
+			// Identical refusals are one entry: how many, and until when.
+			decision = fmt.Sprintf("%s ×%d (last %s)", e.Decision, e.Count, e.LastAt.Local().Format("2006-01-02 15:04:05"))
+		}
 		t.row(strconv.FormatInt(e.Seq, 10), e.At.Local().Format("2006-01-02 15:04:05"), e.Actor,
-			e.Action, e.Target, e.Decision, oneLine(reason))
+			e.Action, e.Target, decision, oneLine(reason))
 	}
 	return t.flush()
 }
