@@ -68,7 +68,9 @@ func (d *Daemon) enrollGroupOf(info UserInfo) string {
 
 // requireEnrolled refuses callers who may not use tollgate, and records a member of an
 // enrol group on first use (so keys, overrides and audit have a users row to hang on).
-func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
+// A read-only request is served even when that record cannot be written (a full disk, a
+// read-only database): listing and quota need no users row.
+func (d *Daemon) requireEnrolled(ctx context.Context, c *caller, readOnly bool) error {
 	switch {
 	case c.Name == "":
 		return &tollgate.Error{Code: tollgate.CodeNotEnrolled, Message: fmt.Sprintf("uid %d has no user name in the name service", c.UID)}
@@ -85,6 +87,10 @@ func (d *Daemon) requireEnrolled(ctx context.Context, c *caller) error {
 	}
 	if c.row == nil {
 		if err := d.db.EnsureGroupUser(ctx, c.Name, c.UID, d.now()); err != nil {
+			if readOnly {
+				d.log.Warn("cannot record a group member's first use; serving the read-only request", logUser, c.Name, logErr, err)
+				return nil
+			}
 			return err
 		}
 		d.userRows.forget(c.Name)

@@ -222,6 +222,8 @@ type harness struct {
 	hooks      *Hooks
 	fleetHooks *fleet.Hooks
 	crash      atomic.Value // string: the launch step at which the daemon "dies"
+	// readOnly starts the daemon on a read-only database (every write fails).
+	readOnly bool
 	// diskFull makes writing an action's settlement fail as a full disk would.
 	diskFull atomic.Bool
 	d        *Daemon
@@ -332,7 +334,11 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatalf("Listen: %v", err)
 	}
-	store, err := db.Open(h.ctx, h.cfg.Broker.Database)
+	open := db.Open
+	if h.readOnly {
+		open = db.OpenReadOnly
+	}
+	store, err := open(h.ctx, h.cfg.Broker.Database)
 	if err != nil {
 		h.t.Fatalf("db.Open: %v", err)
 	}

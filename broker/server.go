@@ -13,7 +13,6 @@ import (
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/broker/api"
-	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -128,7 +127,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 			}
 		}
 		if err == nil {
-			err = d.checkAccess(ctx, c, acc)
+			err = d.checkAccess(ctx, c, acc, r.Method == http.MethodGet)
 		}
 		var out any
 		if err == nil {
@@ -147,11 +146,12 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 	})
 }
 
-// checkAccess refuses c a path of access level acc it may not use.
-func (d *Daemon) checkAccess(ctx context.Context, c *caller, acc access) error {
+// checkAccess refuses c a path of access level acc it may not use. A read-only request
+// (readOnly) never needs a write to be served.
+func (d *Daemon) checkAccess(ctx context.Context, c *caller, acc access, readOnly bool) error {
 	switch acc {
 	case enrolled:
-		return d.requireEnrolled(ctx, c)
+		return d.requireEnrolled(ctx, c, readOnly)
 	case admin:
 		if !c.Admin {
 			return &tollgate.Error{Code: tollgate.CodeForbidden, Message: fmt.Sprintf("%s is not a tollgate admin (admins are root and members of %s)",
@@ -173,7 +173,11 @@ func displayName(c *caller) string {
 // logged in full and reported as internal.
 func (d *Daemon) publicError(r *http.Request, c *caller, err error) *tollgate.Error {
 	var e *tollgate.Error
-	if errors.As(db.DomainError(err), &e) {
+	if errors.As(d.db.Explain(err), &e) {
+		if e.Code == tollgate.CodeUnavailable || e.Code == tollgate.CodeInternal {
+			// The database cannot be written: the log says why, with the cause.
+			d.log.Error("request failed", logPath, r.URL.Path, logUser, c.Name, "problem", e.Message, logErr, err)
+		}
 		return e
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

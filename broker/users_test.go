@@ -288,3 +288,25 @@ func TestGroupEnrolmentFollowsMembership(t *testing.T) {
 		t.Errorf("after the admin's enrolment: got %+v, want source admin, active", u)
 	}
 }
+
+// TestReadOnlyDatabase: with a database that cannot be written, a group member's first
+// `ls` and `quota` are still served, and a launch is refused saying what is wrong and
+// where, not "internal error".
+func TestReadOnlyDatabase(t *testing.T) {
+	h := newHarness(t)
+	h.shutdown()
+	h.readOnly = true
+	h.start()
+	h.users.as("carol") // a member of the enrolment group, with no users row yet
+	if _, err := h.c.Instances(h.ctx); err != nil {
+		t.Errorf("ls on a read-only database: %v", err)
+	}
+	if _, err := h.c.Quota(h.ctx); err != nil {
+		t.Errorf("quota on a read-only database: %v", err)
+	}
+	_, err := h.c.UploadSSHKey(h.ctx, newPublicKey(t))
+	e := wantCode(t, err, api.CodeUnavailable)
+	if e != nil && (!strings.Contains(e.Message, "not writable by") || !strings.Contains(e.Message, h.cfg.Broker.Database)) {
+		t.Errorf("refusal %q: want the database path and that it is not writable", e.Message)
+	}
+}

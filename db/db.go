@@ -95,13 +95,38 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	pools.Store(sdb, d.stmts)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+		return nil, openError(path, "migrate database", err)
 	}
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
 			d.Close()
 			return nil, fmt.Errorf("open database: restrict mode of %s: %w", f, err)
 		}
+	}
+	return d, nil
+}
+
+// OpenReadOnly opens the existing database at path for reading only (no migrations; every
+// write fails with SQLite's read-only error): for readers that must never change it.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	dsn := "file:" + path + "?mode=ro&" + q.Encode()
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, openError(path, "open database", err)
+	}
+	imm, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		sdb.Close()
+		return nil, openError(path, "open database", err)
+	}
+	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{}, Now: time.Now}
+	pools.Store(sdb, d.stmts)
+	if err := sdb.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, openError(path, "open database", err)
 	}
 	return d, nil
 }

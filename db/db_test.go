@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +160,54 @@ func TestDomainError(t *testing.T) {
 	plain := errors.New("disk I/O error")
 	if got := DomainError(plain); got != plain {
 		t.Errorf("DomainError(%v) = %v, want it unchanged", plain, got)
+	}
+}
+
+// TestExplainStorage: a full disk and a read-only database reach a user as what is wrong
+// and where, not as SQLite's text or "internal error".
+func TestExplainStorage(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "t.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	// A connection whose database may not grow: SQLite answers SQLITE_FULL, as on a full disk.
+	conn, err := d.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var pages int
+	if err := conn.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES ('ann', '', 'k', 'r', ?)`,
+		strings.Repeat("x", 1<<20))
+	if err == nil {
+		t.Fatal("a write past max_page_count succeeded")
+	}
+	var e *tollgate.Error
+	if !errors.As(d.Explain(err), &e) || e.Code != tollgate.CodeUnavailable || !strings.Contains(e.Message, "disk holding "+filepath.Dir(path)+" is full") {
+		t.Errorf("full disk: got %v (%+v), want unavailable naming the full disk at %s", d.Explain(err), e, filepath.Dir(path))
+	}
+
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	_, err = ro.SQL().ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES ('ann', '', 'k', 'r', 'm')`)
+	if err == nil {
+		t.Fatal("a write to a read-only database succeeded")
+	}
+	e = nil
+	if !errors.As(ro.Explain(err), &e) || !strings.Contains(e.Message, "not writable by") || strings.Contains(e.Message, "(8)") {
+		t.Errorf("read-only: got %+v, want the database named not writable by the daemon's user", e)
 	}
 }

@@ -2,6 +2,11 @@ package db
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -61,3 +66,57 @@ func (e *constraintError) As(target any) bool {
 }
 
 func (e *constraintError) Unwrap() error { return e.cause }
+
+// Explain is err as the domain error a user (and the log) can act on when it is a
+// problem of the database's storage — the disk full, the database or its directory
+// read-only, an I/O error — naming the path and the daemon's user; a constraint
+// violation as DomainError; anything else unchanged.
+func (d *DB) Explain(err error) error {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	if msg := storageProblem(d.path, se.Code()); msg != "" {
+		return &constraintError{domain: tollgate.Error{Code: tollgate.CodeUnavailable,
+			Message: "tollgate cannot write its database: " + msg + " (nothing was done)",
+			Hint:    "this is the host's problem, not your request's: tell a tollgate admin"}, cause: err}
+	}
+	return DomainError(err)
+}
+
+// storageProblem says what an SQLite result code means for the database at path, or ""
+// if it is not a storage problem.
+func storageProblem(path string, code int) string {
+	dir := filepath.Dir(path)
+	switch code & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return fmt.Sprintf("the disk holding %s is full", dir)
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		return fmt.Sprintf("%s or its directory %s is not writable by %s (or the file system is read-only)", path, dir, whoAmI())
+	case sqlite3.SQLITE_IOERR:
+		return fmt.Sprintf("an I/O error writing %s (is the disk full or failing?)", dir)
+	}
+	return ""
+}
+
+// whoAmI names the process's effective user, for messages about permissions.
+func whoAmI() string {
+	uid := os.Geteuid()
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("user %s (uid %d)", u.Username, uid)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// openError is err from opening or migrating the database at path, saying what is wrong
+// with the storage when that is the cause ("attempt to write a readonly database (1544)"
+// alone does not tell an admin what to fix).
+func openError(path, what string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		if msg := storageProblem(path, se.Code()); msg != "" {
+			return fmt.Errorf("%s %s: %s: %w", what, path, msg, err)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", what, path, err)
+}
