@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -235,7 +237,7 @@ func (s *Enforcer) EnforceBudgets(ctx context.Context) (int, error) {
 	pols := map[string]*quota.Policy{}
 	var errs []error
 	acted := 0
-	for _, owner := range sortedKeys(byOwner) {
+	for _, owner := range slices.Sorted(maps.Keys(byOwner)) {
 		pol, err := s.cachedPolicy(ctx, pols, owner)
 		if err != nil {
 			errs = append(errs, err)
@@ -366,15 +368,6 @@ func periodWord(p string) string {
 	default:
 		return "term"
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func isRunning(state string) bool { return state == "pending" || state == "running" }
