@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/daemon"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -21,13 +20,7 @@ import (
 func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, cl accounting.Cloud) (*accounting.Service, *db.DB, error) {
 	// The same checks as the daemon's before it opens the file: a directory another user
 	// can write, or a symbolic link in place of the database, is refused.
-	if err := db.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, os.Geteuid()); err != nil {
-		return nil, nil, fmt.Errorf("database directory: %w", err)
-	}
-	if err := db.CheckDBFiles(cfg.Broker.Database); err != nil {
-		return nil, nil, err
-	}
-	d, err := db.Open(ctx, cfg.Broker.Database)
+	d, err := daemon.OpenDB(ctx, cfg.Broker.Database)
 	if err != nil {
 		return nil, nil, err
 	}
