@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
@@ -62,7 +63,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if len(o.regions) == 0 {
 		o.regions = []string{"us-west-2"}
 	}
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual", Regions: o.regions})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual", Regions: o.regions})
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_REGION", o.regions[0])

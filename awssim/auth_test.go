@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 )
 
 // knower is a mounted service that vouches for one access key, as an IAM that issued it.
@@ -24,7 +25,7 @@ func (k knower) KnowsKey(id string) bool { return id == k.key }
 // TestAccessKeyIDs is the review's finding #11: a simulator restricted to some access key
 // ids refuses EC2 requests signed with any other.
 func TestAccessKeyIDs(t *testing.T) {
-	sim, u := awssim.StartTest(t, awssim.Options{AccessKeyIDs: []string{"AKIDDAEMON"}})
+	sim, u := simtest.Start(t, awssim.Options{AccessKeyIDs: []string{"AKIDDAEMON"}})
 	sim.Mount("students", knower{key: "AKIDSTUDENT"})
 	cfg := func(akid string) aws.Config {
 		return aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(u),
@@ -65,7 +66,7 @@ func TestAccessKeyIDs(t *testing.T) {
 		}
 	})
 	t.Run("unrestricted by default", func(t *testing.T) {
-		_, u := awssim.StartTest(t, awssim.Options{})
+		_, u := simtest.Start(t, awssim.Options{})
 		c := cfg("AKIDANY")
 		c.BaseEndpoint = aws.String(u)
 		if _, err := ec2.NewFromConfig(c).DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {

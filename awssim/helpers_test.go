@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 )
 
 // env is one simulator plus SDK clients for it. Retries are disabled so a test sees
@@ -29,7 +30,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sim, url := awssim.StartTest(t, awssim.Options{})
+	sim, url := simtest.Start(t, awssim.Options{})
 	return &env{t: t, sim: sim, url: url, ctx: context.Background()}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
@@ -258,7 +259,7 @@ func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	// Unix socket paths are limited to 108 bytes: t.TempDir() can be longer.
 	sockDir, err := os.MkdirTemp("", "tg")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 )
 
@@ -117,7 +118,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", testKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
-	sim, url := awssim.StartTest(t, awssim.Options{})
+	sim, url := simtest.Start(t, awssim.Options{})
 	t.Setenv("AWS_ENDPOINT_URL", url)
 	c, err := cloud.New(context.Background(), cloud.Config{Regions: []string{west}}, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 )
 
@@ -152,7 +153,7 @@ func setup(t testing.TB, mod ...func(*cloud.Config)) *fixture {
 // setupEnv is setup without touching the environment.
 func setupEnv(t testing.TB, mod ...func(*cloud.Config)) *fixture {
 	t.Helper()
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	f := &fixture{sim: sim, url: url, log: &syncBuffer{}, ctx: context.Background()}
 	f.tr = &transport{sim: sim, keyIDs: map[string]int{}}
 	cfg := cloud.Config{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/awssim/iamsim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
@@ -24,7 +25,7 @@ func TestThroughAWSSim(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDDAEMON")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-secret")
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	// A handle on the IAM state: mount our own instance on the simulator's clock.
 	iam := iamsim.New(sim.Now)
 	sim.Mount("iam", iam)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/config"
 )
 
@@ -19,7 +20,7 @@ func TestCheckIdentity(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	_, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	_, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	tests := []struct {
 		name     string
 		endpoint string

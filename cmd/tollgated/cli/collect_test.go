@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 )
 
 // TestCollectRegions: `tollgated collect` scans the regions the daemon does
@@ -22,7 +23,7 @@ func TestCollectRegions(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	_, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	_, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "tollgate.toml")
 	cfg := fmt.Sprintf(`[broker]
