@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
@@ -81,7 +82,7 @@ func start(t *testing.T) *env {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	sockDir, err := os.MkdirTemp("", "tgd")
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/fleet"
@@ -32,7 +33,7 @@ func TestOnlyUserPurposeEnforced(t *testing.T) {
 			t.Setenv("AWS_PROFILE", "")
 			t.Setenv("AWS_ENDPOINT_URL", "")
 			ctx := context.Background()
-			sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+			sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 			cl, err := cloud.New(ctx, cloud.Config{Regions: []string{"us-west-2"}, EndpointURL: url,
 				MaxBackoff: time.Millisecond, Now: sim.Now}, nil)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/audit"
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
 )
@@ -37,7 +38,7 @@ func newEnv(t *testing.T) *env {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	sim, url := awssim.StartTest(t, awssim.Options{Clock: "manual"})
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	cl, err := cloud.New(context.Background(), cloud.Config{Regions: []string{region}, EndpointURL: url,
 		MaxBackoff: time.Millisecond, RunPerSecond: 1e6, RunBurst: 1e6, Now: sim.Now}, nil)
 	if err != nil {
