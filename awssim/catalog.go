@@ -39,6 +39,11 @@ const (
 	ForeignImageName = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20990101"
 )
 
+// DebianRootSizeGiB is the root snapshot size of the seeded Debian 12 image, larger than
+// the 8 GiB of the others, so a client that sizes the root at least as large as the
+// image's own can be tested.
+const DebianRootSizeGiB = 12
+
 // AccountID is the simulated account that owns every resource.
 const AccountID = "123456789012"
 
@@ -169,19 +174,21 @@ type image struct {
 
 type imageSeed struct {
 	name, description, owner, alias, arch, rootDevice, created string
+	rootSizeGiB                                                int // the root snapshot's size
 }
 
 var imageSeeds = []imageSeed{
-	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2024-01-01", "099720109477", "amazon", "x86_64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, arm64 jammy image build on 2024-01-01", "099720109477", "amazon", "arm64", "/dev/sda1", "2024-01-01T10:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115", "Canonical, Ubuntu, 24.04, amd64 noble image", "099720109477", "amazon", "x86_64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
-	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250115", "Canonical, Ubuntu, 24.04, arm64 noble image", "099720109477", "amazon", "arm64", "/dev/sda1", "2025-01-15T08:00:00.000Z"},
-	{"al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64", "Amazon Linux 2023 AMI 2023.6.20250107.0 x86_64 HVM kernel-6.1", "137112412989", "amazon", "x86_64", "/dev/xvda", "2025-01-07T20:00:00.000Z"},
-	{"al2023-ami-2023.6.20250107.0-kernel-6.1-arm64", "Amazon Linux 2023 AMI 2023.6.20250107.0 arm64 HVM kernel-6.1", "137112412989", "amazon", "arm64", "/dev/xvda", "2025-01-07T20:00:00.000Z"},
-	{"debian-12-amd64-20250112-1990", "Debian 12 (20250112-1990)", "136693071363", "amazon", "x86_64", "/dev/xvda", "2025-01-12T12:00:00.000Z"},
+	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2024-01-01", "099720109477", "amazon", "x86_64", "/dev/sda1", "2024-01-01T10:00:00.000Z", 8},
+	{"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-20240101", "Canonical, Ubuntu, 22.04 LTS, arm64 jammy image build on 2024-01-01", "099720109477", "amazon", "arm64", "/dev/sda1", "2024-01-01T10:00:00.000Z", 8},
+	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115", "Canonical, Ubuntu, 24.04, amd64 noble image", "099720109477", "amazon", "x86_64", "/dev/sda1", "2025-01-15T08:00:00.000Z", 8},
+	{"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250115", "Canonical, Ubuntu, 24.04, arm64 noble image", "099720109477", "amazon", "arm64", "/dev/sda1", "2025-01-15T08:00:00.000Z", 8},
+	{"al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64", "Amazon Linux 2023 AMI 2023.6.20250107.0 x86_64 HVM kernel-6.1", "137112412989", "amazon", "x86_64", "/dev/xvda", "2025-01-07T20:00:00.000Z", 8},
+	{"al2023-ami-2023.6.20250107.0-kernel-6.1-arm64", "Amazon Linux 2023 AMI 2023.6.20250107.0 arm64 HVM kernel-6.1", "137112412989", "amazon", "arm64", "/dev/xvda", "2025-01-07T20:00:00.000Z", 8},
+	// A larger root than the others, so "at least the image's own size" is testable.
+	{"debian-12-amd64-20250112-1990", "Debian 12 (20250112-1990)", "136693071363", "amazon", "x86_64", "/dev/xvda", "2025-01-12T12:00:00.000Z", DebianRootSizeGiB},
 	// A public look-alike from a foreign account (no alias): the "whoAMI" squat that an
 	// image-name pattern such as ubuntu/images/* would match without an owner filter.
-	{ForeignImageName, "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2099-01-01", ForeignOwnerID, "", "x86_64", "/dev/sda1", "2025-02-01T00:00:00.000Z"},
+	{ForeignImageName, "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2099-01-01", ForeignOwnerID, "", "x86_64", "/dev/sda1", "2025-02-01T00:00:00.000Z", 8},
 }
 
 // seedImages builds a region's image list. The first seed gets FixedImageID everywhere;
@@ -195,7 +202,7 @@ func seedImages(region string) []*image {
 		}
 		out = append(out, &image{
 			id: id, name: sd.name, description: sd.description, ownerID: sd.owner, ownerAlias: sd.alias,
-			arch: sd.arch, rootDevice: sd.rootDevice, created: sd.created, rootSizeGiB: 8,
+			arch: sd.arch, rootDevice: sd.rootDevice, created: sd.created, rootSizeGiB: sd.rootSizeGiB,
 			snapshotID: "snap-" + hex17(hash64("snap", region, sd.name)),
 		})
 	}

@@ -191,9 +191,97 @@ func (s *Sim) resolveInstances(rg *region, ids []string, now time.Time, window t
 var validVolumeTypes = map[string]bool{"gp2": true, "gp3": true, "io1": true, "io2": true, "st1": true, "sc1": true, "standard": true}
 
 type volSpec struct {
-	device, volType     string
-	size, iops, through int
-	dot                 bool
+	device, volType, snapshot string
+	size, iops, through       int
+	dot                       bool
+}
+
+// blockDevices reads RunInstances' BlockDeviceMapping.N parameters into the root volume
+// (the image's, with any override of its device applied) and the extra volumes. It
+// refuses what EC2 refuses: an EBS mapping with neither a size nor a snapshot id
+// (MissingParameter, even on the root device), a size below the snapshot's, another
+// snapshot on the root device, an unknown snapshot (InvalidBlockDeviceMapping,
+// InvalidSnapshot.NotFound).
+func blockDevices(rg *region, img *image, c *call) (volSpec, []volSpec, *apiError) {
+	root := volSpec{device: img.rootDevice, volType: "gp3", snapshot: img.snapshotID, size: img.rootSizeGiB, dot: true}
+	var extra []volSpec
+	for _, n := range c.indices("BlockDeviceMapping") {
+		p := "BlockDeviceMapping." + strconv.Itoa(n) + "."
+		dev := c.get(p + "DeviceName")
+		if dev == "" {
+			return root, nil, missing("BlockDeviceMapping.DeviceName")
+		}
+		if c.has(p+"NoDevice") || c.get(p+"VirtualName") != "" {
+			continue
+		}
+		isRoot := dev == img.rootDevice
+		spec := volSpec{device: dev, volType: "gp3", dot: true}
+		snap := c.get(p + "Ebs.SnapshotId")
+		snapSize := 0
+		switch {
+		case snap == "":
+		case isRoot && snap != img.snapshotID:
+			return root, nil, errf(400, "InvalidBlockDeviceMapping", "snapshotId cannot be modified on root device")
+		default:
+			if snapSize = snapshotSize(rg, snap); snapSize == 0 {
+				return root, nil, errf(400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", snap)
+			}
+		}
+		if isRoot {
+			// The root volume is always made from the image's snapshot; a mapping
+			// without one only overrides its size, type and deletion.
+			snap, snapSize = img.snapshotID, img.rootSizeGiB
+		}
+		spec.snapshot, spec.size = snap, snapSize
+		if v := c.get(p + "Ebs.VolumeType"); v != "" {
+			if !validVolumeTypes[v] {
+				return root, nil, badParam("Value (%s) for parameter volumeType is invalid. Valid volume types are gp2, gp3, io1, io2, st1, sc1, standard.", v)
+			}
+			spec.volType = v
+		}
+		v, hasSize, err := c.integer(p + "Ebs.VolumeSize")
+		if err != nil {
+			return root, nil, err
+		}
+		if !hasSize && c.get(p+"Ebs.SnapshotId") == "" {
+			return root, nil, missing("size or snapshotId")
+		}
+		if hasSize {
+			if v < 1 || v > 16384 {
+				return root, nil, badParam("Volume size %d is out of range (1-16384 GiB).", v)
+			}
+			if v < snapSize {
+				return root, nil, errf(400, "InvalidBlockDeviceMapping", "Volume of size %dGB is smaller than snapshot '%s', expect size >= %dGB", v, snap, snapSize)
+			}
+			spec.size = v
+		}
+		if v := c.get(p + "Ebs.DeleteOnTermination"); v != "" {
+			spec.dot = strings.EqualFold(v, "true")
+		}
+		if v, ok, _ := c.integer(p + "Ebs.Iops"); ok {
+			spec.iops = v
+		}
+		if v, ok, _ := c.integer(p + "Ebs.Throughput"); ok {
+			spec.through = v
+		}
+		if isRoot {
+			root = spec
+		} else {
+			extra = append(extra, spec)
+		}
+	}
+	return root, extra, nil
+}
+
+// snapshotSize is the size of snapshot id in rg, 0 when there is no such snapshot. The
+// simulator's only snapshots are its images' roots.
+func snapshotSize(rg *region, id string) int {
+	for _, im := range rg.images {
+		if im.snapshotID == id {
+			return im.rootSizeGiB
+		}
+	}
+	return 0
 }
 
 func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) {
@@ -345,55 +433,9 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 	}
 
 	// Block devices: the root device gets the image's root volume unless overridden.
-	root := volSpec{device: img.rootDevice, volType: "gp3", size: img.rootSizeGiB, dot: true}
-	var extra []volSpec
-	for _, n := range c.indices("BlockDeviceMapping") {
-		p := "BlockDeviceMapping." + strconv.Itoa(n) + "."
-		dev := c.get(p + "DeviceName")
-		if dev == "" {
-			return nil, missing("BlockDeviceMapping.DeviceName")
-		}
-		if c.has(p+"NoDevice") || c.get(p+"VirtualName") != "" {
-			continue
-		}
-		spec := volSpec{device: dev, volType: "gp3", dot: true}
-		if dev == img.rootDevice {
-			spec = root
-		}
-		if v := c.get(p + "Ebs.VolumeType"); v != "" {
-			if !validVolumeTypes[v] {
-				return nil, badParam("Value (%s) for parameter volumeType is invalid. Valid volume types are gp2, gp3, io1, io2, st1, sc1, standard.", v)
-			}
-			spec.volType = v
-		}
-		if v, ok, err := c.integer(p + "Ebs.VolumeSize"); err != nil {
-			return nil, err
-		} else if ok {
-			if v < 1 || v > 16384 {
-				return nil, badParam("Volume size %d is out of range (1-16384 GiB).", v)
-			}
-			if dev == img.rootDevice && v < img.rootSizeGiB {
-				return nil, badParam("Volume of size %dGB is smaller than snapshot '%s', expect size >= %dGB", v, img.snapshotID, img.rootSizeGiB)
-			}
-			spec.size = v
-		}
-		if spec.size == 0 {
-			return nil, missing("size or snapshotId")
-		}
-		if v := c.get(p + "Ebs.DeleteOnTermination"); v != "" {
-			spec.dot = strings.EqualFold(v, "true")
-		}
-		if v, ok, _ := c.integer(p + "Ebs.Iops"); ok {
-			spec.iops = v
-		}
-		if v, ok, _ := c.integer(p + "Ebs.Throughput"); ok {
-			spec.through = v
-		}
-		if dev == img.rootDevice {
-			root = spec
-		} else {
-			extra = append(extra, spec)
-		}
+	root, extra, aerr := blockDevices(rg, img, c)
+	if aerr != nil {
+		return nil, aerr
 	}
 
 	instTags, volTags := map[string]string{}, map[string]string{}
@@ -446,12 +488,9 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 		in.publicIP = s.newPublicIP()
 		for _, spec := range append([]volSpec{root}, extra...) {
 			v := &volume{
-				id: s.newID("vol"), seq: s.counter, az: az, volType: spec.volType, device: spec.device,
+				id: s.newID("vol"), seq: s.counter, az: az, volType: spec.volType, device: spec.device, snapshotID: spec.snapshot,
 				sizeGiB: spec.size, iops: spec.iops, throughput: spec.through,
 				deleteOnTermination: spec.dot, created: now, inst: in, tags: copyTags(volTags),
-			}
-			if spec.device == img.rootDevice {
-				v.snapshotID = img.snapshotID
 			}
 			defaultVolumePerf(v)
 			in.volumes = append(in.volumes, v)

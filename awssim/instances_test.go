@@ -412,7 +412,7 @@ func TestRunInstancesErrors(t *testing.T) {
 		{"spot max price too low", runInput(spot("0.00001")), "SpotMaxPriceTooLow", 400},
 		{"root smaller than image", runInput(func(in *ec2.RunInstancesInput) {
 			in.BlockDeviceMappings = []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sda1"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(4)}}}
-		}), "InvalidParameterValue", 400},
+		}), "InvalidBlockDeviceMapping", 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,7 +67,7 @@ type Client struct {
 	mu       sync.Mutex
 	ec2      map[string]*ec2.Client
 	limiters map[string]*fairLimiter
-	roots    map[string]string // region/image -> root device name
+	roots    *rootCache // region/image -> the image's root volume
 }
 
 // New loads credentials and configuration the way every AWS tool does and returns a
@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) 
 		now:      cfg.Now,
 		ec2:      map[string]*ec2.Client{},
 		limiters: map[string]*fairLimiter{},
-		roots:    map[string]string{},
+		roots:    newRootCache(maxCachedRoots),
 	}, nil
 }
 

@@ -94,6 +94,12 @@ type Image struct {
 	// RootDeviceName is where the root volume attaches (/dev/sda1, /dev/xvda); a volume
 	// size override must name it or EC2 adds a second volume instead.
 	RootDeviceName string `json:"root_device_name,omitempty"`
+	RootDeviceType string `json:"root_device_type,omitempty"` // ebs or instance-store
+	// RootSnapshotID and RootSizeGB describe the image's own mapping of its root device
+	// (empty and 0 when it has none): an override of the root volume must carry the
+	// snapshot or a size, and a size no smaller than the snapshot's.
+	RootSnapshotID string `json:"root_snapshot_id,omitempty"`
+	RootSizeGB     int    `json:"root_size_gb,omitempty"`
 	Architecture   string `json:"architecture,omitempty"` // x86_64 or arm64
 }
 
@@ -114,4 +120,9 @@ type Volume struct {
 	SizeGB     int       `json:"size_gb"`
 	State      string    `json:"state"`
 	CreatedAt  time.Time `json:"created_at"`
+	SnapshotID string    `json:"snapshot_id,omitempty"` // what it was made from
+	// Device and DeleteOnTermination describe the attachment; empty and false when
+	// detached.
+	Device              string `json:"device,omitempty"`
+	DeleteOnTermination bool   `json:"delete_on_termination,omitempty"`
 }

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -69,14 +70,29 @@ func fromSDKStateChanges(in []types.InstanceStateChange) []StateChange {
 
 // fromSDKImage converts an AMI. EC2 reports CreationDate as an ISO 8601 string.
 func fromSDKImage(region string, im types.Image) Image {
-	return Image{
+	img := Image{
 		ID:             aws.ToString(im.ImageId),
 		Name:           aws.ToString(im.Name),
 		Region:         region,
 		CreatedAt:      parseAWSTime(aws.ToString(im.CreationDate)),
 		RootDeviceName: aws.ToString(im.RootDeviceName),
+		RootDeviceType: string(im.RootDeviceType),
 		Architecture:   string(im.Architecture),
 	}
+	for _, m := range im.BlockDeviceMappings {
+		if m.Ebs != nil && img.RootDeviceName != "" && sameDevice(aws.ToString(m.DeviceName), img.RootDeviceName) {
+			img.RootSnapshotID = aws.ToString(m.Ebs.SnapshotId)
+			img.RootSizeGB = int(aws.ToInt32(m.Ebs.VolumeSize))
+			break
+		}
+	}
+	return img
+}
+
+// sameDevice reports whether two device names are the same device; EC2 writes them
+// with or without the /dev/ prefix ("sda1", "/dev/sda1").
+func sameDevice(a, b string) bool {
+	return strings.TrimPrefix(a, "/dev/") == strings.TrimPrefix(b, "/dev/")
 }
 
 // fromSDKSpotPrice converts one spot price point; an unparsable price becomes 0 and ok
@@ -94,16 +110,19 @@ func fromSDKSpotPrice(sp types.SpotPrice) (SpotPrice, bool) {
 // fromSDKVolume converts an EBS volume.
 func fromSDKVolume(region string, v types.Volume) Volume {
 	vol := Volume{
-		ID:        aws.ToString(v.VolumeId),
-		Region:    region,
-		Type:      string(v.VolumeType),
-		SizeGB:    int(aws.ToInt32(v.Size)),
-		State:     string(v.State),
-		CreatedAt: aws.ToTime(v.CreateTime).UTC(),
+		ID:         aws.ToString(v.VolumeId),
+		Region:     region,
+		Type:       string(v.VolumeType),
+		SizeGB:     int(aws.ToInt32(v.Size)),
+		State:      string(v.State),
+		CreatedAt:  aws.ToTime(v.CreateTime).UTC(),
+		SnapshotID: aws.ToString(v.SnapshotId),
 	}
 	for _, a := range v.Attachments {
 		if id := aws.ToString(a.InstanceId); id != "" {
 			vol.InstanceID = id
+			vol.Device = aws.ToString(a.Device)
+			vol.DeleteOnTermination = aws.ToBool(a.DeleteOnTermination)
 			break
 		}
 	}

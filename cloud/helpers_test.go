@@ -3,8 +3,10 @@ package cloud_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,9 +83,23 @@ type transport struct {
 	mu       sync.Mutex
 	statuses []int
 	keyIDs   map[string]int
+	actions  map[string]int // query API Action -> requests sent
 }
 
 func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Method == http.MethodPost {
+		body, err := io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+			tr.mu.Lock()
+			tr.actions[form.Get("Action")]++
+			tr.mu.Unlock()
+		}
+	}
 	auth := r.Header.Get("Authorization")
 	if i := strings.Index(auth, "Credential="); i >= 0 {
 		id, _, _ := strings.Cut(auth[i+len("Credential="):], "/")
@@ -115,6 +131,13 @@ func (tr *transport) count(match func(int) bool) int {
 		}
 	}
 	return n
+}
+
+// sent returns how many requests for the query API action went over the wire.
+func (tr *transport) sent(action string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.actions[action]
 }
 
 // seenKeyIDs returns the access key ids that signed requests.
@@ -155,7 +178,7 @@ func setupEnv(t testing.TB, mod ...func(*cloud.Config)) *fixture {
 	t.Helper()
 	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
 	f := &fixture{sim: sim, url: url, log: &syncBuffer{}, ctx: context.Background()}
-	f.tr = &transport{sim: sim, keyIDs: map[string]int{}}
+	f.tr = &transport{sim: sim, keyIDs: map[string]int{}, actions: map[string]int{}}
 	cfg := cloud.Config{
 		Regions:     []string{west},
 		EndpointURL: url,

@@ -20,7 +20,6 @@ import (
 const (
 	maxFilterValues = 200  // values per filter
 	maxPageSize     = 1000 // DescribeInstances MaxResults
-	defaultRootDev  = "/dev/xvda"
 	defaultVolType  = "gp3"
 )
 
@@ -38,14 +37,12 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 		in.ClientToken = newClientToken()
 	}
 	input := runInput(in)
-	if in.VolumeSizeGB > 0 || in.VolumeType != "" {
-		dev, err := c.rootDevice(ctx, cl, in.Region, in.ImageID)
-		if err != nil {
-			// Nothing was launched: a definite failure the caller may simply repeat.
-			return nil, fmt.Errorf("run instances in %s: root device of %s: %w", in.Region, in.ImageID, err)
-		}
-		input.BlockDeviceMappings = []types.BlockDeviceMapping{{DeviceName: aws.String(dev), Ebs: rootEBS(in)}}
+	bdm, err := c.rootBlockDevices(ctx, cl, in)
+	if err != nil {
+		// Nothing was launched: a definite failure the caller may simply repeat.
+		return nil, fmt.Errorf("run instances in %s: root device of %s: %w", in.Region, in.ImageID, err)
 	}
+	input.BlockDeviceMappings = bdm
 	if err := c.runLimiter(in.Region).Wait(ctx, in.Owner); err != nil {
 		return nil, fmt.Errorf("run instances in %s: waiting for the rate limiter: %w", in.Region, err)
 	}
@@ -71,7 +68,7 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 }
 
 // runInput builds the RunInstances request, except the block device mapping, which
-// needs the image's root device name.
+// needs the image's root volume (rootBlockDevices).
 func runInput(in RunInput) *ec2.RunInstancesInput {
 	count := int32(max(in.Count, 1))
 	input := &ec2.RunInstancesInput{
@@ -125,52 +122,6 @@ func runInput(in RunInput) *ec2.RunInstancesInput {
 		}
 	}
 	return input
-}
-
-// rootEBS is the root volume override for in.
-func rootEBS(in RunInput) *types.EbsBlockDevice {
-	vt := in.VolumeType
-	if vt == "" {
-		vt = defaultVolType
-	}
-	ebs := &types.EbsBlockDevice{
-		VolumeType:          types.VolumeType(vt),
-		DeleteOnTermination: aws.Bool(true),
-	}
-	if in.VolumeSizeGB > 0 {
-		ebs.VolumeSize = aws.Int32(int32(in.VolumeSizeGB))
-	}
-	return ebs
-}
-
-// rootDevice returns the image's root device name, so a size override resizes the root
-// volume instead of adding a second one (Ubuntu images use /dev/sda1, Amazon Linux
-// /dev/xvda). Guessing on a failed lookup would silently attach an extra volume, so a
-// failure is returned; an image that names no root device gets /dev/xvda. Cached per
-// region and image (an AMI id never changes its root device).
-func (c *Client) rootDevice(ctx context.Context, cl *ec2.Client, region, image string) (string, error) {
-	key := region + "/" + image
-	c.mu.Lock()
-	dev, ok := c.roots[key]
-	c.mu.Unlock()
-	if ok {
-		return dev, nil
-	}
-	out, err := cl.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{image}})
-	if err != nil {
-		return "", err
-	}
-	if len(out.Images) == 0 {
-		return "", fmt.Errorf("image %s not found", image)
-	}
-	dev = aws.ToString(out.Images[0].RootDeviceName)
-	if dev == "" {
-		dev = defaultRootDev
-	}
-	c.mu.Lock()
-	c.roots[key] = dev
-	c.mu.Unlock()
-	return dev, nil
 }
 
 // newClientToken returns a random idempotency token (EC2 allows up to 64 ASCII chars).

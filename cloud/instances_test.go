@@ -403,3 +403,77 @@ func TestRunInstancesRootVolume(t *testing.T) {
 		t.Errorf("RunInstances with an unknown image and a volume override = %v, want a NotFound error", err)
 	}
 }
+
+// TestRunInstancesCompleteRootMapping launches the way the broker does (a policy volume
+// type, with or without a size) and checks that the root mapping sent is complete:
+// awssim, like EC2, refuses an EBS mapping with neither size nor snapshot id, and a size
+// below the image's snapshot. The root volume must come out on the image's root device,
+// from its snapshot, at max(policy size, image size), with the policy's type and deleted
+// on termination; the image is described once, then cached.
+func TestRunInstancesCompleteRootMapping(t *testing.T) {
+	f := setup(t)
+	debian, err := f.c.DescribeImages(f.ctx, west, nil, []string{"debian-12-*"})
+	if err != nil || len(debian) != 1 {
+		t.Fatalf("DescribeImages(debian) = %+v, %v; want one image", debian, err)
+	}
+	ubuntu, err := f.c.DescribeImages(f.ctx, west, []string{awssim.FixedImageID}, nil)
+	if err != nil || len(ubuntu) != 1 {
+		t.Fatalf("DescribeImages(%s) = %+v, %v; want one image", awssim.FixedImageID, ubuntu, err)
+	}
+	for _, im := range append(debian, ubuntu...) {
+		if im.RootDeviceName == "" || im.RootDeviceType != "ebs" || im.RootSnapshotID == "" || im.RootSizeGB == 0 {
+			t.Fatalf("image %+v: want an EBS root with a device, a snapshot and a size", im)
+		}
+	}
+	deb, ubu := debian[0], ubuntu[0]
+	if deb.RootSizeGB != awssim.DebianRootSizeGiB {
+		t.Fatalf("debian root %d GB, want %d", deb.RootSizeGB, awssim.DebianRootSizeGiB)
+	}
+	before := f.tr.sent("DescribeImages")
+	tests := []struct {
+		name     string
+		image    cloud.Image
+		size     int
+		volType  string
+		wantSize int
+		wantType string
+	}{
+		{"type only (the default policy)", ubu, 0, "gp3", ubu.RootSizeGB, "gp3"},
+		{"type only, again: cached", ubu, 0, "gp3", ubu.RootSizeGB, "gp3"},
+		{"policy larger than the image", ubu, 25, "gp2", 25, "gp2"},
+		{"policy smaller than the image", deb, deb.RootSizeGB - 4, "gp3", deb.RootSizeGB, "gp3"},
+		{"size only: gp3 by default", deb, deb.RootSizeGB + 1, "", deb.RootSizeGB + 1, "gp3"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			insts := f.run(t, cloud.RunInput{ClientToken: fmt.Sprintf("tok-complete-%d", i), ImageID: tt.image.ID,
+				VolumeSizeGB: tt.size, VolumeType: tt.volType})
+			vols, err := f.c.DescribeVolumes(f.ctx, west, ids(insts))
+			if err != nil {
+				t.Fatalf("DescribeVolumes: %v", err)
+			}
+			if len(vols) != 1 {
+				t.Fatalf("%d volumes (%+v), want exactly the root", len(vols), vols)
+			}
+			v := vols[0]
+			checks := []struct {
+				name      string
+				got, want any
+			}{
+				{"size", v.SizeGB, tt.wantSize},
+				{"type", v.Type, tt.wantType},
+				{"delete on termination", v.DeleteOnTermination, true},
+				{"device", v.Device, tt.image.RootDeviceName},
+				{"snapshot", v.SnapshotID, tt.image.RootSnapshotID},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("root volume %s = %v, want %v", c.name, c.got, c.want)
+				}
+			}
+		})
+	}
+	if got, want := f.tr.sent("DescribeImages")-before, 2; got != want {
+		t.Errorf("%d DescribeImages calls for %d launches of 2 images, want %d (one per image)", got, len(tests), want)
+	}
+}

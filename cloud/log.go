@@ -16,4 +16,7 @@ const (
 	logKeyError       = "error"
 	logKeyElapsed     = "elapsed"
 	logKeyKeyName     = "key_name"
+	logKeyImage       = "image"
+	logKeyDevice      = "device"
+	logKeyEBS         = "ebs"
 )
