@@ -14,17 +14,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fsafe"
 )
 
 // listenSocket opens the daemon's pathname socket. It creates the directory (0755) if
-// missing and refuses a directory it cannot trust (db.CheckPrivateDir: a link, someone
+// missing and refuses a directory it cannot trust (fsafe.CheckPrivateDir: a link, someone
 // else's, or writable by group or others), refuses to start if a live daemon answers on
 // path, removes a stale socket only if the file there IS a socket (never a regular file
 // someone pointed the config at), and sets the socket's mode without following a link.
 func listenSocket(path string, mode os.FileMode, euid int) (*net.UnixListener, error) {
 	dir := filepath.Dir(path)
-	if err := db.PrepareDir(dir, 0o755, euid); err != nil {
+	if err := fsafe.PrepareDir(dir, 0o755, euid); err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	fi, err := os.Lstat(path)

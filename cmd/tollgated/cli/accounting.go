@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fsafe"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -21,7 +22,7 @@ import (
 func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, cl accounting.Cloud) (*accounting.Service, *db.DB, error) {
 	// The same checks as the daemon's before it opens the file: a directory another user
 	// can write, or a symbolic link in place of the database, is refused.
-	if err := db.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, os.Geteuid()); err != nil {
+	if err := fsafe.PrepareDir(filepath.Dir(cfg.Broker.Database), 0o750, os.Geteuid()); err != nil {
 		return nil, nil, fmt.Errorf("database directory: %w", err)
 	}
 	if err := db.CheckDBFiles(cfg.Broker.Database); err != nil {
