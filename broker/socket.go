@@ -125,8 +125,8 @@ func (l peerListener) Accept() (net.Conn, error) {
 		if l.mapUID != nil {
 			uid = uint32(l.mapUID(int(uid)))
 		}
-		if !l.limits.acquire(uid) {
-			l.log.Warn("connection refused: over the connection cap", logUID, uid)
+		if kind, ok := l.limits.tryAcquire(uid); !ok {
+			l.limits.refusals.refuse(l.log, kind, uid)
 			c.Close()
 			continue
 		}
