@@ -29,25 +29,38 @@ const (
 type connLimiter struct {
 	perUID, total int
 
+	// refusals aggregates the log lines of refused connections: any local user can
+	// open connections in a loop.
+	refusals *logThrottle
+
 	mu    sync.Mutex
 	open  int
 	byUID map[uint32]int
 }
 
 func newConnLimiter(perUID, total int) *connLimiter {
-	return &connLimiter{perUID: perUID, total: total, byUID: map[uint32]int{}}
+	return &connLimiter{perUID: perUID, total: total, byUID: map[uint32]int{}, refusals: newLogThrottle(time.Now)}
 }
 
 // acquire counts a new connection of uid, or reports false if it is over a cap.
 func (l *connLimiter) acquire(uid uint32) bool {
+	_, ok := l.tryAcquire(uid)
+	return ok
+}
+
+// tryAcquire is acquire that also says which cap refused the connection.
+func (l *connLimiter) tryAcquire(uid uint32) (refusalKind, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open >= l.total || (uid != 0 && l.byUID[uid] >= l.perUID) {
-		return false
+	if l.open >= l.total {
+		return refusedGlobal, false
+	}
+	if uid != 0 && l.byUID[uid] >= l.perUID {
+		return refusedPerUID, false
 	}
 	l.open++
 	l.byUID[uid]++
-	return true
+	return refusalKind{}, true
 }
 
 // release uncounts a connection acquire admitted.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -22,16 +23,22 @@ type userLimiter struct {
 	limit rate.Limit
 	burst int
 
+	// refusals aggregates the log lines of refused requests (one line per uid per
+	// interval, then a count).
+	refusals *logThrottle
+
 	mu      sync.Mutex
 	buckets map[int]*rate.Limiter
 }
 
 func newUserLimiter(now func() time.Time, perSecond float64, burst int) *userLimiter {
-	return &userLimiter{now: now, limit: rate.Limit(perSecond), burst: burst, buckets: map[int]*rate.Limiter{}}
+	return &userLimiter{now: now, limit: rate.Limit(perSecond), burst: burst, buckets: map[int]*rate.Limiter{},
+		refusals: newLogThrottle(now)}
 }
 
-// allow takes one token from uid's bucket, or returns the refusal to send.
-func (l *userLimiter) allow(uid int) *tollgate.Error {
+// allow takes one token from uid's bucket, or returns the refusal to send; a refusal is
+// logged to log through the throttle.
+func (l *userLimiter) allow(log *slog.Logger, uid int) *tollgate.Error {
 	l.mu.Lock()
 	b, ok := l.buckets[uid]
 	if !ok {
@@ -42,6 +49,7 @@ func (l *userLimiter) allow(uid int) *tollgate.Error {
 	if b.AllowN(l.now(), 1) {
 		return nil
 	}
+	l.refusals.refuse(log, refusedRate, uint32(uid))
 	return &tollgate.Error{Code: tollgate.CodeUnavailable,
 		Message: fmt.Sprintf("too many requests: at most %g changes per second (bursts of %d) per user", float64(l.limit), l.burst),
 		Hint:    "wait a few seconds and retry; loop over ids in one request (stop ID…) rather than one request each"}

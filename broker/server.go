@@ -122,7 +122,7 @@ func (d *Daemon) wrap(acc access, fn handlerFunc) http.Handler {
 		// Mutations are rate limited before anything else, so a loop of refused
 		// requests is limited too.
 		if r.Method != http.MethodGet && !c.Admin {
-			if e := d.limiter.allow(c.UID); e != nil {
+			if e := d.limiter.allow(d.log, c.UID); e != nil {
 				err = e
 			}
 		}

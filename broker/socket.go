@@ -14,17 +14,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fsafe"
 )
 
 // listenSocket opens the daemon's pathname socket. It creates the directory (0755) if
-// missing and refuses a directory it cannot trust (db.CheckPrivateDir: a link, someone
+// missing and refuses a directory it cannot trust (fsafe.CheckPrivateDir: a link, someone
 // else's, or writable by group or others), refuses to start if a live daemon answers on
 // path, removes a stale socket only if the file there IS a socket (never a regular file
 // someone pointed the config at), and sets the socket's mode without following a link.
 func listenSocket(path string, mode os.FileMode, euid int) (*net.UnixListener, error) {
 	dir := filepath.Dir(path)
-	if err := db.PrepareDir(dir, 0o755, euid); err != nil {
+	if err := fsafe.PrepareDir(dir, 0o755, euid); err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	fi, err := os.Lstat(path)
@@ -125,8 +125,8 @@ func (l peerListener) Accept() (net.Conn, error) {
 		if l.mapUID != nil {
 			uid = uint32(l.mapUID(int(uid)))
 		}
-		if !l.limits.acquire(uid) {
-			l.log.Warn("connection refused: over the connection cap", logUID, uid)
+		if kind, ok := l.limits.tryAcquire(uid); !ok {
+			l.limits.refusals.refuse(l.log, kind, uid)
 			c.Close()
 			continue
 		}

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tollgate/tollgate/broker/api"
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/roster"
 )
 
 func TestUsersAdmin(t *testing.T) {
@@ -30,7 +30,7 @@ func TestUsersAdmin(t *testing.T) {
 		}
 	})
 	t.Run("import reports every bad entry", func(t *testing.T) {
-		_, err := h.c.ImportUsers(h.ctx, []config.RosterEntry{
+		_, err := h.c.ImportUsers(h.ctx, []roster.Entry{
 			{Line: 1, User: "alice", Group: "s1"}, {Line: 2, User: "ghost"}, {Line: 3, User: "alice"}, {Line: 4, User: "bob"},
 		})
 		e := wantCode(t, err, api.CodeInvalidRequest)
@@ -44,11 +44,11 @@ func TestUsersAdmin(t *testing.T) {
 		}
 	})
 	t.Run("import", func(t *testing.T) {
-		got, err := h.c.ImportUsers(h.ctx, []config.RosterEntry{{Line: 1, User: "alice", Group: "s1"}, {Line: 2, User: "bob"}})
+		got, err := h.c.ImportUsers(h.ctx, []roster.Entry{{Line: 1, User: "alice", Group: "s1"}, {Line: 2, User: "bob"}})
 		if err != nil || len(got) != 2 || got[0].Source != db.SourceRoster || got[0].Group != "s1" || got[0].UID != 2001 {
 			t.Fatalf("got %+v, %v; want alice (s1) and bob from the roster", got, err)
 		}
-		_, err = h.c.ImportUsers(h.ctx, []config.RosterEntry{{Line: 1, User: "alice"}})
+		_, err = h.c.ImportUsers(h.ctx, []roster.Entry{{Line: 1, User: "alice"}})
 		wantCode(t, err, api.CodeConflict)
 	})
 	t.Run("set override", func(t *testing.T) {

@@ -11,10 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -28,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/fleet"
+	"github.com/tollgate/tollgate/fsafe"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
 )
@@ -183,14 +181,14 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 // OpenDB prepares the database's directory (owned by the daemon, closed to others),
 // checks the files and opens the database.
 func OpenDB(ctx context.Context, path string) (*db.DB, error) {
-	if err := db.PrepareDir(filepath.Dir(path), 0o750, os.Geteuid()); err != nil {
+	if err := fsafe.PrepareDir(filepath.Dir(path), 0o750, os.Geteuid()); err != nil {
 		return nil, fmt.Errorf("database directory: %w", err)
 	}
 	if err := db.CheckDBFiles(path); err != nil {
 		return nil, err
 	}
-	if err := writable(filepath.Dir(path)); err != nil {
-		return nil, err
+	if err := fsafe.Writable(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("database directory: %w", err)
 	}
 	return db.Open(ctx, path)
 }
@@ -220,19 +218,6 @@ func (d *Daemon) Close() error {
 func checkRoot(euid int, allow bool) error {
 	if euid == 0 && !allow {
 		return errors.New("tollgated refuses to run as root: run it as its own system user (systemd User=tollgate), or pass --allow-root")
-	}
-	return nil
-}
-
-// writable refuses a database directory this process cannot write (SQLite needs it for
-// its journal), naming the directory and the user, before SQLite fails less clearly.
-func writable(dir string) error {
-	if err := syscall.Access(dir, 0x2 /* W_OK */); err != nil {
-		who := fmt.Sprintf("uid %d", os.Geteuid())
-		if u, uerr := user.LookupId(strconv.Itoa(os.Geteuid())); uerr == nil {
-			who = fmt.Sprintf("user %s (%s)", u.Username, who)
-		}
-		return fmt.Errorf("database directory %s is not writable by %s: %v (make it that user's, mode 0750, on a writable local file system)", dir, who, err)
 	}
 	return nil
 }

@@ -3,16 +3,14 @@ package db
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/fsafe"
 )
 
 // constraintMessages names, for each constraint a user's request can run into, the
@@ -92,20 +90,11 @@ func storageProblem(path string, code int) string {
 	case sqlite3.SQLITE_FULL:
 		return fmt.Sprintf("the disk holding %s is full", dir)
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
-		return fmt.Sprintf("%s or its directory %s is not writable by %s (or the file system is read-only)", path, dir, whoAmI())
+		return fmt.Sprintf("%s or its directory %s is not writable by %s (or the file system is read-only)", path, dir, fsafe.Whoami())
 	case sqlite3.SQLITE_IOERR:
 		return fmt.Sprintf("an I/O error writing %s (is the disk full or failing?)", dir)
 	}
 	return ""
-}
-
-// whoAmI names the process's effective user, for messages about permissions.
-func whoAmI() string {
-	uid := os.Geteuid()
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return fmt.Sprintf("user %s (uid %d)", u.Username, uid)
-	}
-	return fmt.Sprintf("uid %d", uid)
 }
 
 // openError is err from opening or migrating the database at path, saying what is wrong

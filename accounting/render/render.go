@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/fsafe"
 )
 
 // tollgate.Report output formats.
@@ -119,22 +120,32 @@ func renderCSV(w io.Writer, r tollgate.Report) error {
 	return cw.Error()
 }
 
-// WriteFile writes r to the file at path (created 0644, truncated), or to stdout when
-// path is "": what both `tollgate admin report` and `tollgated report` do with --output.
-func WriteFile(stdout io.Writer, path string, r tollgate.Report, format string) error {
+// WriteFile writes r to stdout when path is "", or else to a new file at path
+// (fsafe.WriteFile: created with mode, 0600 when mode is 0, and renamed into place;
+// a symbolic link, anything but a regular file, or a file owned by another user at path
+// is refused, never followed or written into): what both `tollgate admin report` and
+// `tollgated report` do with --output.
+func WriteFile(stdout io.Writer, path string, r tollgate.Report, format string, mode os.FileMode) error {
 	if path == "" {
 		return Write(stdout, r, format)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+	return fsafe.WriteFile(path, fsafe.WriteOptions{Mode: mode}, func(w io.Writer) error {
+		if err := Write(w, r, format); err != nil {
+			return fmt.Errorf("render report: %w", err)
+		}
+		return nil
+	})
+}
+
+// ParseMode reads a --mode flag: octal permission bits such as 600 or 0640; "" is 0
+// (the default, 0600).
+func ParseMode(s string) (os.FileMode, error) {
+	if s == "" {
+		return 0, nil
 	}
-	if err := Write(f, r, format); err != nil {
-		f.Close()
-		return fmt.Errorf("render report: %w", err)
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 || v == 0 {
+		return 0, fmt.Errorf("mode %q is not octal permission bits between 1 and 0777 (e.g. 600, 640)", s)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
+	return os.FileMode(v), nil
 }

@@ -4,9 +4,15 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/roster"
 )
+
+// DefaultSocket is where tollgated listens and the CLI connects unless told otherwise
+// (broker.socket in the daemon's configuration, --socket or TOLLGATE_SOCKET for the
+// CLI). It lives here, not in config, so the CLI does not link the configuration
+// decoder; config.DefaultSocket must equal it (tested).
+const DefaultSocket = "/run/tollgate/tollgate.sock"
 
 // The socket API: HTTP/1.1 + JSON over the unix socket. Paths are versioned; a request
 // body is one JSON object whose schema is closed (unknown fields are refused). Every
@@ -193,7 +199,7 @@ type UsersAddRequest struct {
 
 // UsersImportRequest enrols a roster; nothing is imported if any entry is bad.
 type UsersImportRequest struct {
-	Entries []config.RosterEntry `json:"entries"`
+	Entries []roster.Entry `json:"entries"`
 }
 
 // UserSetRequest changes a user's per-user override: Set fields overlay the current

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
-	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/roster"
 )
 
 // Client talks to tollgated over its unix socket. The daemon identifies the caller by the
@@ -208,7 +208,7 @@ func (c *Client) AddUsers(ctx context.Context, req UsersAddRequest) ([]User, err
 }
 
 // ImportUsers enrols a roster, all or nothing (admin).
-func (c *Client) ImportUsers(ctx context.Context, entries []config.RosterEntry) ([]User, error) {
+func (c *Client) ImportUsers(ctx context.Context, entries []roster.Entry) ([]User, error) {
 	var out UserList
 	return out.Users, c.do(ctx, http.MethodPost, PathAdminUsersImport, nil, UsersImportRequest{Entries: entries}, &out)
 }

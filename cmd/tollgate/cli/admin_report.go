@@ -11,11 +11,16 @@ type AdminReportCmd struct {
 	Until  string `help:"Until this date, exclusive (default: now)." placeholder:"DATE"`
 	By     string `default:"user" enum:"user,group,purpose,type,region,day" help:"Group by user|group|purpose|type|region|day."`
 	Format string `default:"table" enum:"table,csv,json,html" help:"table|csv|json|html."`
-	Output string `short:"o" help:"Write to FILE instead of stdout." placeholder:"FILE" type:"path"`
+	Output string `short:"o" help:"Write to FILE instead of stdout: a new file (mode 0600 unless --mode) renamed into place; a symlink, a non-regular file or another user's file there is refused." placeholder:"FILE" type:"path"`
+	Mode   string `help:"Permission bits of the --output file, octal (default 600)." placeholder:"MODE"`
 }
 
 // Run builds the report on the daemon and renders it here.
 func (c *AdminReportCmd) Run(env *Env) error {
+	mode, err := render.ParseMode(c.Mode)
+	if err != nil {
+		return usagef("--mode %s: %v", c.Mode, err)
+	}
 	since, err := parseWhen(c.Since, env.Now())
 	if err != nil {
 		return usagef("--since %s: %v", c.Since, err)
@@ -32,5 +37,5 @@ func (c *AdminReportCmd) Run(env *Env) error {
 	if env.JSON {
 		format = "json"
 	}
-	return render.WriteFile(env.Out, c.Output, rep, format)
+	return render.WriteFile(env.Out, c.Output, rep, format, mode)
 }

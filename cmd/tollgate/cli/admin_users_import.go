@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/roster"
 )
 
 // AdminUsersImportCmd is `tollgate admin users import FILE|-`. The roster is parsed here
-// (config.ParseRoster) so every bad line is reported at once; the daemon imports all
+// (roster.Parse) so every bad line is reported at once; the daemon imports all
 // entries in one transaction or none.
 type AdminUsersImportCmd struct {
 	File string `arg:"" help:"Roster CSV (username[,group] per line), or - for stdin." placeholder:"FILE|-"`
@@ -28,10 +28,10 @@ func (c *AdminUsersImportCmd) Run(env *Env) error {
 		defer f.Close()
 		r, name = f, c.File
 	}
-	entries, err := config.ParseRoster(io.LimitReader(r, 16<<20))
+	entries, err := roster.Parse(io.LimitReader(r, 16<<20))
 	if err != nil {
 		// Every bad line on its own line, then the one-line summary.
-		var re *config.RosterError
+		var re *roster.Error
 		if errors.As(err, &re) {
 			for _, l := range re.Lines {
 				fmt.Fprintf(env.Err, "%s:%d: %q: %s\n", name, l.Line, l.Text, l.Problem)

@@ -17,7 +17,6 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/tollgate/tollgate/broker/api"
-	"github.com/tollgate/tollgate/config"
 )
 
 // Exit statuses.
@@ -111,7 +110,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) (code int) {
 		kong.Description("Launch and manage cloud instances through tollgated, within your quota and budget."),
 		kong.Writers(stdio.Out, stdio.Err),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
-		kong.Vars{"socket": config.DefaultSocket},
+		kong.Vars{"socket": api.DefaultSocket},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	}
 	// Building kong's model of every command costs more than the request itself; when

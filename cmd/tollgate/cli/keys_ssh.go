@@ -14,7 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/sys/unix"
+
+	"github.com/tollgate/tollgate/fsafe"
 )
 
 // KeyFile is the private key `keys ssh` creates and `ssh` logs in with, under $HOME.
@@ -88,11 +89,11 @@ func ensureKey(home string) (pub []byte, created bool, err error) {
 	pubPath := privPath + ".pub"
 	// ~/.ssh must be the caller's own and closed to others before we trust a key in it
 	// or write a private key into it.
-	fd, err := openPrivateDir(filepath.Dir(privPath))
+	d, err := fsafe.OpenPrivateDir(filepath.Dir(privPath))
 	if err != nil {
 		return nil, false, err
 	}
-	unix.Close(fd)
+	d.Close()
 	if _, err := os.Lstat(privPath); err == nil {
 		pub, err := existingPublicKey(privPath, pubPath)
 		return pub, false, err

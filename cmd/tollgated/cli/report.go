@@ -15,11 +15,16 @@ type ReportCmd struct {
 	Until  string `help:"Until this date, exclusive (default: now)." placeholder:"DATE"`
 	By     string `default:"user" enum:"user,group,purpose,type,region,day" help:"Group by user|group|purpose|type|region|day."`
 	Format string `default:"table" enum:"table,csv,json,html" help:"table|csv|json|html."`
-	Output string `short:"o" help:"Write to FILE instead of stdout." placeholder:"FILE" type:"path"`
+	Output string `short:"o" help:"Write to FILE instead of stdout: a new file (mode 0600 unless --mode) renamed into place; a symlink, a non-regular file or another user's file there is refused." placeholder:"FILE" type:"path"`
+	Mode   string `help:"Permission bits of the --output file, octal (default 600)." placeholder:"MODE"`
 }
 
 // Run reports.
 func (c *ReportCmd) Run(env *Env) error {
+	mode, err := render.ParseMode(c.Mode)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--mode %s: %v", c.Mode, err)}
+	}
 	since, err := parseDate(c.Since)
 	if err != nil {
 		return &usageError{fmt.Sprintf("--since %s: %v", c.Since, err)}
@@ -42,7 +47,7 @@ func (c *ReportCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return render.WriteFile(env.Out, c.Output, rep, c.Format)
+	return render.WriteFile(env.Out, c.Output, rep, c.Format, mode)
 }
 
 // parseDate reads YYYY-MM-DD (UTC) or RFC 3339; "" is the zero time (the default bound).

@@ -1,4 +1,7 @@
-package config
+// Package roster parses the roster CSV an admin imports users from ("username[,group]"
+// per line). It is its own package so the user CLI can parse a roster without linking
+// the daemon's configuration (and its TOML decoder).
+package roster
 
 import (
 	"bufio"
@@ -10,28 +13,28 @@ import (
 	"strings"
 )
 
-// RosterEntry is one line of a roster CSV ("username[,group]").
-type RosterEntry struct {
+// Entry is one line of a roster CSV ("username[,group]").
+type Entry struct {
 	Line  int    `json:"line"`
 	User  string `json:"user"`
 	Group string `json:"group"`
 }
 
-// RosterLineError is one bad line of a roster.
-type RosterLineError struct {
+// LineError is one bad line of a roster.
+type LineError struct {
 	Line    int    `json:"line"`
 	Text    string `json:"text"`    // the line as read (shortened if very long)
 	Problem string `json:"problem"` // what is wrong with it
 }
 
-// RosterError reports every bad line of a roster at once, so an admin fixes the file in
+// Error reports every bad line of a roster at once, so an admin fixes the file in
 // one pass.
-type RosterError struct {
-	Lines []RosterLineError `json:"lines"`
+type Error struct {
+	Lines []LineError `json:"lines"`
 }
 
 // Error returns one line per bad roster line: `line 4: "Bob Smith": ...`.
-func (e *RosterError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "roster has %d bad %s", len(e.Lines), plural(len(e.Lines), "line", "lines"))
 	for _, l := range e.Lines {
@@ -54,17 +57,17 @@ var posixName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 // maxRosterText bounds how much of a bad line an error repeats.
 const maxRosterText = 80
 
-// ParseRoster reads a roster CSV: one "username[,group]" per line. Blank lines and lines
+// Parse reads a roster CSV: one "username[,group]" per line. Blank lines and lines
 // starting with # are skipped, as is a first line "username,group" (or "username").
 // Fields may be surrounded by spaces or double quotes. User and group names must be
 // POSIX names ([a-z_][a-z0-9_.-]{0,31}); the group may be empty. Every bad line, and
-// every user listed twice, is reported in one *RosterError, and then no entries are
+// every user listed twice, is reported in one *Error, and then no entries are
 // returned.
-func ParseRoster(r io.Reader) ([]RosterEntry, error) {
+func Parse(r io.Reader) ([]Entry, error) {
 	br := bufio.NewReader(r)
 	var (
-		entries []RosterEntry
-		bad     []RosterLineError
+		entries []Entry
+		bad     []LineError
 		first   = map[string]int{} // user → line first listed
 		header  = true             // a header may still come
 	)
@@ -102,16 +105,16 @@ func ParseRoster(r io.Reader) ([]RosterEntry, error) {
 			}
 		}
 		if problem != "" {
-			bad = append(bad, RosterLineError{Line: n, Text: shorten(text), Problem: problem})
+			bad = append(bad, LineError{Line: n, Text: shorten(text), Problem: problem})
 		} else {
-			entries = append(entries, RosterEntry{Line: n, User: user, Group: group})
+			entries = append(entries, Entry{Line: n, User: user, Group: group})
 		}
 		if err != nil {
 			break
 		}
 	}
 	if len(bad) > 0 {
-		return nil, &RosterError{Lines: bad}
+		return nil, &Error{Lines: bad}
 	}
 	return entries, nil
 }
