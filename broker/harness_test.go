@@ -188,8 +188,9 @@ func (fakePrices) VCPUs(typ string) (int, error) {
 
 // fakeIAM records revocations.
 type fakeIAM struct {
-	mu      sync.Mutex
-	revoked []string
+	mu        sync.Mutex
+	revoked   []string
+	revokeAll iamusers.RevokeResult // what RevokeAll returns
 }
 
 func (f *fakeIAM) Issue(ctx context.Context, user string, rotate bool) (iamusers.Credentials, error) {
@@ -202,8 +203,12 @@ func (f *fakeIAM) Revoke(ctx context.Context, user string) error {
 	f.revoked = append(f.revoked, user)
 	return nil
 }
-func (f *fakeIAM) RevokeAll(ctx context.Context) ([]string, error) { return nil, nil }
-func (f *fakeIAM) Recover(ctx context.Context) error               { return nil }
+func (f *fakeIAM) RevokeAll(ctx context.Context) (iamusers.RevokeResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.revokeAll, nil
+}
+func (f *fakeIAM) Recover(ctx context.Context) error { return nil }
 
 // harness is a real daemon on a real socket and SQLite file, in front of awssim through
 // the real SDK client.
