@@ -136,10 +136,16 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 		return nil, e
 	}
 	var revoked []string
+	var failures []api.IAMRevokeFailure
 	var err error
 	actx := iamusers.WithActor(ctx, c.actor())
 	if req.All {
-		revoked, err = d.iam.RevokeAll(actx)
+		var res iamusers.RevokeResult
+		res, err = d.iam.RevokeAll(actx)
+		revoked = res.Revoked
+		for _, f := range res.Failures {
+			failures = append(failures, api.IAMRevokeFailure{IAMUser: f.IAMUser, User: f.User, Step: f.Step, Error: f.Err.Error()})
+		}
 	} else if err = d.iam.Revoke(actx, req.User); err == nil {
 		revoked = []string{req.User}
 	}
@@ -154,6 +160,11 @@ func (d *Daemon) handleIAMRevoke(ctx context.Context, c *caller, r *http.Request
 	}
 	if revoked == nil {
 		revoked = []string{}
+	}
+	if len(failures) > 0 {
+		d.audit(ctx, nil, c, audit.IAMRevoke, target, audit.Failed, fmt.Sprintf("%d not revoked", len(failures)),
+			map[string]any{"revoked": revoked, "failures": failures})
+		return api.IAMRevokeResponse{Revoked: revoked, Failures: failures}, nil
 	}
 	d.audit(ctx, nil, c, audit.IAMRevoke, target, audit.Allowed, "", map[string]any{"revoked": revoked})
 	return api.IAMRevokeResponse{Revoked: revoked}, nil

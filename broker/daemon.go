@@ -81,7 +81,7 @@ type IAM interface {
 	Issue(ctx context.Context, user string, rotate bool) (iamusers.Credentials, error)
 	List(ctx context.Context) ([]iamusers.Identity, error)
 	Revoke(ctx context.Context, user string) error
-	RevokeAll(ctx context.Context) ([]string, error)
+	RevokeAll(ctx context.Context) (iamusers.RevokeResult, error)
 }
 
 // Hooks are test-only; nil in production.

@@ -193,8 +193,9 @@ func (fakePrices) VCPUs(typ string) (int, error) {
 
 // fakeIAM records revocations.
 type fakeIAM struct {
-	mu      sync.Mutex
-	revoked []string
+	mu        sync.Mutex
+	revoked   []string
+	revokeAll iamusers.RevokeResult // what RevokeAll returns
 }
 
 func (f *fakeIAM) Issue(ctx context.Context, user string, rotate bool) (iamusers.Credentials, error) {
@@ -207,7 +208,11 @@ func (f *fakeIAM) Revoke(ctx context.Context, user string) error {
 	f.revoked = append(f.revoked, user)
 	return nil
 }
-func (f *fakeIAM) RevokeAll(ctx context.Context) ([]string, error) { return nil, nil }
+func (f *fakeIAM) RevokeAll(ctx context.Context) (iamusers.RevokeResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.revokeAll, nil
+}
 
 // harness is a real daemon on a real socket and SQLite file, in front of awssim through
 // the real SDK client.

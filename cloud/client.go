@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) 
 }
 
 // newRetryer is the SDK's standard retryer (exponential backoff with jitter on throttling,
-// 5xx and connection errors) without its retry quota: the default 500-token bucket runs
+// 5xx and connection errors, but never on a not-implemented action) without its retry quota: the default 500-token bucket runs
 // dry in a long throttling burst and then fails calls that a pause would have saved.
 func newRetryer(cfg Config) aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -161,7 +161,19 @@ func newRetryer(cfg Config) aws.Retryer {
 		o.MaxBackoff = cfg.MaxBackoff
 		o.Backoff = retry.NewExponentialJitterBackoff(cfg.MaxBackoff)
 		o.RateLimiter = ratelimit.None
+		// First: an endpoint that does not implement the action answers the same
+		// however often it is asked, even when it says so with a 5xx.
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(notImplementedNoRetry)}, o.Retryables...)
 	})
+}
+
+// notImplementedNoRetry vetoes retrying a not-implemented action and leaves every other
+// error to the standard classification.
+func notImplementedNoRetry(err error) aws.Ternary {
+	if IsNotImplemented(err) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }
 
 // sdkLogger routes the SDK's own messages (retries, warnings) into slog at debug level.

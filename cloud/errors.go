@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -36,6 +37,30 @@ var transientCodes = map[string]bool{
 	"RequestExpired":          true, // clock skew or a slow send; re-signing fixes it
 }
 
+// notImplementedCodes are the codes an endpoint answers for an action it does not
+// implement (IAM, EC2 and compatible services differ): repeating the call cannot help.
+var notImplementedCodes = map[string]bool{
+	"NotImplemented":            true,
+	"InvalidAction":             true,
+	"UnknownOperation":          true,
+	"UnknownOperationException": true,
+	"UnsupportedOperation":      true,
+}
+
+// IsNotImplemented reports whether the endpoint said it does not implement the action
+// (an error code such as NotImplemented, InvalidAction or UnknownOperation, or HTTP 501):
+// a simulator or an AWS-compatible service that lacks it, never a transient failure.
+func IsNotImplemented(err error) bool {
+	if err == nil {
+		return false
+	}
+	if notImplementedCodes[Code(err)] {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotImplemented
+}
+
 // Code returns the AWS API error code in err's chain ("InvalidInstanceID.NotFound"), or
 // "" when err carries none (network failure, cancellation, our own validation).
 func Code(err error) string {
@@ -61,9 +86,13 @@ func IsThrottle(err error) bool {
 
 // IsRetryable reports whether repeating the same call (with the same ClientToken for
 // RunInstances) may succeed: throttling, 5xx and transient server errors, and network
-// failures. Context cancellation is never retryable.
+// failures. Context cancellation and a not-implemented action (even answered with a 5xx)
+// are never retryable.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if IsNotImplemented(err) {
 		return false
 	}
 	code := Code(err)

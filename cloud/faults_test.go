@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/cloud"
 )
@@ -125,5 +129,54 @@ func TestErrorClassification(t *testing.T) {
 				t.Errorf("IsRetryable(%v) = %v, want %v", err, got, tt.retryable)
 			}
 		})
+	}
+}
+
+// TestNotImplementedNeverRetryable: an endpoint that does not implement an action says
+// so in several ways, some with a 5xx; none of them is worth repeating.
+func TestNotImplementedNeverRetryable(t *testing.T) {
+	respErr := func(status int, code string) error {
+		var apiErr error
+		if code != "" {
+			apiErr = &smithy.GenericAPIError{Code: code, Message: "injected"}
+		} else {
+			apiErr = errors.New("no body")
+		}
+		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: apiErr}
+	}
+	tests := []struct {
+		name                      string
+		err                       error
+		notImplemented, retryable bool
+	}{
+		{"501 without a code", respErr(501, ""), true, false},
+		{"501 NotImplemented", respErr(501, "NotImplemented"), true, false},
+		{"500 NotImplemented", respErr(500, "NotImplemented"), true, false},
+		{"400 InvalidAction", respErr(400, "InvalidAction"), true, false},
+		{"400 UnknownOperationException", respErr(400, "UnknownOperationException"), true, false},
+		{"500 InternalError", respErr(500, "InternalError"), false, true},
+		{"503 without a code", respErr(503, ""), false, true},
+		{"403 AccessDenied", respErr(403, "AccessDenied"), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cloud.IsNotImplemented(tt.err); got != tt.notImplemented {
+				t.Errorf("IsNotImplemented = %v, want %v", got, tt.notImplemented)
+			}
+			if got := cloud.IsRetryable(tt.err); got != tt.retryable {
+				t.Errorf("IsRetryable = %v, want %v", got, tt.retryable)
+			}
+		})
+	}
+	// Through the SDK: an action awssim does not simulate is asked once.
+	f := setup(t)
+	raw := ec2.NewFromConfig(f.c.AWSConfig(), func(o *ec2.Options) { o.Region = west })
+	before := f.tr.sent("DescribeHosts")
+	_, err := raw.DescribeHosts(f.ctx, &ec2.DescribeHostsInput{})
+	if !cloud.IsNotImplemented(err) {
+		t.Errorf("DescribeHosts against awssim = %v, want a not-implemented error", err)
+	}
+	if got := f.tr.sent("DescribeHosts") - before; got != 1 {
+		t.Errorf("DescribeHosts sent %d times, want once", got)
 	}
 }

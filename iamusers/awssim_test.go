@@ -72,8 +72,8 @@ func TestThroughAWSSim(t *testing.T) {
 	if err != nil || who.ARN != u.ARN {
 		t.Errorf("STS through awssim: %+v, %v; want %s", who, err, u.ARN)
 	}
-	if revoked, err := svc.RevokeAll(ctx); err != nil || len(revoked) != 1 {
-		t.Errorf("RevokeAll = %v, %v; want [tollgate-lee]", revoked, err)
+	if res, err := svc.RevokeAll(ctx); err != nil || len(res.Revoked) != 1 || len(res.Failures) != 0 {
+		t.Errorf("RevokeAll = %+v, %v; want [tollgate-lee] and no failures", res, err)
 	}
 	if left := iam.Users("/tollgate/"); len(left) != 0 {
 		t.Errorf("users left: %v", left)

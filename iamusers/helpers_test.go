@@ -176,6 +176,31 @@ type faults struct {
 	seen      map[string]bool // Actions the daemon sent
 	countdown int             // requests of the daemon's until the refused one; 0: disarmed
 	refused   string          // the Action refused last
+	rules     []faultRule     // standing answers to some of the daemon's requests
+	counts    map[string]int  // the daemon's requests by "Action UserName"
+}
+
+// faultRule answers the daemon's requests for Action (and UserName, unless "") with an
+// error, instead of the simulator.
+type faultRule struct {
+	action, user string
+	status       int
+	code         string
+}
+
+// answer makes every request of the daemon's for action (for user, "" = any) fail with
+// HTTP status and code, from now on.
+func (f *faults) answer(action, user string, status int, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = append(f.rules, faultRule{action: action, user: user, status: status, code: code})
+}
+
+// count returns how many requests for action (and user) the daemon sent.
+func (f *faults) count(action, user string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[action+" "+user]
 }
 
 // sent returns the Actions the daemon sent since the last call, sorted.
@@ -199,6 +224,12 @@ func (f *faults) disarm() string {
 }
 
 func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rule, ok := f.rule(r); ok {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(rule.status)
+		_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>` + rule.code + `</Code><Message>injected ` + rule.code + `</Message></Error><RequestId>0</RequestId></ErrorResponse>`))
+		return
+	}
 	if f.refuse(r) {
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(http.StatusForbidden)
@@ -206,6 +237,27 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.next.ServeHTTP(w, r)
+}
+
+// rule counts the daemon's request and returns the standing rule that answers it, if any.
+func (f *faults) rule(r *http.Request) (faultRule, bool) {
+	if !strings.Contains(r.Header.Get("Authorization"), "Credential="+daemonKeyID+"/") {
+		return faultRule{}, false
+	}
+	_ = r.ParseForm()
+	action, user := r.Form.Get("Action"), r.Form.Get("UserName")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counts == nil {
+		f.counts = map[string]int{}
+	}
+	f.counts[action+" "+user]++
+	for _, rl := range f.rules {
+		if rl.action == action && (rl.user == "" || rl.user == user) {
+			return rl, true
+		}
+	}
+	return faultRule{}, false
 }
 
 // refuse notes the daemon's requests (signed with the test's AWS_ACCESS_KEY_ID), counts

@@ -14,4 +14,5 @@ const (
 	logRestored = "restored_keys"
 	logBoundary = "permissions_boundary"
 	logPrevious = "previous"
+	logStep     = "step"
 )

@@ -33,20 +33,73 @@ func (s *Service) Revoke(ctx context.Context, user string) error {
 	return s.revokeLocked(ctx, user, name, found)
 }
 
+// RevokeResult is the outcome of RevokeAll: the IAM users revoked and, for each one that
+// could not be, where it stopped.
+type RevokeResult struct {
+	Revoked  []string        `json:"revoked"`
+	Failures []RevokeFailure `json:"failures"`
+}
+
+// RevokeFailure is one IAM user RevokeAll could not revoke: the step that failed and why.
+// A later revoke starts over and picks up whatever is left.
+type RevokeFailure struct {
+	IAMUser string `json:"iam_user"`
+	User    string `json:"user,omitempty"` // Unix user, "" when unknown
+	Step    string `json:"step"`           // e.g. "list service_credentials", "delete user"
+	Err     error  `json:"-"`
+}
+
+// Error is the failure as one line: IAM user, step and cause.
+func (f RevokeFailure) Error() string {
+	return fmt.Sprintf("%s: %s: %v", f.IAMUser, f.Step, f.Err)
+}
+
+// Unwrap returns the cause.
+func (f RevokeFailure) Unwrap() error { return f.Err }
+
+// Steps of a revocation, as RevokeFailure names them; listing and removing one kind of
+// attachment are "list KIND" and "remove KIND" (KIND as in the revoke audit entry).
+const (
+	StepGetUser            = "get user"
+	StepRecord             = "record revoking"
+	StepDeleteLoginProfile = "delete login profile"
+	StepDeleteUser         = "delete user"
+	StepForget             = "delete identity record"
+)
+
+// stepError is a revocation error tagged with the step that failed.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// inStep tags a non-nil err with step.
+func inStep(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stepError{step: step, err: err}
+}
+
 // RevokeAll revokes every identity tollgate knows and every IAM user under the configured
-// path (end of term); it returns the IAM user names revoked, and the errors of those that
-// could not be.
-func (s *Service) RevokeAll(ctx context.Context) ([]string, error) {
+// path (end of term). One user's failure does not stop the others: each is tried, and
+// each that could not be revoked is reported in the result with its failing step. The
+// error is only for what stops the run before any user (the database, listing IAM users).
+func (s *Service) RevokeAll(ctx context.Context) (RevokeResult, error) {
+	res := RevokeResult{Revoked: []string{}, Failures: []RevokeFailure{}}
 	if err := s.needCloud(); err != nil {
-		return nil, err
+		return res, err
 	}
 	idents, err := s.db.ListIAMIdentities(ctx)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	users, err := s.cloud.ListIAMUsers(ctx, s.cfg.Path)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	type target struct {
 		user     string // Unix user, "" when unknown
@@ -71,20 +124,29 @@ func (s *Service) RevokeAll(ctx context.Context) ([]string, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var revoked []string
-	var errs []error
 	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			// Cancelled: what is left is not tried, and says so.
+			res.Failures = append(res.Failures, RevokeFailure{IAMUser: n, User: targets[n].user, Step: "start", Err: err})
+			continue
+		}
 		t := targets[n]
 		unlock := s.lock(n)
 		err := s.revokeLocked(ctx, t.user, n, t.recorded)
 		unlock()
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			errs = append(errs, err)
+			f := RevokeFailure{IAMUser: n, User: t.user, Step: "revoke", Err: err}
+			var se *stepError
+			if errors.As(err, &se) {
+				f.Step, f.Err = se.step, se.err
+			}
+			s.log.Error("iam identity not revoked", logUser, t.user, logIAMUser, n, logStep, f.Step, logErr, f.Err)
+			res.Failures = append(res.Failures, f)
 			continue
 		}
-		revoked = append(revoked, n)
+		res.Revoked = append(res.Revoked, n)
 	}
-	return revoked, errors.Join(errs...)
+	return res, nil
 }
 
 // revokeLocked revokes IAM user name (Unix user user, "" if unknown); recorded says a
@@ -96,7 +158,7 @@ func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded 
 	}
 	u, exists, err := s.cloud.GetIAMUser(ctx, name)
 	if err != nil {
-		return err
+		return inStep(StepGetUser, err)
 	}
 	if exists && !s.ours(u) {
 		if !recorded {
@@ -110,11 +172,11 @@ func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded 
 	if recorded {
 		ident, _, err := s.db.GetIAMIdentity(ctx, nil, user)
 		if err != nil {
-			return err
+			return inStep(StepRecord, err)
 		}
 		ident.State, ident.UpdatedAt = db.IAMRevoking, s.now()
 		if err := s.db.PutIAMIdentity(ctx, nil, ident); err != nil {
-			return err
+			return inStep(StepRecord, err)
 		}
 	}
 	var detail map[string]any
@@ -136,7 +198,7 @@ func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded 
 		return nil
 	})
 	if err != nil {
-		return err
+		return inStep(StepForget, err)
 	}
 	s.log.Info("iam identity revoked", logUser, user, logIAMUser, name)
 	return nil
@@ -200,26 +262,38 @@ func (s *Service) removeMFADevice(ctx context.Context, user, serial string) erro
 // the user: IAM refuses to delete a user with any of them left (DeleteConflict), so
 // whatever was added out of band goes too. Each step lists afresh what is left and
 // deletions of what is already gone succeed, so after a crash anywhere it can simply run
-// again.
+// again. A listing the endpoint does not implement (an AWS-compatible service, a
+// simulator) counts as empty: if something of that kind is left after all, DeleteUser's
+// DeleteConflict says so. Errors are tagged with their step (a *stepError).
 func (s *Service) deleteIAMUser(ctx context.Context, name string) (map[string]any, error) {
 	detail := map[string]any{"iam_user": name}
 	if err := s.cloud.DeleteIAMLoginProfile(ctx, name); err != nil {
-		return nil, err
+		return nil, inStep(StepDeleteLoginProfile, err)
 	}
+	var unlisted []string
 	for _, a := range s.attachments() {
 		ids, err := a.list(ctx, name)
+		if cloud.IsNotImplemented(err) {
+			s.log.Warn("iam listing not implemented by the endpoint; counted as empty",
+				logIAMUser, name, logStep, "list "+a.detail, logErr, err)
+			unlisted = append(unlisted, a.detail)
+			ids, err = []string{}, nil
+		}
 		if err != nil {
-			return nil, err
+			return nil, inStep("list "+a.detail, err)
 		}
 		for _, id := range ids {
 			if err := a.remove(ctx, name, id); err != nil {
-				return nil, err
+				return nil, inStep("remove "+a.detail, err)
 			}
 		}
 		detail[a.detail] = ids
 	}
+	if len(unlisted) > 0 {
+		detail["not_listable"] = unlisted
+	}
 	if err := s.cloud.DeleteIAMUser(ctx, name); err != nil {
-		return nil, err
+		return nil, inStep(StepDeleteUser, err)
 	}
 	return detail, nil
 }

@@ -99,10 +99,11 @@ func TestRevokeAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	revoked, err := e.svc.RevokeAll(ctx)
-	if err != nil {
-		t.Fatalf("RevokeAll: %v", err)
+	res, err := e.svc.RevokeAll(ctx)
+	if err != nil || len(res.Failures) != 0 {
+		t.Fatalf("RevokeAll = %v, failures %v; want none", err, res.Failures)
 	}
+	revoked := res.Revoked
 	if left := e.sim.Users("/tollgate/"); len(left) != 0 {
 		t.Errorf("%d IAM users left under /tollgate/, first %s", len(left), left[0].Name)
 	}

@@ -143,8 +143,8 @@ func TestDaemonPolicyCoversLifecycle(t *testing.T) {
 	if err := e.svc.Revoke(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RevokeAll(ctx); err != nil {
-		t.Fatal(err)
+	if res, err := e.svc.RevokeAll(ctx); err != nil || len(res.Failures) != 0 {
+		t.Fatalf("RevokeAll = %+v, %v; want no failures", res, err)
 	}
 	sent := e.faults.sent()
 	if !slices.Contains(sent, "DeleteVirtualMFADevice") {

@@ -232,9 +232,19 @@ type IAMRevokeRequest struct {
 	All  bool   `json:"all,omitempty"`
 }
 
-// IAMRevokeResponse names the identities revoked.
+// IAMRevokeResponse names the identities revoked and, for --all, those that could not
+// be, with the step that failed (empty when all went).
 type IAMRevokeResponse struct {
-	Revoked []string `json:"revoked"`
+	Revoked  []string           `json:"revoked"`
+	Failures []IAMRevokeFailure `json:"failures,omitempty"`
+}
+
+// IAMRevokeFailure is one IAM user a revoke --all could not revoke.
+type IAMRevokeFailure struct {
+	IAMUser string `json:"iam_user"`
+	User    string `json:"user,omitempty"` // Unix user, "" when unknown
+	Step    string `json:"step"`           // e.g. "list service_credentials", "delete user"
+	Error   string `json:"error"`
 }
 
 // ReconcileResult reports one reconcile pass.

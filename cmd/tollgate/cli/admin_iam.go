@@ -52,7 +52,9 @@ type AdminIAMRevokeCmd struct {
 	All  bool   `help:"Revoke every identity under the configured IAM path (end of term)."`
 }
 
-// Run revokes.
+// Run revokes. With --all, every IAM user that could not be revoked is printed on
+// stderr with the step that failed, after the ones that were, and the exit status is 1;
+// running it again retries what is left.
 func (c *AdminIAMRevokeCmd) Run(env *Env) error {
 	if (c.User == "") == !c.All {
 		return usagef("give a USER or --all, not both")
@@ -62,14 +64,26 @@ func (c *AdminIAMRevokeCmd) Run(env *Env) error {
 		return err
 	}
 	if env.JSON {
-		return printJSON(env.Out, api.IAMRevokeResponse{Revoked: nonNil(resp.Revoked)})
+		if err := printJSON(env.Out, api.IAMRevokeResponse{Revoked: nonNil(resp.Revoked), Failures: nonNil(resp.Failures)}); err != nil {
+			return err
+		}
+	} else {
+		if len(resp.Revoked) == 0 && len(resp.Failures) == 0 {
+			fmt.Fprintln(env.Out, "no IAM identity to revoke")
+		}
+		for _, n := range resp.Revoked {
+			fmt.Fprintf(env.Out, "revoked %s\n", n)
+		}
 	}
-	if len(resp.Revoked) == 0 {
-		fmt.Fprintln(env.Out, "no IAM identity to revoke")
-		return nil
+	for _, f := range resp.Failures {
+		who := f.IAMUser
+		if f.User != "" {
+			who += " (" + f.User + ")"
+		}
+		fmt.Fprintf(env.Err, "not revoked %s: %s: %s\n", who, f.Step, oneLine(f.Error))
 	}
-	for _, n := range resp.Revoked {
-		fmt.Fprintf(env.Out, "revoked %s\n", n)
+	if n := len(resp.Failures); n > 0 {
+		return fmt.Errorf("%d of %d IAM users not revoked; run it again to retry them", n, n+len(resp.Revoked))
 	}
 	return nil
 }
