@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/iamusers"
@@ -99,6 +100,10 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 			continue
 		}
 		seen[name] = true
+		if err := tollgate.CheckLabel("group", e.group); err != nil {
+			problems = append(problems, where(e)+name+": "+err.Error())
+			continue
+		}
 		info, err := d.users.LookupName(name)
 		if err != nil {
 			if errors.Is(err, ErrNoSuchUser) {
