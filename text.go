@@ -37,7 +37,7 @@ func CheckLabel(field, value string) error {
 			field, strconv.Quote(value), field)
 	}
 	if n := utf8.RuneCountInString(value); n > MaxLabelLength {
-		return fmt.Errorf("%s %s is %d characters long: a %s may hold at most %d", field, strconv.Quote(Escape(string([]rune(value)[:MaxLabelLength])) + "…"), n, field, MaxLabelLength)
+		return fmt.Errorf("%s %s is %d characters long: a %s may hold at most %d", field, strconv.Quote(Escape(string([]rune(value)[:MaxLabelLength]))+"…"), n, field, MaxLabelLength)
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func newLineLog() (*lineLog, *slog.Logger) {
 
 type testClock struct{ t time.Time }
 
-func (c *testClock) now() time.Time           { return c.t }
+func (c *testClock) now() time.Time          { return c.t }
 func (c *testClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func countContaining(lines []string, s string) int {
