@@ -147,3 +147,25 @@ func TestRateRefusalLogThrottled(t *testing.T) {
 		t.Errorf("summary %q, want %q", lines[1], want)
 	}
 }
+
+// TestRefusalLogThrottleTimer: the count of a flood that stopped is still logged, by
+// the throttle's timer, without a further refusal.
+func TestRefusalLogThrottleTimer(t *testing.T) {
+	out, log := newLineLog()
+	th := newLogThrottle(time.Now)
+	th.interval = 20 * time.Millisecond
+	for i := 0; i < 3; i++ {
+		th.refuse(log, refusedPerUID, 7)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if lines := out.lines(); len(lines) == 2 {
+			if !strings.Contains(lines[1], "refused 2 connections from uid 7") {
+				t.Errorf("summary %q", lines[1])
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("no summary after the interval:\n%s", strings.Join(out.lines(), "\n"))
+}

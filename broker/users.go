@@ -110,6 +110,10 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 			continue
 		}
 		seen[name] = true
+		if err := tollgate.CheckLabel("group", e.group); err != nil {
+			problems = append(problems, where(e)+name+": "+err.Error())
+			continue
+		}
 		info, err := d.users.LookupName(name)
 		if err != nil {
 			if errors.Is(err, ErrNoSuchUser) {

@@ -91,3 +91,28 @@ func fileType(m uint32) string {
 	}
 	return fmt.Sprintf("type %#o", m&unix.S_IFMT)
 }
+
+// WriteNew writes data to path (created with mode) without following a symlink at the
+// final component (O_NOFOLLOW); excl also refuses an existing file (O_EXCL), else an
+// existing file is truncated. For files in a directory already checked with
+// OpenPrivateDir, such as a new SSH key pair in ~/.ssh.
+func WriteNew(path string, data []byte, mode os.FileMode, excl bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | unix.O_NOFOLLOW
+	if excl {
+		flags |= os.O_EXCL
+	} else {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, mode)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tollgate/tollgate"
@@ -250,17 +249,8 @@ func imageAllowed(images []string, id, name string) bool {
 	return false
 }
 
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
+// printable is the rule for names others see (tollgate.Printable, also used for labels).
+func printable(s string) bool { return tollgate.Printable(s) }
 
 func listOrNone(list []string) string {
 	if len(list) == 0 {

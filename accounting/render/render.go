@@ -62,7 +62,7 @@ func renderTable(w io.Writer, r tollgate.Report) error {
 	fmt.Fprintf(tw, "%s\tINSTANCES\tHOURS\tCOST_USD\t\n", strings.ToUpper(r.By))
 	n, secs := 0, int64(0)
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t\n", row.Key, row.Instances, hours(row.RunningSeconds), row.CostUSD)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t\n", tollgate.Escape(row.Key), row.Instances, hours(row.RunningSeconds), row.CostUSD)
 		n += row.Instances
 		secs += row.RunningSeconds
 	}
@@ -79,7 +79,7 @@ func renderTable(w io.Writer, r tollgate.Report) error {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "ID\tREGION\tTYPE\tSTATE\tHOURS\tCOST_USD\n")
 		for _, ic := range r.Untracked {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f%s\n", ic.ID, ic.Region, ic.Type, ic.State,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f%s\n", tollgate.Escape(ic.ID), tollgate.Escape(ic.Region), tollgate.Escape(ic.Type), tollgate.Escape(ic.State),
 				hours(ic.RunningSeconds), ic.CostUSD, flags(ic))
 		}
 		if err := tw.Flush(); err != nil {
@@ -87,7 +87,7 @@ func renderTable(w io.Writer, r tollgate.Report) error {
 		}
 	}
 	if len(r.Unpriced) > 0 {
-		fmt.Fprintf(w, "\nUnpriced instance types (cost unknown, NOT zero): %s\n", strings.Join(r.Unpriced, ", "))
+		fmt.Fprintf(w, "\nUnpriced instance types (cost unknown, NOT zero): %s\n", tollgate.Escape(strings.Join(r.Unpriced, ", ")))
 	}
 	return nil
 }
@@ -107,13 +107,25 @@ func flags(ic tollgate.InstanceCost) string {
 	return " (" + strings.Join(f, ", ") + ")"
 }
 
+// csvText neutralises a text cell a spreadsheet would run as a formula (OWASP "CSV
+// injection"): a cell starting with = + - @, a tab or a carriage return gets a leading
+// single quote. Keys are names and labels others chose (a user's group, a launch's
+// purpose); numeric cells are written as numbers and never pass through here, so a
+// negative number stays a number.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 func renderCSV(w io.Writer, r tollgate.Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{r.By, "instances", "running_hours", "cost_usd"})
+	_ = cw.Write([]string{csvText(r.By), "instances", "running_hours", "cost_usd"})
 	secs := int64(0)
 	for _, row := range r.Rows {
 		secs += row.RunningSeconds
-		_ = cw.Write([]string{row.Key, strconv.Itoa(row.Instances), hours(row.RunningSeconds), usd4(row.CostUSD)})
+		_ = cw.Write([]string{csvText(row.Key), strconv.Itoa(row.Instances), hours(row.RunningSeconds), usd4(row.CostUSD)})
 	}
 	_ = cw.Write([]string{"TOTAL", strconv.Itoa(len(r.Instances) + len(r.Untracked)), hours(secs), usd4(r.TotalUSD)})
 	cw.Flush()

@@ -1,6 +1,9 @@
 package cli
 
-import "github.com/tollgate/tollgate/broker/api"
+import (
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/broker/api"
+)
 
 // AdminUsersAddCmd is `tollgate admin users add USER… [--group G]`.
 type AdminUsersAddCmd struct {
@@ -10,6 +13,9 @@ type AdminUsersAddCmd struct {
 
 // Run enrols.
 func (c *AdminUsersAddCmd) Run(env *Env) error {
+	if err := tollgate.CheckLabel("group", c.Group); err != nil {
+		return usagef("--group: %v", err)
+	}
 	users, err := env.Client.AddUsers(env.Ctx, api.UsersAddRequest{Users: c.Users, Group: c.Group})
 	if err != nil {
 		return err

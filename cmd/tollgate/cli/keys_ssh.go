@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -146,36 +145,13 @@ func generateKey(privPath, pubPath, comment string) ([]byte, error) {
 	}
 	line := append(bytes.TrimSpace(ssh.MarshalAuthorizedKey(sshPub)), ' ')
 	line = append(line, comment...)
-	if err := writeNew(privPath, pem.EncodeToMemory(block), 0o600, true); err != nil {
+	if err := fsafe.WriteNew(privPath, pem.EncodeToMemory(block), 0o600, true); err != nil {
 		return nil, err
 	}
-	if err := writeNew(pubPath, append(line, '\n'), 0o644, false); err != nil {
+	if err := fsafe.WriteNew(pubPath, append(line, '\n'), 0o644, false); err != nil {
 		return nil, err
 	}
 	return line, nil
-}
-
-// writeNew writes data to path without following a symlink; excl refuses an existing
-// file.
-func writeNew(path string, data []byte, mode os.FileMode, excl bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NOFOLLOW
-	if excl {
-		flags |= os.O_EXCL
-	} else {
-		flags |= os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // keyComment labels the key "tollgate:user@host" so it is recognisable in

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os/user"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/tollgate/tollgate"
 )
 
 // printJSON writes v as one indented JSON document: the stable, scriptable output.
@@ -52,35 +51,8 @@ func oneLine(s string) string {
 	return printable(strings.ReplaceAll(s, "\n", "; "))
 }
 
-// printable escapes what a terminal would interpret (ESC sequences, newlines, tabs, other
-// control and invalid bytes) as Go-style escapes. Table cells and messages can hold text
-// that others wrote (instance names, tags of untracked instances, audit targets), and it
-// must neither forge a row nor drive the admin's terminal.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-	}
-	return b.String()
-}
+// printable is tollgate.Escape: what a terminal would interpret, escaped.
+func printable(s string) string { return tollgate.Escape(s) }
 
 // relTime shows t relative to now ("in 3h12m", "5m ago"); zero is "-".
 func relTime(t, now time.Time) string {
