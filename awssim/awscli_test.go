@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,15 +77,21 @@ func (a *awsCLI) run(t *testing.T, out any, args ...string) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("aws %s: %v\nstdout: %s\nstderr: %s", strings.Join(args[6:], " "), err, stdout.String(), stderr.String())
+		t.Fatalf("aws %s: %v\nstdout: %s\nstderr: %s", strings.Join(args[6:], " "), err, redact(stdout.String()), stderr.String())
 	}
 	if out == nil {
 		return
 	}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		t.Fatalf("aws %s: output is not JSON: %v\n%s", strings.Join(args[6:], " "), err, stdout.String())
+		t.Fatalf("aws %s: output is not JSON: %v\n%s", strings.Join(args[6:], " "), err, redact(stdout.String()))
 	}
 }
+
+// secretField matches a secret in the CLI's JSON output (create-access-key's).
+var secretField = regexp.MustCompile(`("SecretAccessKey"\s*:\s*)"[^"]*"`)
+
+// redact hides secrets in output about to be shown in a failure message.
+func redact(out string) string { return secretField.ReplaceAllString(out, `$1"(redacted)"`) }
 
 type cliTag struct{ Key, Value string }
 
@@ -296,4 +303,12 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestRedact(t *testing.T) {
+	in := `{"AccessKey": {"AccessKeyId": "AKIDX", "SecretAccessKey": "s3cr3t/+x", "Status": "Active"}}`
+	got := redact(in)
+	if strings.Contains(got, "s3cr3t") || !strings.Contains(got, `"AccessKeyId": "AKIDX"`) {
+		t.Errorf("redact(%q) = %q", in, got)
+	}
 }
