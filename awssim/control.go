@@ -17,6 +17,10 @@ import (
 //	POST /_sim/faults           Faults (replaces the knobs)
 //	GET  /_sim/instances        []Instance (?region=)
 //	POST /_sim/forget           {"id":"i-…"}
+//
+// With Options.AccessKeyIDs set, ServeHTTP serves these only to a request with a SigV4
+// Authorization naming one of those keys or "Authorization: Bearer" with
+// Options.ControlToken, and answers anything else 403.
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/_sim/clock" && r.Method == http.MethodGet:

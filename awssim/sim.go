@@ -11,6 +11,10 @@ package awssim
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,12 +42,28 @@ type Options struct {
 	Regions []string
 	// Logger receives one debug line per request; nil discards.
 	Logger *slog.Logger
-	// AccessKeyIDs, when not empty, are the only access key ids EC2 requests may be
-	// signed with (besides keys a mounted service vouches for, see KeyKnower); any
-	// other, or none, gets AuthFailure (401). Signatures are still not verified: this
+	// AccessKeyIDs, when not empty, are the only access key ids requests may be signed
+	// with, for every service and for the /_sim/ control paths. EC2 and STS also accept
+	// the keys a mounted service vouches for (see KeyKnower), as AWS accepts a user's own
+	// keys; IAM and the control paths do not (AWS would check the user's policy, which
+	// the simulator does not model). Anything else, or an unsigned request, is refused as
+	// AWS refuses an unknown key: AuthFailure (401) from EC2, InvalidClientTokenId (403)
+	// from IAM and STS, 403 from the control paths. Signatures are not verified: this
 	// keeps other local users, who do not know the id, away from a shared simulator
-	// (`tollgated dev` generates a random one per run). IAM and STS keep their own checks.
+	// (`tollgated dev` generates a random one per run). Empty means any key, or none.
 	AccessKeyIDs []string
+	// ControlToken, when not empty, is also accepted on the /_sim/ control paths as
+	// "Authorization: Bearer TOKEN", so scripts (curl) need not sign requests. It only
+	// matters together with AccessKeyIDs; see ControlTokenFor.
+	ControlToken string
+}
+
+// ControlTokenFor derives the control paths' bearer token from a secret access key:
+// whoever holds the run's secret can compute it, and it reveals nothing of the secret.
+func ControlTokenFor(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("awssim control v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // KeyKnower is a mounted service that issues access keys (iamsim): EC2 requests signed
@@ -70,7 +90,8 @@ type Sim struct {
 	mountMu sync.RWMutex
 	mounts  map[string]QueryService
 
-	accessKeys map[string]bool // Options.AccessKeyIDs; empty = any key
+	accessKeys   map[string]bool // Options.AccessKeyIDs; empty = any key
+	controlToken string          // Options.ControlToken
 
 	mu          sync.Mutex // guards everything below
 	regionNames []string
@@ -88,12 +109,13 @@ type Sim struct {
 // faults. IAM and STS are served by an iamsim instance sharing this clock.
 func New(opts Options) *Sim {
 	s := &Sim{
-		log:     opts.Logger,
-		manual:  opts.Clock != "real",
-		mounts:  map[string]QueryService{},
-		regions: map[string]*region{},
-		byID:    map[string]*instance{},
-		volByID: map[string]*volume{},
+		log:          opts.Logger,
+		manual:       opts.Clock != "real",
+		controlToken: opts.ControlToken,
+		mounts:       map[string]QueryService{},
+		regions:      map[string]*region{},
+		byID:         map[string]*instance{},
+		volByID:      map[string]*volume{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -166,6 +188,10 @@ func (s *Sim) Regions() []string { return append([]string(nil), s.regionNames...
 // ServeHTTP serves the AWS Query APIs and the /_sim/ control endpoints.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/_sim" {
+		if !s.controlAllowed(r) {
+			jsonError(w, http.StatusForbidden, "the control paths need this simulator's access key (SigV4) or its control token (Authorization: Bearer)")
+			return
+		}
 		s.serveControl(w, r)
 		return
 	}
@@ -189,6 +215,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveEC2(w, r, region, action, r.Form)
+		return
+	}
+	if e := s.refuseKey(service, akid); e != nil {
+		writeQueryError(w, s.newRequestID(), e)
 		return
 	}
 	s.mountMu.RLock()
@@ -217,14 +247,50 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.body.Bytes())
 }
 
+// refuseKey is the error for a request to a mounted service (IAM, STS, …) signed with
+// akid, nil if it may be served (see Options.AccessKeyIDs).
+func (s *Sim) refuseKey(service, akid string) *apiError {
+	switch {
+	case len(s.accessKeys) == 0 || s.accessKeys[akid]:
+		return nil
+	case akid == "":
+		return &apiError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken",
+			Message: "Request is missing Authentication Token"}
+	case service != "iam" && s.knownKey(akid):
+		return nil
+	case service == "iam" && s.knownKey(akid):
+		return &apiError{Status: http.StatusForbidden, Code: "AccessDenied",
+			Message: "This access key is not authorized to perform IAM actions in the simulator."}
+	}
+	return &apiError{Status: http.StatusForbidden, Code: "InvalidClientTokenId",
+		Message: "The security token included in the request is invalid."}
+}
+
+// controlAllowed reports whether a /_sim/ control request may be served: always when no
+// access keys are configured, else when it carries the control token as a bearer token
+// or a SigV4 Authorization naming one of the configured keys.
+func (s *Sim) controlAllowed(r *http.Request) bool {
+	if len(s.accessKeys) == 0 {
+		return true
+	}
+	a := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(a, "Bearer "); ok {
+		return s.controlToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.controlToken)) == 1
+	}
+	_, _, akid := credentialScope(r)
+	return akid != "" && s.accessKeys[akid]
+}
+
 // keyAllowed reports whether an EC2 request signed with akid may be served.
 func (s *Sim) keyAllowed(akid string) bool {
 	if len(s.accessKeys) == 0 || s.accessKeys[akid] {
 		return true
 	}
-	if akid == "" {
-		return false
-	}
+	return akid != "" && s.knownKey(akid)
+}
+
+// knownKey reports whether a mounted service vouches for akid (see KeyKnower).
+func (s *Sim) knownKey(akid string) bool {
 	s.mountMu.RLock()
 	defer s.mountMu.RUnlock()
 	for _, q := range s.mounts {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	"github.com/tollgate/tollgate/awssim"
 	tollgate "github.com/tollgate/tollgate/cmd/tollgate/cli"
 	"github.com/tollgate/tollgate/config"
@@ -121,10 +127,14 @@ func TestDev(t *testing.T) {
 		done <- Main(ctx, []string{"dev"}, Stdio{In: strings.NewReader(""), Out: pw, Err: &lockedWriter{w: &errb}})
 		pw.Close()
 	}()
-	socket := ""
+	socket, simURL := "", ""
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
-		if s, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export TOLLGATE_SOCKET="); ok {
+		line := strings.TrimSpace(sc.Text())
+		if _, u, ok := strings.Cut(line, "(awssim at "); ok {
+			simURL = strings.TrimSuffix(u, ")")
+		}
+		if s, ok := strings.CutPrefix(line, "export TOLLGATE_SOCKET="); ok {
 			socket = s
 			break
 		}
@@ -149,6 +159,7 @@ func TestDev(t *testing.T) {
 	if _, out, _ := cli("ls"); !strings.Contains(out, "dev-test") {
 		t.Errorf("ls = %q, want the launched dev-test instance", out)
 	}
+	checkDevSimAuth(t, simURL, filepath.Join(filepath.Dir(socket), devControlTokenFile))
 	cancel()
 	if code := <-done; code != ExitOK {
 		t.Errorf("dev exit = %d, want 0; its log:\n%s", code, errb.String())
@@ -169,4 +180,59 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// checkDevSimAuth checks that dev's simulator serves IAM, STS and its control paths only
+// to the run's key (which dev put in this process's environment) and, for control, to
+// the token in tokenFile.
+func checkDevSimAuth(t *testing.T, simURL, tokenFile string) {
+	t.Helper()
+	if simURL == "" {
+		t.Fatal("dev printed no 'awssim at URL' line")
+	}
+	ctx := context.Background()
+	cfg := func(akid string) aws.Config {
+		return aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(simURL),
+			Credentials: credentials.NewStaticCredentialsProvider(akid, "not-the-secret", "")}
+	}
+	runKey := os.Getenv("AWS_ACCESS_KEY_ID")
+	if _, err := iam.NewFromConfig(cfg(runKey)).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("IAM with the run's key: %v", err)
+	}
+	var ae smithy.APIError
+	if _, err := iam.NewFromConfig(cfg("AKIDOTHERUSER")).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("mallory")}); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Errorf("IAM CreateUser with another key: got %v, want InvalidClientTokenId", err)
+	}
+	if _, err := sts.NewFromConfig(cfg("AKIDOTHERUSER")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Errorf("STS with another key: got %v, want InvalidClientTokenId", err)
+	}
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatalf("control token: %v", err)
+	}
+	if fi, err := os.Stat(tokenFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("control token file mode = %v, want 0600", fi.Mode().Perm())
+	}
+	for _, tt := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"unsigned", "", http.StatusForbidden},
+		{"the token file", "Bearer " + strings.TrimSpace(string(tok)), http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, simURL+"/_sim/faults", strings.NewReader(`{"latency":0}`))
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("control %s: %v", tt.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("POST /_sim/faults %s: got %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
 }

@@ -18,9 +18,14 @@ import (
 	"github.com/tollgate/tollgate/daemon"
 )
 
+// devControlTokenFile is the file in the state directory holding the simulator's control
+// token (mode 0600).
+const devControlTokenFile = "awssim-control-token"
+
 // devCredentials returns fresh fake credentials for one dev run. The simulator accepts
-// EC2 calls signed with this access key id only, so other local users cannot drive the
-// dev cloud behind the daemon's back (they cannot read the daemon's environment).
+// EC2, IAM, STS and control calls signed with this access key id only (and EC2 and STS
+// calls with the keys its IAM issued), so other local users cannot drive the dev cloud
+// behind the daemon's back (they cannot read the daemon's environment).
 func devCredentials() (id, secret string, err error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -63,11 +68,18 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	if err != nil {
 		return err
 	}
-	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim"), AccessKeyIDs: []string{keyID}})
+	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim"),
+		AccessKeyIDs: []string{keyID}, ControlToken: awssim.ControlTokenFor(secret)})
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, sim.Close()) }()
+	// The control paths (/_sim/) need the run's key or this token; only the invoking
+	// user can read the file.
+	tokenPath := filepath.Join(dir, devControlTokenFile)
+	if err := os.WriteFile(tokenPath, []byte(awssim.ControlTokenFor(secret)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write control token: %w", err)
+	}
 
 	path := filepath.Join(dir, "tollgate.toml")
 	if err := os.WriteFile(path, []byte(devConfig(dir, sim.URL, grp.Name)), 0o600); err != nil {
@@ -109,7 +121,7 @@ func (c *DevCmd) Run(env *Env) (err error) {
 		cancel()
 		return errors.Join(fmt.Errorf("enrol %s: %w", me.Username, err), <-done)
 	}
-	printDevHelp(env, d.Broker.Socket(), sim.URL, path, me.Username)
+	printDevHelp(env, d.Broker.Socket(), sim.URL, path, tokenPath, me.Username)
 	select {
 	case err = <-done:
 		return err
@@ -153,7 +165,7 @@ spot = "allowed"
 }
 
 // printDevHelp tells the user how to point the CLI at this daemon.
-func printDevHelp(env *Env, socket, simURL, cfgPath, userName string) {
+func printDevHelp(env *Env, socket, simURL, cfgPath, tokenPath, userName string) {
 	w := env.Out
 	fmt.Fprintf(w, "tollgated dev: daemon on the simulated cloud (awssim at %s)\n", simURL)
 	fmt.Fprintf(w, "config: %s  (%s is enrolled and admin)\n\n", cfgPath, userName)
@@ -165,6 +177,8 @@ func printDevHelp(env *Env, socket, simURL, cfgPath, userName string) {
 	fmt.Fprintf(w, "  go run ./cmd/tollgate ls\n")
 	fmt.Fprintf(w, "  go run ./cmd/tollgate quota\n")
 	fmt.Fprintf(w, "  go run ./cmd/tollgate admin instances ls\n\n")
+	fmt.Fprintf(w, "The simulator's control paths (clock, ledger, faults) take the token in %s:\n\n", tokenPath)
+	fmt.Fprintf(w, "  curl -H \"Authorization: Bearer $(cat %s)\" %s/_sim/clock\n\n", tokenPath, simURL)
 	fmt.Fprintf(w, "Ctrl-C stops the daemon and the simulator and removes their state.\n")
 	if f, ok := w.(interface{ Sync() error }); ok {
 		_ = f.Sync()
