@@ -264,6 +264,8 @@ func TestErrors(t *testing.T) {
 			[]string{`1: aws.region: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`}},
 		{"unknown nested table", "[accounting.price]\nx = 1\n",
 			[]string{`1: accounting.price: unknown table (known keys here: collect_interval, term_start, term_end, prices, volume_prices, mail_command, mail_domain)`}},
+		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
+		{"empty key in a section", "[iam]\n\"\" = \"x\"\n", []string{`2: iam."": unknown key (known keys here: user_name_pattern, path, policy_file, policy_name, propagation_timeout, permissions_boundary)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
 			`2: broker.a: unknown key (known keys here: `+brokerKeys+`)`,
 			`4: aws.b: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`,

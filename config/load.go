@@ -217,7 +217,12 @@ func knownKeys(key []string) []string {
 	return structKeys(t)
 }
 
+// fieldByTag finds the field whose toml tag is name; fields without a key (untagged,
+// "-" or unexported) are never found, even for the empty key "".
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	if name == "" {
+		return reflect.StructField{}, false
+	}
 	for i := range t.NumField() {
 		if tagName(t.Field(i)) == name {
 			return t.Field(i), true
