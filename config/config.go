@@ -11,7 +11,10 @@ import (
 // DefaultPath is where the daemon and the admin tools look for the configuration.
 const DefaultPath = "/etc/tollgate/tollgate.toml"
 
-// Config is the whole configuration file.
+// Config is the whole configuration file. Parse decodes the file straight onto it: each
+// field's toml tag is its key, and a `format` tag names how a field whose Go type cannot
+// say it is written (see decode.go). A key is added by adding its field (with its
+// default in Default, if it has one, and a line in Example).
 type Config struct {
 	Broker     Broker     `toml:"broker"`
 	AWS        AWS        `toml:"aws"`
@@ -35,9 +38,12 @@ type Broker struct {
 	EnrollGroups []string `toml:"enroll_groups"` // members are enrolled implicitly
 	// SocketMode is the socket file's mode (default 0666: anyone may connect; the daemon
 	// decides who may do what from the peer uid).
-	SocketMode        uint32        `toml:"socket_mode"`
+	SocketMode        uint32        `toml:"socket_mode" format:"mode"`
 	ReconcileInterval time.Duration `toml:"reconcile_interval"` // default 5m
 	LogLevel          string        `toml:"log_level"`          // debug | info | warn | error
+	// AuditRefusalRetention is how long refused requests stay in the audit log, for the
+	// audit retention job to come (0, the default: kept forever).
+	AuditRefusalRetention time.Duration `toml:"audit_refusal_retention"`
 }
 
 // AWS configures the cloud client. Credentials are NOT configured here: they come from
@@ -64,9 +70,9 @@ type Policies struct {
 
 // Accounting configures the collector, budgets, leases and notices.
 type Accounting struct {
-	CollectInterval time.Duration `toml:"collect_interval"` // the daemon's own collector; default 5m, 0 disables
-	TermStart       string        `toml:"term_start"`       // YYYY-MM-DD, for budget_period = "term"
-	TermEnd         string        `toml:"term_end"`         // YYYY-MM-DD
+	CollectInterval time.Duration `toml:"collect_interval"`         // the daemon's own collector; default 5m, 0 disables
+	TermStart       string        `toml:"term_start" format:"date"` // YYYY-MM-DD, for budget_period = "term"
+	TermEnd         string        `toml:"term_end" format:"date"`   // YYYY-MM-DD
 	// Prices overrides the shipped on-demand table: "t3.micro/us-west-2" = 0.0104 (USD/h).
 	Prices map[string]float64 `toml:"prices"`
 	// VolumePrices overrides EBS prices: "gp3" = 0.08 (USD per GB-month).

@@ -193,6 +193,12 @@ func TestDurations(t *testing.T) {
 
 // TestErrors checks the exact text of every error: file:line: key: message.
 func TestErrors(t *testing.T) {
+	// The [broker] keys in field order, so that adding a broker key changes no test here
+	// (the exact lists of [aws] and [policy.group.*] keys are checked).
+	brokerKeys := strings.Join(knownKeys([]string{"broker", "x"}), ", ")
+	if !strings.HasPrefix(brokerKeys, "socket, database, admin_group, ") {
+		t.Fatalf("broker keys %q", brokerKeys)
+	}
 	tests := []struct {
 		name string
 		doc  string
@@ -227,15 +233,41 @@ func TestErrors(t *testing.T) {
 		{"bad date type", "[accounting]\nterm_start = 20260105\n",
 			[]string{`2: accounting.term_start: expected a date such as "2026-01-20", got 20260105`}},
 
+		{"list element type", "[aws]\nregions = [\"us-west-2\", 2]\n", []string{`2: aws.regions: expected a string, got a TOML integer`}},
+		{"integer as float", "[aws]\nrun_instances_burst = 2.5\n", []string{`2: aws.run_instances_burst: expected an integer, got a TOML float`}},
+		{"socket mode out of range", "[broker]\nsocket_mode = 5000000000\n", []string{`2: broker.socket_mode: 5000000000 is not a file mode (use e.g. 0o660)`}},
+		{"negative socket mode", "[broker]\nsocket_mode = -1\n", []string{`2: broker.socket_mode: -1 is not a file mode (use e.g. 0o660)`}},
+		{"socket mode as a list", "[broker]\nsocket_mode = [1]\n", []string{`2: broker.socket_mode: expected an integer such as 0o660, got a TOML array`}},
+		{"section as a value", "broker = 1\n", []string{`1: broker: expected a table, got a TOML integer`}},
+		{"section as an array of tables", "[[aws]]\nregions = []\n", []string{`1: aws: expected a table, got a TOML array`}},
+		{"group as a value", "[policy]\ngroup.staff = 3\n", []string{`2: policy.group.staff: expected a table, got a TOML integer`}},
+		{"price as a string", "[accounting.prices]\n\"t3.micro/us-west-2\" = \"cheap\"\n", []string{`2: accounting.prices."t3.micro/us-west-2": expected a number, got a TOML string`}},
+		{"prices as a list", "[accounting]\nprices = [1]\n", []string{`2: accounting.prices: expected a table of numbers, got a TOML array`}},
+		{"duration as a date", "[policy.default]\nmax_lifetime = 2026-01-05\n", []string{`2: policy.default.max_lifetime: expected a duration string such as "4h", got a TOML date or time`}},
+		{"every bad value", "[broker]\nsocket = 1\n[policy.default]\nmax_lifetime = \"x\"\n[policy.group.staff]\nspot = 2\n", []string{
+			`2: broker.socket: expected a string, got a TOML integer`,
+			`4: policy.default.max_lifetime: "x" is not a duration (use whole numbers with d, h or m, e.g. 4h, 90m, 1h30m, 2d)`,
+			`6: policy.group.staff.spot: expected a string, got a TOML integer`,
+		}},
+		{"redefined table", "[broker]\nsocket = \"/a\"\n[broker]\n", []string{`3: broker: table broker already exists`}},
+
 		// Unknown keys.
 		{"unknown key", "[broker]\nsockets = \"/a\"\n",
-			[]string{`2: broker.sockets: unknown key (known keys here: socket, database, admin_group, enroll_groups, socket_mode, reconcile_interval, log_level)`}},
+			[]string{`2: broker.sockets: unknown key (known keys here: `+brokerKeys+`)`}},
 		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown group key", "[policy.group.staff]\nmax_instance = 3\n",
 			[]string{`2: policy.group.staff.max_instance: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, image_owners, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
+		{"unknown key in an inline group", "[policy.group]\nstaff = { max_instances = 1, maxlifetime = \"2h\" }\n",
+			[]string{`2: policy.group.staff.maxlifetime: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, image_owners, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
+		{"unknown dotted key", "aws.region = \"us-west-2\"\n",
+			[]string{`1: aws.region: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`}},
+		{"unknown nested table", "[accounting.price]\nx = 1\n",
+			[]string{`1: accounting.price: unknown table (known keys here: collect_interval, term_start, term_end, prices, volume_prices, mail_command, mail_domain)`}},
+		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
+		{"empty key in a section", "[iam]\n\"\" = \"x\"\n", []string{`2: iam."": unknown key (known keys here: user_name_pattern, path, policy_file, policy_name, propagation_timeout, permissions_boundary)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
-			`2: broker.a: unknown key (known keys here: socket, database, admin_group, enroll_groups, socket_mode, reconcile_interval, log_level)`,
+			`2: broker.a: unknown key (known keys here: `+brokerKeys+`)`,
 			`4: aws.b: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`,
 		}},
 

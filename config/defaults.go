@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"sort"
 	"time"
@@ -82,88 +83,45 @@ func Default() *Config {
 // or budget_usd = 0, and code that wants those should set them after Defaults.
 func (c *Config) Defaults() {
 	d := Default()
-	str := func(v *string, def string) {
-		if *v == "" {
-			*v = def
-		}
-	}
-	dur := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	num := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	list := func(v *[]string, def []string) {
-		if len(*v) == 0 {
-			*v = slices.Clone(def)
-		}
-	}
-
+	fillZero(reflect.ValueOf(&c.AWS).Elem(), reflect.ValueOf(d.AWS))
+	d.Policy.Default.Regions = slices.Clone(c.AWS.Regions)
 	c.Broker.Defaults()
-
-	list(&c.AWS.Regions, d.AWS.Regions)
-	if c.AWS.RunInstancesPerSecond == 0 {
-		c.AWS.RunInstancesPerSecond = d.AWS.RunInstancesPerSecond
-	}
-	num(&c.AWS.RunInstancesBurst, d.AWS.RunInstancesBurst)
-
-	p, dp := &c.Policy.Default, d.Policy.Default
-	num(&p.MaxInstances, dp.MaxInstances)
-	num(&p.MaxVCPUs, dp.MaxVCPUs)
-	list(&p.InstanceTypes, dp.InstanceTypes)
-	list(&p.Images, dp.Images)
-	list(&p.ImageOwners, dp.ImageOwners)
-	list(&p.Regions, c.AWS.Regions)
-	dur(&p.DefaultLifetime, dp.DefaultLifetime)
-	dur(&p.MaxLifetime, dp.MaxLifetime)
-	str(&p.ExpireAction, dp.ExpireAction)
-	dur(&p.ExpireWarning, dp.ExpireWarning)
-	if p.BudgetUSD == 0 {
-		p.BudgetUSD = dp.BudgetUSD
-	}
-	str(&p.BudgetPeriod, dp.BudgetPeriod)
-	str(&p.BudgetAction, dp.BudgetAction)
-	str(&p.Spot, dp.Spot)
-	str(&p.VolumeType, dp.VolumeType)
-
+	fillZero(reflect.ValueOf(c).Elem(), reflect.ValueOf(d).Elem())
 	if len(c.Policy.Group) > 0 {
 		c.Policy.GroupOrder = c.groupOrder()
 	}
-
-	dur(&c.Accounting.CollectInterval, d.Accounting.CollectInterval)
-
-	str(&c.IAM.UserNamePattern, d.IAM.UserNamePattern)
-	str(&c.IAM.Path, d.IAM.Path)
-	str(&c.IAM.PolicyName, d.IAM.PolicyName)
-	dur(&c.IAM.PropagationTimeout, d.IAM.PropagationTimeout)
 }
 
 // Defaults fills the zero broker keys, the ones the daemon cannot run without, with
 // their defaults. broker.New calls it on configurations built in code; it leaves the
 // policy and the other sections alone (a test's zero budget stays zero).
 func (b *Broker) Defaults() {
-	d := Default().Broker
-	if b.Socket == "" {
-		b.Socket = d.Socket
+	if b.ReconcileInterval < 0 {
+		b.ReconcileInterval = 0 // a ticker needs a positive interval: take the default
 	}
-	if b.Database == "" {
-		b.Database = d.Database
-	}
-	if b.AdminGroup == "" {
-		b.AdminGroup = d.AdminGroup
-	}
-	if b.SocketMode == 0 {
-		b.SocketMode = d.SocketMode
-	}
-	if b.ReconcileInterval <= 0 {
-		b.ReconcileInterval = d.ReconcileInterval
-	}
-	if b.LogLevel == "" {
-		b.LogLevel = d.LogLevel
+	fillZero(reflect.ValueOf(b).Elem(), reflect.ValueOf(Default().Broker))
+}
+
+// fillZero sets every zero key of dst (a field with a toml tag; an empty list counts as
+// zero) to its value in def, recursing into sections but not into maps: what Default
+// holds is the one list of defaults.
+func fillZero(dst, def reflect.Value) {
+	for i := range dst.NumField() {
+		f := dst.Type().Field(i)
+		if tagName(f) == "" {
+			continue
+		}
+		dv, fv := def.Field(i), dst.Field(i)
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			fillZero(fv, dv)
+		case f.Type.Kind() == reflect.Slice:
+			if fv.Len() == 0 && dv.Len() > 0 {
+				fv.Set(reflect.AppendSlice(reflect.MakeSlice(f.Type, 0, dv.Len()), dv))
+			}
+		case f.Type.Kind() != reflect.Map && fv.IsZero():
+			fv.Set(dv)
+		}
 	}
 }
 

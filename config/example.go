@@ -22,6 +22,7 @@ enroll_groups = []                            # members are enrolled without "us
 socket_mode = 0o666                           # anyone may connect; the peer uid decides
 reconcile_interval = "5m"
 log_level = "info"                            # debug | info | warn | error
+audit_refusal_retention = "0"                 # how long refusals stay in the audit log; "0" = forever
 
 [aws]
 regions = ["us-west-2"]                       # regions the collector and reconcile scan

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,57 +60,49 @@ func (e *FieldError) Error() string { return e.Key + ": " + e.Message }
 
 // Merge overlays o on p: every non-nil field of o replaces p's value (a non-nil empty
 // list replaces p's list with an empty one). Lists are copied, so the result shares no
-// backing arrays with p or o.
+// backing arrays with p or o. It goes by field name, so a key added to Policy and
+// Override is merged without a line here.
 func Merge(p Policy, o Override) Policy {
-	p.InstanceTypes = slices.Clone(p.InstanceTypes)
-	p.Images = slices.Clone(p.Images)
-	p.ImageOwners = slices.Clone(p.ImageOwners)
-	p.Regions = slices.Clone(p.Regions)
-	p.SecurityGroups = slices.Clone(p.SecurityGroups)
-	setInt := func(dst *int, src *int) {
-		if src != nil {
-			*dst = *src
+	pv, ov := reflect.ValueOf(&p).Elem(), reflect.ValueOf(o)
+	for i := range pv.NumField() {
+		if f := pv.Field(i); f.Kind() == reflect.Slice && !f.IsNil() {
+			f.Set(cloneSlice(f))
 		}
 	}
-	setDur := func(dst *time.Duration, src *time.Duration) {
-		if src != nil {
-			*dst = *src
+	for _, m := range overrideFields {
+		src := ov.Field(m.override)
+		switch {
+		case src.IsNil():
+		case src.Kind() == reflect.Pointer:
+			pv.Field(m.policy).Set(src.Elem())
+		default:
+			pv.Field(m.policy).Set(cloneSlice(src))
 		}
 	}
-	setStr := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setList := func(dst *[]string, src []string) {
-		if src != nil {
-			*dst = append([]string{}, src...)
-		}
-	}
-	setInt(&p.MaxInstances, o.MaxInstances)
-	setInt(&p.MaxVCPUs, o.MaxVCPUs)
-	setInt(&p.MaxCount, o.MaxCount)
-	setList(&p.InstanceTypes, o.InstanceTypes)
-	setList(&p.Images, o.Images)
-	setList(&p.ImageOwners, o.ImageOwners)
-	setList(&p.Regions, o.Regions)
-	setDur(&p.DefaultLifetime, o.DefaultLifetime)
-	setDur(&p.MaxLifetime, o.MaxLifetime)
-	setStr(&p.ExpireAction, o.ExpireAction)
-	setDur(&p.ExpireWarning, o.ExpireWarning)
-	if o.BudgetUSD != nil {
-		p.BudgetUSD = *o.BudgetUSD
-	}
-	setStr(&p.BudgetPeriod, o.BudgetPeriod)
-	setStr(&p.BudgetAction, o.BudgetAction)
-	setStr(&p.Spot, o.Spot)
-	setList(&p.SecurityGroups, o.SecurityGroups)
-	setStr(&p.Subnet, o.Subnet)
-	setStr(&p.InstanceProfile, o.InstanceProfile)
-	setInt(&p.VolumeSizeGB, o.VolumeSizeGB)
-	setStr(&p.VolumeType, o.VolumeType)
 	return p
 }
+
+func cloneSlice(s reflect.Value) reflect.Value {
+	return reflect.AppendSlice(reflect.MakeSlice(s.Type(), 0, s.Len()), s)
+}
+
+// overrideFields pairs each field of Override with the Policy field of the same name.
+// An Override field is a pointer to the Policy field's type, or the same list type; a
+// mismatch is a programming error caught by any test that loads the package.
+var overrideFields = func() []struct{ override, policy int } {
+	var out []struct{ override, policy int }
+	pt, ot := reflect.TypeFor[Policy](), reflect.TypeFor[Override]()
+	for i := range ot.NumField() {
+		of := ot.Field(i)
+		pf, ok := pt.FieldByName(of.Name)
+		if !ok || !(of.Type.Kind() == reflect.Pointer && of.Type.Elem() == pf.Type ||
+			of.Type.Kind() == reflect.Slice && of.Type == pf.Type) {
+			panic(fmt.Sprintf("quota: Override.%s %s has no matching Policy field", of.Name, of.Type))
+		}
+		out = append(out, struct{ override, policy int }{i, pf.Index[0]})
+	}
+	return out
+}()
 
 // Effective returns a user's effective policy: def, overlaid by each group override in
 // the order given (later wins), overlaid by the per-user override if it is not nil.

@@ -37,31 +37,33 @@ const (
 const MaxUserData = 16 << 10
 
 // Policy is a user's effective policy: the default, overlaid by each of their Unix groups'
-// overrides (in config order), overlaid by their per-user override.
+// overrides (in config order), overlaid by their per-user override. Its toml tags are the
+// keys of [policy.default]; a `format:"minutes"` duration is written "4h", "90m" or "2d"
+// (see config). Every field has a counterpart in Override.
 type Policy struct {
-	MaxInstances  int      `json:"max_instances"`  // non-terminated instances
-	MaxVCPUs      int      `json:"max_vcpus"`      // running + pending
-	MaxCount      int      `json:"max_count"`      // instances per launch request; 0 = max_instances
-	InstanceTypes []string `json:"instance_types"` // allowed types; may hold patterns like "t3.*"
-	Images        []string `json:"images"`         // ami ids or image-name patterns ("ubuntu/*jammy*")
+	MaxInstances  int      `json:"max_instances" toml:"max_instances"`   // non-terminated instances
+	MaxVCPUs      int      `json:"max_vcpus" toml:"max_vcpus"`           // running + pending
+	MaxCount      int      `json:"max_count" toml:"max_count"`           // instances per launch request; 0 = max_instances
+	InstanceTypes []string `json:"instance_types" toml:"instance_types"` // allowed types; may hold patterns like "t3.*"
+	Images        []string `json:"images" toml:"images"`                 // ami ids or image-name patterns ("ubuntu/*jammy*")
 	// ImageOwners are the accounts whose images a user may launch ("self", "amazon",
 	// "aws-marketplace" or 12-digit account ids); empty means DefaultImageOwners. Name
 	// patterns would otherwise match look-alike public images anyone can publish.
-	ImageOwners     []string      `json:"image_owners"`
-	Regions         []string      `json:"regions"` // allowed regions
-	DefaultLifetime time.Duration `json:"default_lifetime"`
-	MaxLifetime     time.Duration `json:"max_lifetime"`
-	ExpireAction    string        `json:"expire_action"` // stop | terminate
-	ExpireWarning   time.Duration `json:"expire_warning"`
-	BudgetUSD       float64       `json:"budget_usd"`    // 0 = no budget
-	BudgetPeriod    string        `json:"budget_period"` // term | month | week
-	BudgetAction    string        `json:"budget_action"` // stop | terminate | notify
-	Spot            string        `json:"spot"`          // allowed | required | forbidden
-	SecurityGroups  []string      `json:"security_groups"`
-	Subnet          string        `json:"subnet"`
-	InstanceProfile string        `json:"instance_profile"` // ARN or name; never from the user
-	VolumeSizeGB    int           `json:"volume_size_gb"`   // 0 = the image's default
-	VolumeType      string        `json:"volume_type"`      // gp3 by default
+	ImageOwners     []string      `json:"image_owners" toml:"image_owners"`
+	Regions         []string      `json:"regions" toml:"regions"` // allowed regions
+	DefaultLifetime time.Duration `json:"default_lifetime" toml:"default_lifetime" format:"minutes"`
+	MaxLifetime     time.Duration `json:"max_lifetime" toml:"max_lifetime" format:"minutes"`
+	ExpireAction    string        `json:"expire_action" toml:"expire_action"` // stop | terminate
+	ExpireWarning   time.Duration `json:"expire_warning" toml:"expire_warning" format:"minutes"`
+	BudgetUSD       float64       `json:"budget_usd" toml:"budget_usd"`       // 0 = no budget
+	BudgetPeriod    string        `json:"budget_period" toml:"budget_period"` // term | month | week
+	BudgetAction    string        `json:"budget_action" toml:"budget_action"` // stop | terminate | notify
+	Spot            string        `json:"spot" toml:"spot"`                   // allowed | required | forbidden
+	SecurityGroups  []string      `json:"security_groups" toml:"security_groups"`
+	Subnet          string        `json:"subnet" toml:"subnet"`
+	InstanceProfile string        `json:"instance_profile" toml:"instance_profile"` // ARN or name; never from the user
+	VolumeSizeGB    int           `json:"volume_size_gb" toml:"volume_size_gb"`     // 0 = the image's default
+	VolumeType      string        `json:"volume_type" toml:"volume_type"`           // gp3 by default
 }
 
 // Override is a partial policy: nil fields leave the base unchanged. It is what a
@@ -74,10 +76,10 @@ type Override struct {
 	Images          []string       `json:"images,omitempty" toml:"images"`
 	ImageOwners     []string       `json:"image_owners,omitempty" toml:"image_owners"`
 	Regions         []string       `json:"regions,omitempty" toml:"regions"`
-	DefaultLifetime *time.Duration `json:"default_lifetime,omitempty" toml:"default_lifetime"`
-	MaxLifetime     *time.Duration `json:"max_lifetime,omitempty" toml:"max_lifetime"`
+	DefaultLifetime *time.Duration `json:"default_lifetime,omitempty" toml:"default_lifetime" format:"minutes"`
+	MaxLifetime     *time.Duration `json:"max_lifetime,omitempty" toml:"max_lifetime" format:"minutes"`
 	ExpireAction    *string        `json:"expire_action,omitempty" toml:"expire_action"`
-	ExpireWarning   *time.Duration `json:"expire_warning,omitempty" toml:"expire_warning"`
+	ExpireWarning   *time.Duration `json:"expire_warning,omitempty" toml:"expire_warning" format:"minutes"`
 	BudgetUSD       *float64       `json:"budget_usd,omitempty" toml:"budget_usd"`
 	BudgetPeriod    *string        `json:"budget_period,omitempty" toml:"budget_period"`
 	BudgetAction    *string        `json:"budget_action,omitempty" toml:"budget_action"`

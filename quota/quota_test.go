@@ -724,3 +724,52 @@ func TestWithDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideMatchesPolicy: every policy key can be overridden, under the same JSON and
+// TOML names, and Merge applies every field of an override.
+func TestOverrideMatchesPolicy(t *testing.T) {
+	pt, ot := reflect.TypeFor[Policy](), reflect.TypeFor[Override]()
+	if pt.NumField() != ot.NumField() {
+		t.Fatalf("Policy has %d fields, Override %d", pt.NumField(), ot.NumField())
+	}
+	var o Override
+	ov := reflect.ValueOf(&o).Elem()
+	for i := range pt.NumField() {
+		pf, of := pt.Field(i), ot.Field(i)
+		t.Run(pf.Name, func(t *testing.T) {
+			if of.Name != pf.Name {
+				t.Fatalf("Override field %d is %s, want %s", i, of.Name, pf.Name)
+			}
+			name := func(f reflect.StructField, tag string) string { n, _, _ := strings.Cut(f.Tag.Get(tag), ","); return n }
+			for _, tag := range []string{"json", "toml", "format"} {
+				if got, want := name(of, tag), name(pf, tag); got != want {
+					t.Errorf("%s tag: got %q, want %q", tag, got, want)
+				}
+			}
+		})
+		// A non-zero value of the Policy field's type.
+		v := reflect.New(pf.Type).Elem()
+		switch pf.Type.Kind() {
+		case reflect.Slice:
+			v = reflect.Append(v, reflect.ValueOf("x").Convert(pf.Type.Elem()))
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Float64:
+			v.SetFloat(1e6)
+		default:
+			v.SetInt(1e6)
+		}
+		if of.Type.Kind() == reflect.Pointer {
+			p := reflect.New(pf.Type)
+			p.Elem().Set(v)
+			v = p
+		}
+		ov.Field(i).Set(v)
+	}
+	got := reflect.ValueOf(Merge(Policy{}, o))
+	for i := range pt.NumField() {
+		if got.Field(i).IsZero() {
+			t.Errorf("Merge does not apply Override.%s", pt.Field(i).Name)
+		}
+	}
+}
