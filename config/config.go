@@ -41,8 +41,9 @@ type Broker struct {
 	SocketMode        uint32        `toml:"socket_mode" format:"mode"`
 	ReconcileInterval time.Duration `toml:"reconcile_interval"` // default 5m
 	LogLevel          string        `toml:"log_level"`          // debug | info | warn | error
-	// AuditRefusalRetention is how long refused requests stay in the audit log, for the
-	// audit retention job to come (0, the default: kept forever).
+	// AuditRefusalRetention is how long refused requests stay in the audit log: the
+	// daemon deletes older ones hourly (0, the default: kept forever). Allowed, failed
+	// and done entries are always kept.
 	AuditRefusalRetention time.Duration `toml:"audit_refusal_retention"`
 }
 

@@ -253,7 +253,7 @@ func TestErrors(t *testing.T) {
 
 		// Unknown keys.
 		{"unknown key", "[broker]\nsockets = \"/a\"\n",
-			[]string{`2: broker.sockets: unknown key (known keys here: `+brokerKeys+`)`}},
+			[]string{`2: broker.sockets: unknown key (known keys here: ` + brokerKeys + `)`}},
 		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"unknown group key", "[policy.group.staff]\nmax_instance = 3\n",
@@ -267,7 +267,7 @@ func TestErrors(t *testing.T) {
 		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
 		{"empty key in a section", "[iam]\n\"\" = \"x\"\n", []string{`2: iam."": unknown key (known keys here: user_name_pattern, path, policy_file, policy_name, propagation_timeout, permissions_boundary)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
-			`2: broker.a: unknown key (known keys here: `+brokerKeys+`)`,
+			`2: broker.a: unknown key (known keys here: ` + brokerKeys + `)`,
 			`4: aws.b: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`,
 		}},
 

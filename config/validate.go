@@ -98,6 +98,9 @@ func (v *validator) broker() {
 	if b.SocketMode > 0o777 {
 		v.add([]string{"broker", "socket_mode"}, "%#o is not a permission mode (use e.g. 0o666 or 0o660)", b.SocketMode)
 	}
+	if b.AuditRefusalRetention < 0 {
+		v.add([]string{"broker", "audit_refusal_retention"}, "%s is negative: give a duration, or 0 to keep refusals forever", b.AuditRefusalRetention)
+	}
 	if b.ReconcileInterval < time.Second {
 		v.add([]string{"broker", "reconcile_interval"}, "%s is shorter than 1s", b.ReconcileInterval)
 	}

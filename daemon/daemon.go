@@ -175,6 +175,10 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		{"collector", d.Accounting.Run},
 		{"enforce", d.Enforcer.Run},
 	}
+	if r := cfg.Broker.AuditRefusalRetention; r > 0 {
+		p := &audit.Pruner{DB: d.DB, Retention: r, Now: now, Log: log.With("component", "audit")}
+		d.Runners = append(d.Runners, Runner{"audit-prune", p.Run})
+	}
 	return d, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,7 @@ type env struct {
 
 // start builds the daemon exactly as `tollgated serve` does, on awssim, and runs it
 // until the test ends.
-func start(t *testing.T) *env {
+func start(t *testing.T, mod ...func(*config.Config)) *env {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTDAEMON")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
@@ -99,6 +100,9 @@ func start(t *testing.T) *env {
 			Database: filepath.Join(t.TempDir(), "state", "tollgate.db"), AdminGroup: adminGroup},
 		AWS:    config.AWS{Regions: []string{region}, EndpointURL: url},
 		Policy: config.Policies{Default: def},
+	}
+	for _, m := range mod {
+		m(cfg)
 	}
 	cl, err := cloud.New(context.Background(), cloud.Config{Regions: []string{region}, EndpointURL: url,
 		MaxBackoff: time.Millisecond, Now: sim.Now}, slog.New(slog.DiscardHandler))
@@ -331,5 +335,23 @@ func TestAdoptedUnverified(t *testing.T) {
 	own, err := e.c.Notices(e.ctx, false)
 	if err != nil || len(own) != 1 || !strings.Contains(own[0].Message, "only its tag says it is yours") {
 		t.Errorf("alice's notices %+v, %v: want the adoption, flagged", own, err)
+	}
+}
+
+// TestRefusalRetentionRunner: with audit_refusal_retention set, the daemon runs the
+// audit pruner (audit.TestRefusalRetention tests what it deletes); without, it does not.
+func TestRefusalRetentionRunner(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.Broker.AuditRefusalRetention = 24 * time.Hour })
+	var names []string
+	for _, r := range e.d.Runners {
+		names = append(names, r.Name)
+	}
+	if !slices.Contains(names, "audit-prune") {
+		t.Fatalf("runners %v: want audit-prune with a retention set", names)
+	}
+	for _, r := range start(t).d.Runners {
+		if r.Name == "audit-prune" {
+			t.Error("audit-prune runs with no retention set")
+		}
 	}
 }
