@@ -8,11 +8,9 @@ import (
 
 // TestBinaryDeps keeps heavy or test-only packages out of the binaries: the daemon must
 // not link package testing (a test helper in a non-test file pulls it in, with its
-// flags), and the per-user CLI, which only speaks the socket API, must not link the AWS
-// SDK or SQLite.
-//
-// Not asserted yet: cmd/tollgate links github.com/pelletier/go-toml through config (the
-// roster parser); add it to the CLI's list once the parser has moved out of config.
+// flags), and the per-user CLI, which only speaks the socket API and which every user on
+// the host runs, must not link the configuration decoder (TOML), the AWS SDK or SQLite:
+// what it does not link it cannot misuse.
 func TestBinaryDeps(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -23,7 +21,8 @@ func TestBinaryDeps(t *testing.T) {
 		forbidden []string // import paths; a path forbids its subpackages too
 	}{
 		{"./cmd/tollgated", []string{"testing"}},
-		{"./cmd/tollgate", []string{"testing", "github.com/aws/aws-sdk-go-v2", "modernc.org/sqlite"}},
+		{"./cmd/tollgate", []string{"testing", "github.com/pelletier/go-toml", "github.com/aws/aws-sdk-go-v2",
+			"modernc.org/sqlite", "github.com/tollgate/tollgate/config"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimPrefix(tt.pkg, "./"), func(t *testing.T) {
