@@ -218,7 +218,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := s.refuseKey(service, akid); e != nil {
-		writeQueryError(w, s.newRequestID(), e)
+		iamsim.WriteError(w, s.newRequestID(), e.Status, e.Code, e.Message)
 		return
 	}
 	s.mountMu.RLock()

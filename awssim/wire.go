@@ -87,33 +87,6 @@ func writeEC2Error(w http.ResponseWriter, reqID string, e *apiError) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// writeQueryError writes e as IAM and STS write errors (an <ErrorResponse> whose Type is
-// Sender or Receiver), for refusals made before a request reaches the mounted service.
-func writeQueryError(w http.ResponseWriter, reqID string, e *apiError) {
-	type errBody struct {
-		Type    string `xml:"Type"`
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	}
-	type errResp struct {
-		XMLName   xml.Name `xml:"ErrorResponse"`
-		Error     errBody  `xml:"Error"`
-		RequestID string   `xml:"RequestId"`
-	}
-	typ := "Sender"
-	if e.Status >= 500 {
-		typ = "Receiver"
-	}
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	_ = xml.NewEncoder(&buf).Encode(errResp{Error: errBody{typ, e.Code, e.Message}, RequestID: reqID})
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-Requestid", reqID)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(buf.Bytes())
-}
-
 // marshalEC2 appends to b a successful response rendered as
 // <ActionResponse xmlns=…>…</ActionResponse>, with requestId first as EC2 writes it.
 func marshalEC2(b []byte, action, reqID string, body any) ([]byte, error) {

@@ -45,6 +45,13 @@ func requestID(n uint64) string {
 }
 
 func writeError(w http.ResponseWriter, reqID string, e *apiError) {
+	WriteError(w, reqID, e.status, e.code, e.msg)
+}
+
+// WriteError writes an IAM/STS query-protocol error (an <ErrorResponse> whose Type is
+// Sender, or Receiver for a 5xx status): the one writer for iamsim and for refusals
+// awssim makes before a request reaches IAM or STS.
+func WriteError(w http.ResponseWriter, reqID string, status int, code, msg string) {
 	type errBody struct {
 		Type    string `xml:"Type"`
 		Code    string `xml:"Code"`
@@ -56,13 +63,13 @@ func writeError(w http.ResponseWriter, reqID string, e *apiError) {
 		RequestID string   `xml:"RequestId"`
 	}
 	typ := "Sender"
-	if e.status >= 500 {
+	if status >= 500 {
 		typ = "Receiver"
 	}
-	out, _ := xml.Marshal(errResp{Error: errBody{Type: typ, Code: e.code, Message: e.msg}, RequestID: reqID})
+	out, _ := xml.Marshal(errResp{Error: errBody{Type: typ, Code: code, Message: msg}, RequestID: reqID})
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-Requestid", reqID)
-	w.WriteHeader(e.status)
+	w.WriteHeader(status)
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(out)
 }
