@@ -41,7 +41,7 @@ func TestRefusalsAggregated(t *testing.T) {
 		now = now.Add(time.Second)
 	}
 	last := now.Add(-time.Second)
-	refuse(mallory, "max_vcpus is 4")                           // another refusal
+	refuse(mallory, "max_vcpus is 4")                             // another refusal
 	refuse(tollgate.UserActor(2002, "bob"), "max_instances is 2") // another user
 	now = now.Add(2 * db.RefusalWindow)
 	refuse(mallory, "max_vcpus is 4") // the same, past the window
