@@ -44,26 +44,26 @@ func (d *DB) PutSSHKey(ctx context.Context, k SSHKey) error {
 	return nil
 }
 
-// KeyImport returns the fingerprint of the key last imported as the user's keypair in
-// region; ok is false if none was.
-func (d *DB) KeyImport(ctx context.Context, user, region string) (fingerprint string, ok bool, err error) {
-	err = d.sql.QueryRowContext(ctx, `SELECT fingerprint FROM ssh_key_imports WHERE user = ? AND region = ?`, user, region).Scan(&fingerprint)
+// KeyImport returns the fingerprint of the key last imported as the keypair name (a
+// user's keypair is named after the user) in region; ok is false if none was.
+func (d *DB) KeyImport(ctx context.Context, name, region string) (fingerprint string, ok bool, err error) {
+	err = d.sql.QueryRowContext(ctx, `SELECT fingerprint FROM keypair_imports WHERE name = ? AND region = ?`, name, region).Scan(&fingerprint)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read keypair import of %s in %s: %w", user, region, err)
+		return "", false, fmt.Errorf("read keypair import of %s in %s: %w", name, region, err)
 	}
 	return fingerprint, true, nil
 }
 
-// PutKeyImport records that the key with fingerprint is the user's keypair in region.
-func (d *DB) PutKeyImport(ctx context.Context, user, region, fingerprint string, at time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO ssh_key_imports(user, region, fingerprint, imported_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT(user, region) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
-		user, region, fingerprint, Time(at))
+// PutKeyImport records that the key with fingerprint is the keypair name in region.
+func (d *DB) PutKeyImport(ctx context.Context, name, region, fingerprint string, at time.Time) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO keypair_imports(name, region, fingerprint, imported_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(name, region) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
+		name, region, fingerprint, Time(at))
 	if err != nil {
-		return fmt.Errorf("record keypair import of %s in %s: %w", user, region, err)
+		return fmt.Errorf("record keypair import of %s in %s: %w", name, region, err)
 	}
 	return nil
 }
