@@ -37,16 +37,21 @@ type Spec struct {
 	// the instances' key name.
 	KeyPair *KeyPair
 
-	SecurityGroups  []string
-	Subnet          string
-	InstanceProfile string
-	VolumeSizeGB    int    // root volume; 0 = the image's
-	VolumeType      string // "" = gp3
-	UserData        []byte
-	Spot            bool
-	SpotMaxPrice    string        // "" = up to the on-demand price
-	Lifetime        time.Duration // 0 = no lease (no expiry tag, never reaped)
-	Tags            map[string]string
+	SecurityGroups []string
+	Subnet         string
+	// AvailabilityZone places the instances ("" = EC2 chooses, or the subnet's).
+	AvailabilityZone string
+	InstanceProfile  string
+	// DataVolumes are EBS volumes beyond the root (e.g. from snapshots), deleted with
+	// the instance.
+	DataVolumes  []cloud.DataVolume
+	VolumeSizeGB int    // root volume; 0 = the image's
+	VolumeType   string // "" = gp3
+	UserData     []byte
+	Spot         bool
+	SpotMaxPrice string        // "" = up to the on-demand price
+	Lifetime     time.Duration // 0 = no lease (no expiry tag, never reaped)
+	Tags         map[string]string
 
 	// PriceHourly and VCPUsEach are recorded with the launch for later admissions.
 	PriceHourly float64
@@ -196,6 +201,7 @@ func (f *Fleet) runInstances(ctx context.Context, s Spec, l db.Launch) ([]cloud.
 	in := cloud.RunInput{
 		Region: l.Region, ClientToken: l.ClientToken, ImageID: l.Image, Type: l.Type, Count: l.Count,
 		SecurityGroups: s.SecurityGroups, Subnet: s.Subnet, InstanceProfile: s.InstanceProfile,
+		AvailabilityZone: s.AvailabilityZone, DataVolumes: s.DataVolumes,
 		UserData: s.UserData, Spot: l.Spot, SpotMaxPrice: s.SpotMaxPrice,
 		VolumeSizeGB: s.VolumeSizeGB, VolumeType: s.VolumeType, Owner: l.Owner, Tags: Tags(l, s.Tags),
 	}
