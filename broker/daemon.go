@@ -107,8 +107,9 @@ type Options struct {
 	Notices    Notices
 	IAM        IAM
 	Prices     Prices
-	Users      UserDB // default: os/user (NSS), cached briefly
-	Hooks      *Hooks // test-only
+	Balancer   Balancer // nil: the daemon runs no balancer
+	Users      UserDB   // default: os/user (NSS), cached briefly
+	Hooks      *Hooks   // test-only
 
 	// ReconcileGrace is the grace of an admin's reconcile request (default
 	// fleet.DefaultReconcileGrace).
@@ -130,21 +131,22 @@ type Options struct {
 // Daemon is tollgated's broker: the socket server, identification, admission and the
 // requests, on the services it is given. Build it with New, serve with Serve, Close it.
 type Daemon struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	now     func() time.Time
-	cloud   Cloud
-	users   UserDB
-	hooks   *Hooks
-	db      *db.DB
-	auditor *audit.Writer
-	fleet   *fleet.Fleet
-	acct    Accounting
-	notices Notices
-	iam     IAM
-	prices  Prices
-	grace   time.Duration
-	socket  string
+	cfg      *config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	cloud    Cloud
+	users    UserDB
+	hooks    *Hooks
+	db       *db.DB
+	auditor  *audit.Writer
+	fleet    *fleet.Fleet
+	acct     Accounting
+	notices  Notices
+	iam      IAM
+	prices   Prices
+	balancer Balancer
+	grace    time.Duration
+	socket   string
 
 	ln  *net.UnixListener
 	srv *http.Server
@@ -181,7 +183,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: &cfg, log: opts.Logger, now: opts.Now, cloud: opts.Cloud, users: opts.Users, hooks: opts.Hooks,
 		db: opts.DB, auditor: opts.Audit, fleet: opts.Fleet, acct: opts.Accounting, notices: opts.Notices,
-		iam: opts.IAM, prices: opts.Prices, grace: opts.ReconcileGrace, socket: cfg.Broker.Socket,
+		iam: opts.IAM, prices: opts.Prices, balancer: opts.Balancer, grace: opts.ReconcileGrace, socket: cfg.Broker.Socket,
 		ln: opts.Listener, images: newTTLCache[string, cloud.Image](imageTTL, maxImages),
 	}
 	if d.log == nil {

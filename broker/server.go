@@ -73,6 +73,12 @@ func (d *Daemon) routes() http.Handler {
 	h(http.MethodGet, api.PathAdminIAM, admin, d.handleIAMList)
 	long(http.MethodPost, api.PathAdminIAMRevoke, admin, d.handleIAMRevoke)
 	long(http.MethodPost, api.PathAdminReconcile, admin, d.handleReconcile)
+	h(http.MethodGet, api.PathAdminBalancer, admin, d.handlePools)
+	h(http.MethodGet, api.PathAdminBalancerStatus, admin, d.handlePoolStatus)
+	h(http.MethodPost, api.PathAdminBalancerPause, admin, d.poolAction("balancer.pause", func(b Balancer) poolFn { return b.Pause }))
+	h(http.MethodPost, api.PathAdminBalancerResume, admin, d.poolAction("balancer.resume", func(b Balancer) poolFn { return b.Resume }))
+	h(http.MethodPost, api.PathAdminBalancerDrain, admin, d.poolAction("balancer.drain", func(b Balancer) poolFn { return b.Drain }))
+	h(http.MethodPost, api.PathAdminBalancerSet, admin, d.handlePoolSet)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})

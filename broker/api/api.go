@@ -45,6 +45,13 @@ const (
 	PathAdminIAM          = "/v1/admin/iam"                 // GET → IdentityList
 	PathAdminIAMRevoke    = "/v1/admin/iam/revoke"          // POST IAMRevokeRequest → IAMRevokeResponse
 	PathAdminReconcile    = "/v1/admin/reconcile"           // POST → ReconcileResult
+
+	PathAdminBalancer       = "/v1/admin/balancer"        // GET → PoolList
+	PathAdminBalancerStatus = "/v1/admin/balancer/status" // GET ?pool=NAME → tollgate.PoolStatus
+	PathAdminBalancerPause  = "/v1/admin/balancer/pause"  // POST PoolRequest → tollgate.PoolStatus
+	PathAdminBalancerResume = "/v1/admin/balancer/resume" // POST PoolRequest → tollgate.PoolStatus
+	PathAdminBalancerDrain  = "/v1/admin/balancer/drain"  // POST PoolRequest → tollgate.PoolStatus
+	PathAdminBalancerSet    = "/v1/admin/balancer/set"    // POST PoolSetRequest → tollgate.PoolStatus
 )
 
 // HeaderNotices carries the caller's unread notice count on every response, so the CLI
@@ -251,4 +258,24 @@ type IAMRevokeFailure struct {
 type ReconcileResult struct {
 	Resolved []string   `json:"resolved"` // launch ids whose requested state was settled
 	Adopted  []Instance `json:"adopted"`  // tollgate-tagged instances the database lacked
+}
+
+// PoolList is every balancer pool's status, by name.
+type PoolList struct {
+	Pools []tollgate.PoolStatus `json:"pools"`
+}
+
+// PoolRequest names a balancer pool (pause, resume, drain).
+type PoolRequest struct {
+	Pool string `json:"pool"`
+}
+
+// PoolSetRequest overrides a pool's load-table band with Min..Max for For (a duration
+// such as "2h"); Clear removes the override instead.
+type PoolSetRequest struct {
+	Pool  string `json:"pool"`
+	Min   int    `json:"min"`
+	Max   int    `json:"max"`
+	For   string `json:"for,omitempty"`
+	Clear bool   `json:"clear,omitempty"`
 }

@@ -321,3 +321,32 @@ func (c *Client) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	var out ReconcileResult
 	return out, c.do(ctx, http.MethodPost, PathAdminReconcile, nil, nil, &out)
 }
+
+// Pools lists the balancer pools with their status.
+func (c *Client) Pools(ctx context.Context) ([]tollgate.PoolStatus, error) {
+	var out PoolList
+	err := c.do(ctx, http.MethodGet, PathAdminBalancer, nil, nil, &out)
+	return out.Pools, err
+}
+
+// PoolStatus is one balancer pool's status.
+func (c *Client) PoolStatus(ctx context.Context, pool string) (tollgate.PoolStatus, error) {
+	var out tollgate.PoolStatus
+	err := c.do(ctx, http.MethodGet, PathAdminBalancerStatus, url.Values{"pool": {pool}}, nil, &out)
+	return out, err
+}
+
+// PoolAction pauses, resumes or drains a pool: path is PathAdminBalancerPause, Resume or
+// Drain.
+func (c *Client) PoolAction(ctx context.Context, path, pool string) (tollgate.PoolStatus, error) {
+	var out tollgate.PoolStatus
+	err := c.do(ctx, http.MethodPost, path, nil, PoolRequest{Pool: pool}, &out)
+	return out, err
+}
+
+// PoolSet overrides (or clears) a pool's min/max band.
+func (c *Client) PoolSet(ctx context.Context, req PoolSetRequest) (tollgate.PoolStatus, error) {
+	var out tollgate.PoolStatus
+	err := c.do(ctx, http.MethodPost, PathAdminBalancerSet, nil, req, &out)
+	return out, err
+}

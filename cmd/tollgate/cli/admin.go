@@ -10,6 +10,7 @@ type AdminCmd struct {
 	Audit     AdminAuditCmd     `cmd:"" help:"Read the audit log."`
 	IAM       AdminIAMCmd       `cmd:"" name:"iam" help:"List and revoke per-user IAM identities."`
 	Reconcile AdminReconcileCmd `cmd:"" help:"Settle interrupted launches and adopt tagged instances now."`
+	Balancer  AdminBalancerCmd  `cmd:"" help:"See and steer the load-driven worker pools."`
 }
 
 // AdminUsersCmd groups `tollgate admin users …`.
