@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/audit"
+	"github.com/tollgate/tollgate/balancer"
 	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
@@ -47,6 +48,9 @@ type Options struct {
 	PeerUID    func(real int) int
 	FleetHooks *fleet.Hooks
 	Mail       func(ctx context.Context, to, subject, body string) error
+	// Balancer overrides parts of the balancer's wiring (tests point its probes at
+	// local servers); nil = production.
+	Balancer func(*balancer.Options)
 }
 
 // Runner is a part of the daemon that runs until its context ends.
@@ -64,6 +68,7 @@ type Daemon struct {
 	Enforcer   *enforce.Enforcer
 	Notices    *enforce.Notifier
 	IAM        *iamusers.Service
+	Balancer   *balancer.Service
 	Runners    []Runner
 
 	log *slog.Logger
@@ -151,13 +156,16 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		Logger: log.With("component", "iamusers"), Now: now}); err != nil {
 		return fail(fmt.Errorf("start IAM identities: %w", err))
 	}
+	if d.Balancer, err = newBalancer(cfg, o, d, aud, prices, log, now); err != nil {
+		return fail(err)
+	}
 	var hooks *broker.Hooks
 	if o.PeerUID != nil {
 		hooks = &broker.Hooks{PeerUID: o.PeerUID}
 	}
 	if b, err = broker.New(broker.Options{Config: &cfg, Logger: log, Now: now, Listener: ln, DB: d.DB,
 		Cloud: o.Cloud, Fleet: d.Fleet, Audit: aud, Accounting: d.Accounting, Notices: d.Notices, IAM: d.IAM,
-		Prices: prices, Users: o.Users, Hooks: hooks}); err != nil {
+		Prices: prices, Balancer: d.Balancer, Users: o.Users, Hooks: hooks}); err != nil {
 		return fail(err)
 	}
 	d.Broker = b
@@ -174,12 +182,34 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		{"reconcile", d.Fleet.Run},
 		{"collector", d.Accounting.Run},
 		{"enforce", d.Enforcer.Run},
+		{"balancer", d.Balancer.Run},
 	}
 	if r := cfg.Broker.AuditRefusalRetention; r > 0 {
 		p := &audit.Pruner{DB: d.DB, Retention: r, Now: now, Log: log.With("component", "audit")}
 		d.Runners = append(d.Runners, Runner{"audit-prune", p.Run})
 	}
 	return d, nil
+}
+
+// newBalancer builds the balancer on the fleet: the configured pools, resolved (a
+// gbrowse_conf is read now) and validated by the configuration's checks.
+func newBalancer(cfg config.Config, o Options, d *Daemon, aud *audit.Writer, prices *accounting.Prices,
+	log *slog.Logger, now func() time.Time) (*balancer.Service, error) {
+	pools, err := cfg.Balancer.Resolved()
+	if err != nil {
+		return nil, err
+	}
+	bo := balancer.Options{Pools: pools, DB: d.DB, Cloud: o.Cloud, Fleet: d.Fleet, Audit: aud, Spend: d.Accounting,
+		Notices: d.Notices, Admins: enforce.AdminInbox, OnDemand: prices.OnDemand,
+		Log: log.With("component", "balancer"), Now: now}
+	if o.Balancer != nil {
+		o.Balancer(&bo)
+	}
+	b, err := balancer.New(bo)
+	if err != nil {
+		return nil, fmt.Errorf("start the balancer: %w", err)
+	}
+	return b, nil
 }
 
 // OpenDB prepares the database's directory (owned by the daemon, closed to others),
