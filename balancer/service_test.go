@@ -599,7 +599,7 @@ func TestDataSnapshotsAttached(t *testing.T) {
 	for _, v := range vols {
 		if v.SnapshotID == snap {
 			found = true
-			if v.SizeGiB != 40 || !v.DeleteOnTermination {
+			if v.SizeGB != 40 || !v.DeleteOnTermination {
 				t.Errorf("data volume %+v: want 40 GiB from %s, deleted on termination", v, snap)
 			}
 		}
