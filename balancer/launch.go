@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate"
@@ -152,6 +153,10 @@ func (pr *poolRun) launchOne(ctx context.Context, o offer, group, replaces strin
 	if err != nil {
 		return "", err
 	}
+	image, err := pr.imageID(ctx)
+	if err != nil {
+		return "", err
+	}
 	price := 0.0
 	if p, err := pr.s.o.OnDemand(pr.cfg.Region, o.typ); err == nil {
 		price = p
@@ -161,7 +166,7 @@ func (pr *poolRun) launchOne(ctx context.Context, o offer, group, replaces strin
 		tags[TagReplaces] = replaces
 	}
 	spec := fleet.Spec{Purpose: tollgate.PurposeBalancer, Actor: tollgate.SystemActor(tollgate.SysBalancer),
-		Owner: Owner(pr.cfg.Name), UID: -1, Region: pr.cfg.Region, Type: o.typ, Image: pr.cfg.Image, Count: 1,
+		Owner: Owner(pr.cfg.Name), UID: -1, Region: pr.cfg.Region, Type: o.typ, Image: image, Count: 1,
 		Name: "tollgate-balancer-" + pr.cfg.Name, KeyPair: pr.keyPair, SecurityGroups: []string{group},
 		Subnet: pr.cfg.Subnet, AvailabilityZone: o.zone, UserData: pr.userData, DataVolumes: vols, Tags: tags,
 		PriceHourly: price}
@@ -219,6 +224,32 @@ func (pr *poolRun) dataVolumes(ctx context.Context) ([]cloud.DataVolume, error) 
 	pr.volumes = vols
 	pr.mu.Unlock()
 	return vols, nil
+}
+
+// imageID is the pool's image id: image_id may name the AMI (GBrowse's example
+// config says "GBrowse-2.54"), resolved once to the newest image of that name.
+func (pr *poolRun) imageID(ctx context.Context) (string, error) {
+	if strings.HasPrefix(pr.cfg.Image, "ami-") {
+		return pr.cfg.Image, nil
+	}
+	pr.mu.Lock()
+	id := pr.image
+	pr.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	imgs, err := pr.s.o.Cloud.DescribeImages(ctx, pr.cfg.Region, nil, []string{pr.cfg.Image})
+	if err != nil {
+		return "", fmt.Errorf("look up image %q in %s: %w", pr.cfg.Image, pr.cfg.Region, err)
+	}
+	if len(imgs) == 0 {
+		return "", fmt.Errorf("no image named %q in %s", pr.cfg.Image, pr.cfg.Region)
+	}
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].CreatedAt.After(imgs[j].CreatedAt) })
+	pr.mu.Lock()
+	pr.image = imgs[0].ID
+	pr.mu.Unlock()
+	return imgs[0].ID, nil
 }
 
 // DataDevice is the device name of the i-th data snapshot: /dev/sdg, /dev/sdh, …

@@ -55,6 +55,7 @@ type poolRun struct {
 	lastPoll    time.Time
 	lastErr     string
 	volumes     []cloud.DataVolume
+	image       string // image_id resolved from a name
 }
 
 // health is what the readiness checks have said of one slave.

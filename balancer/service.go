@@ -54,6 +54,7 @@ type Cloud interface {
 	RevokeIngress(ctx context.Context, region, groupID string, perms []cloud.Permission) error
 	DeleteSecurityGroup(ctx context.Context, region, id string) error
 	DescribeSnapshots(ctx context.Context, region string, ids []string) ([]cloud.Snapshot, error)
+	DescribeImages(ctx context.Context, region string, ids, namePatterns []string) ([]cloud.Image, error)
 }
 
 var _ Cloud = (*cloud.Client)(nil)
