@@ -106,7 +106,7 @@ func newPoolEnv(t *testing.T, edit func(*Pool)) *poolEnv {
 	p := Pool{Name: "gbrowse", LoadSource: "file:" + e.loadFile, Region: testRegion,
 		InstanceTypes: []string{"m5.large"}, Image: awssim.FixedImageID, Ports: []int{8101},
 		Master: "10.1.2.3", RenderfarmFile: e.farm, ReloadCommand: []string{"/bin/true"},
-		LoadTable: [][]float64{{0.1, 0, 1}, {0.5, 0, 2}, {1.0, 1, 3}, {2.0, 2, 4}},
+		LoadTable:    [][]float64{{0.1, 0, 1}, {0.5, 0, 2}, {1.0, 1, 3}, {2.0, 2, 4}},
 		PollInterval: 30 * time.Second}
 	if edit != nil {
 		edit(&p)
@@ -332,7 +332,7 @@ func TestSecurityGroupAdmitsOnlyTheMaster(t *testing.T) {
 
 func TestLoadSourceFailingHoldsThePool(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(e *poolEnv)
 	}{
 		{"missing", func(e *poolEnv) { os.Remove(e.loadFile) }},
