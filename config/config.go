@@ -5,6 +5,7 @@ package config
 import (
 	"time"
 
+	"github.com/tollgate/tollgate/balancer"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -21,6 +22,8 @@ type Config struct {
 	Policy     Policies   `toml:"policy"`
 	Accounting Accounting `toml:"accounting"`
 	IAM        IAM        `toml:"iam"`
+	// Balancer declares the load-driven worker pools ([[balancer.pool]]; docs/balancer.md).
+	Balancer balancer.Config `toml:"balancer"`
 
 	// Path is the file this configuration was read from ("" when built in code).
 	Path string `toml:"-"`

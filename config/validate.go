@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	v.policies()
 	v.accounting()
 	v.iam()
+	v.balancer()
 	return joinErrors(v.errs)
 }
 
@@ -329,4 +330,25 @@ func (v *validator) iam() {
 	if b := i.PermissionsBoundary; b != "" && (!policyARNRE.MatchString(b) || len(b) > 2048) {
 		v.add([]string{"iam", "permissions_boundary"}, "%q is not an IAM policy ARN (e.g. arn:aws:iam::123456789012:policy/tollgate-student-boundary)", b)
 	}
+}
+
+// balancer checks the pools as the daemon will run them: each gbrowse_conf read, the
+// defaults applied.
+func (v *validator) balancer() {
+	if len(v.c.Balancer.Pools) == 0 {
+		return
+	}
+	if _, err := v.c.Balancer.Resolved(); err != nil {
+		for _, e := range unjoin(err) {
+			v.add([]string{"balancer", "pool"}, "%v", e)
+		}
+	}
+}
+
+// unjoin lists the errors errors.Join put together.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
