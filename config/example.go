@@ -89,6 +89,18 @@ policy_file = ""                              # "" = the installed scripts/stude
 propagation_timeout = "60s"                   # wait for STS to accept a new access key
 permissions_boundary = ""                     # "" = none; the shipped daemon IAM policy requires
                                               # "arn:aws:iam::ACCOUNT:policy/tollgate-student-boundary"
+
+# Load-driven spot worker pools (docs/balancer.md). None by default; for example:
+# [[balancer.pool]]
+# name = "gbrowse"
+# gbrowse_conf = "/etc/gbrowse2/aws_balancer.conf"   # read GBrowse's file as-is
+# load_source = "apache:http://localhost/server-status?auto"
+# master_address = "203.0.113.10"
+# renderfarm_file = "/etc/gbrowse2/renderfarm.conf"
+# reload_command = ["/usr/bin/sudo", "-n", "/usr/sbin/apache2ctl", "graceful"]
+# fallback = "on-demand"                          # or "wait"
+# max_instances = 8
+# budget_usd = 200.0
 `
 
 // Example returns a commented example configuration that sets every key to its default
