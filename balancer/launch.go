@@ -49,7 +49,7 @@ func (pr *poolRun) offers(ctx context.Context, now time.Time) (list []offer, mar
 		return !ok || !now.Before(until)
 	}
 	zones := pr.cfg.AvailabilityZones
-	if pr.cfg.SpotBid > 0 {
+	if pr.cfg.Bid() > 0 {
 		prices, err := pr.s.o.Cloud.CurrentSpotPrices(ctx, pr.cfg.Region, pr.cfg.InstanceTypes, zones)
 		if err != nil {
 			why = append(why, "cannot read spot prices: "+err.Error())
@@ -75,7 +75,7 @@ func (pr *poolRun) offers(ctx context.Context, now time.Time) (list []offer, mar
 					best = p
 				}
 				o := offer{typ: t, zone: z, market: MarketSpot}
-				if p <= pr.cfg.SpotBid && avail(o) {
+				if p <= pr.cfg.Bid() && avail(o) {
 					list = append(list, o)
 				}
 			}
@@ -84,7 +84,7 @@ func (pr *poolRun) offers(ctx context.Context, now time.Time) (list []offer, mar
 			return list, MarketSpot, best, why
 		}
 		if best >= 0 {
-			why = append(why, fmt.Sprintf("spot price %s above the bid %s for every configured type and zone", usd(best), usd(pr.cfg.SpotBid)))
+			why = append(why, fmt.Sprintf("spot price %s above the bid %s for every configured type and zone", usd(best), usd(pr.cfg.Bid())))
 		}
 		if pr.cfg.Fallback != FallbackOnDemand {
 			return nil, marketWaiting, best, append(why, "waiting for the spot price to fall (fallback = \"wait\")")
@@ -171,7 +171,7 @@ func (pr *poolRun) launchOne(ctx context.Context, o offer, group, replaces strin
 		Subnet: pr.cfg.Subnet, AvailabilityZone: o.zone, UserData: pr.userData, DataVolumes: vols, Tags: tags,
 		PriceHourly: price}
 	if o.market == MarketSpot {
-		spec.Spot, spec.SpotMaxPrice = true, strconv.FormatFloat(pr.cfg.SpotBid, 'f', -1, 64)
+		spec.Spot, spec.SpotMaxPrice = true, strconv.FormatFloat(pr.cfg.Bid(), 'f', -1, 64)
 		if sp := pr.spotNow(); sp > 0 {
 			spec.PriceHourly = sp
 		}
@@ -269,11 +269,11 @@ func (pr *poolRun) noteMarket(ctx context.Context, market string, best float64) 
 	if prev == "" || prev == market {
 		return
 	}
-	reason := fmt.Sprintf("new slaves move from %s to %s (best spot price %s, bid %s)", prev, market, usd(best), usd(pr.cfg.SpotBid))
+	reason := fmt.Sprintf("new slaves move from %s to %s (best spot price %s, bid %s)", prev, market, usd(best), usd(pr.cfg.Bid()))
 	pr.s.log.Info("balancer market changed", logPool, pr.cfg.Name, "from", prev, "to", market)
 	_ = pr.s.o.Audit.Record(ctx, nil, tollgate.SystemActor(tollgate.SysBalancer), audit.Entry{Action: ActionFallback,
 		Target: pr.cfg.Name, Decision: audit.Done, Reason: reason,
-		Detail: map[string]any{"pool": pr.cfg.Name, "from": prev, "to": market, "spot_price": best, "bid": pr.cfg.SpotBid}})
+		Detail: map[string]any{"pool": pr.cfg.Name, "from": prev, "to": market, "spot_price": best, "bid": pr.cfg.Bid()}})
 }
 
 // backToSpot moves an on-demand pool back to spot once the price allows, one slave at a
@@ -281,7 +281,7 @@ func (pr *poolRun) noteMarket(ctx context.Context, market string, best float64) 
 // the spot slave is ready (until then it keeps serving, and the decision counts it as
 // draining so the pair is not scaled down).
 func (pr *poolRun) backToSpot(ctx context.Context, now time.Time, slaves []Slave, group string) (launched, terminated, why []string) {
-	if pr.cfg.SpotBid <= 0 || pr.cfg.Fallback != FallbackOnDemand {
+	if pr.cfg.Bid() <= 0 || pr.cfg.Fallback != FallbackOnDemand {
 		return nil, nil, nil
 	}
 	pr.mu.Lock()

@@ -466,8 +466,8 @@ func (pr *poolRun) checkBudget(ctx context.Context, now time.Time, pol *Policy) 
 // worstHourly is the highest hourly price a new slave may cost: the bid, or the
 // dearest on-demand price of the configured types when falling back.
 func (pr *poolRun) worstHourly() float64 {
-	worst := pr.cfg.SpotBid
-	if pr.cfg.SpotBid <= 0 || pr.cfg.Fallback == FallbackOnDemand {
+	worst := pr.cfg.Bid()
+	if pr.cfg.Bid() <= 0 || pr.cfg.Fallback == FallbackOnDemand {
 		for _, t := range pr.cfg.InstanceTypes {
 			if p, err := pr.s.o.OnDemand(pr.cfg.Region, t); err == nil && p > worst {
 				worst = p

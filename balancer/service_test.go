@@ -367,7 +367,7 @@ func TestLoadSourceFailingHoldsThePool(t *testing.T) {
 
 func TestSpotAboveBid(t *testing.T) {
 	t.Run("wait", func(t *testing.T) {
-		e := newPoolEnv(t, func(p *Pool) { p.SpotBid = 0.05; p.Fallback = FallbackWait })
+		e := newPoolEnv(t, func(p *Pool) { p.SpotBid = bid(0.05); p.Fallback = FallbackWait })
 		e.sim.SetSpotPrice(testRegion, "", "m5.large", 0.09)
 		s := e.service()
 		e.setLoad(1.5)
@@ -387,7 +387,7 @@ func TestSpotAboveBid(t *testing.T) {
 		}
 	})
 	t.Run("fallback on-demand and back", func(t *testing.T) {
-		e := newPoolEnv(t, func(p *Pool) { p.SpotBid = 0.05; p.Fallback = FallbackOnDemand })
+		e := newPoolEnv(t, func(p *Pool) { p.SpotBid = bid(0.05); p.Fallback = FallbackOnDemand })
 		e.sim.SetSpotPrice(testRegion, "", "m5.large", 0.09)
 		s := e.service()
 		e.setLoad(1.5)
@@ -415,7 +415,7 @@ func TestSpotAboveBid(t *testing.T) {
 }
 
 func TestSpotInterruptionReplacedWithinOnePoll(t *testing.T) {
-	e := newPoolEnv(t, func(p *Pool) { p.SpotBid = 0.5 })
+	e := newPoolEnv(t, func(p *Pool) { p.SpotBid = bid(0.5) })
 	s := e.service()
 	e.setLoad(1.5)
 	e.tick(s, 0)
@@ -610,3 +610,5 @@ func TestDataSnapshotsAttached(t *testing.T) {
 }
 
 var _ = net.JoinHostPort
+
+func bid(v float64) *float64 { return &v }

@@ -19,7 +19,7 @@ func (pr *poolRun) status(ctx context.Context) (tollgate.PoolStatus, error) {
 	st := tollgate.PoolStatus{Name: pr.cfg.Name, Region: pr.cfg.Region, State: "active",
 		Load: pr.last.Raw, Smoothed: pr.last.Smoothed, PollFails: pr.fails, LastPollAt: pr.lastPoll,
 		WantMin: pr.last.Min, WantMax: pr.last.Max, Counts: map[string]int{}, Slaves: slices.Clone(pr.slaves),
-		SecurityGroup: rec.SecurityGroup, Market: pr.market, SpotPrice: pr.spotPrice, SpotBid: pr.cfg.SpotBid,
+		SecurityGroup: rec.SecurityGroup, Market: pr.market, SpotPrice: pr.spotPrice, SpotBid: pr.cfg.Bid(),
 		BudgetUSD: pr.cfg.BudgetUSD, MaxInst: pr.cfg.MaxInstances, Decisions: slices.Clone(pr.decisions),
 		Renderfarm: slices.Clone(pr.renderfarm)}
 	if n := len(pr.history); n > 0 {
