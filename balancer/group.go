@@ -63,7 +63,7 @@ func (pr *poolRun) ensureGroup(ctx context.Context, rec *db.BalancerPool) error 
 		}
 	}
 	want := pr.wantIngress()
-	var extra, missing []cloud.Permission
+	var extra, missing []rule
 	have := flatten(g.Ingress)
 	for _, p := range have {
 		if !slices.ContainsFunc(want, p.equal) {

@@ -38,6 +38,7 @@ type Instance struct {
 	Spot                  bool              `json:"spot"` // InstanceLifecycle == "spot"
 	SpotRequestID         string            `json:"spot_request_id"`
 	Volumes               []string          `json:"volumes"` // attached EBS volume ids
+	SecurityGroups        []string          `json:"security_groups,omitempty"`
 }
 
 // RunInput is one RunInstances call. Tags are applied to the instances and their volumes
@@ -57,9 +58,22 @@ type RunInput struct {
 	SpotMaxPrice    string // "" = up to the on-demand price
 	VolumeSizeGB    int    // 0 = the image's default
 	VolumeType      string // "" = gp3
-	Tags            map[string]string
+	// AvailabilityZone places the instances ("" = EC2 chooses, or the subnet's zone).
+	AvailabilityZone string
+	// DataVolumes are EBS volumes besides the root, deleted with the instance.
+	DataVolumes []DataVolume
+	Tags        map[string]string
 	// Owner is used only for fair queueing in the client-side RunInstances limiter.
 	Owner string
+}
+
+// DataVolume is an extra EBS volume at launch: from a snapshot (SizeGiB 0 = the
+// snapshot's size) or empty of SizeGiB.
+type DataVolume struct {
+	Device     string // e.g. /dev/sdg
+	SnapshotID string
+	SizeGiB    int
+	VolumeType string // "" = gp3
 }
 
 // Filter selects instances in DescribeInstances; zero fields match everything.

@@ -35,6 +35,9 @@ func fromSDKInstance(region string, i types.Instance) Instance {
 	if i.StateReason != nil {
 		inst.StateReasonCode = aws.ToString(i.StateReason.Code)
 	}
+	for _, g := range i.SecurityGroups {
+		inst.SecurityGroups = append(inst.SecurityGroups, aws.ToString(g.GroupId))
+	}
 	for _, bdm := range i.BlockDeviceMappings {
 		if bdm.Ebs != nil && aws.ToString(bdm.Ebs.VolumeId) != "" {
 			inst.Volumes = append(inst.Volumes, aws.ToString(bdm.Ebs.VolumeId))

@@ -42,7 +42,7 @@ func (c *Client) RunInstances(ctx context.Context, in RunInput) ([]Instance, err
 		// Nothing was launched: a definite failure the caller may simply repeat.
 		return nil, fmt.Errorf("run instances in %s: root device of %s: %w", in.Region, in.ImageID, err)
 	}
-	input.BlockDeviceMappings = bdm
+	input.BlockDeviceMappings = append(bdm, dataMappings(in.DataVolumes)...)
 	if err := c.runLimiter(in.Region).Wait(ctx, in.Owner); err != nil {
 		return nil, fmt.Errorf("run instances in %s: waiting for the rate limiter: %w", in.Region, err)
 	}
@@ -94,6 +94,9 @@ func runInput(in RunInput) *ec2.RunInstancesInput {
 	if in.Subnet != "" {
 		input.SubnetId = aws.String(in.Subnet)
 	}
+	if in.AvailabilityZone != "" {
+		input.Placement = &types.Placement{AvailabilityZone: aws.String(in.AvailabilityZone)}
+	}
 	if in.InstanceProfile != "" {
 		if strings.HasPrefix(in.InstanceProfile, "arn:") {
 			input.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: aws.String(in.InstanceProfile)}
@@ -122,6 +125,26 @@ func runInput(in RunInput) *ec2.RunInstancesInput {
 		}
 	}
 	return input
+}
+
+// dataMappings maps the extra volumes, each deleted with the instance.
+func dataMappings(vols []DataVolume) []types.BlockDeviceMapping {
+	var out []types.BlockDeviceMapping
+	for _, v := range vols {
+		vt := v.VolumeType
+		if vt == "" {
+			vt = defaultVolType
+		}
+		ebs := &types.EbsBlockDevice{VolumeType: types.VolumeType(vt), DeleteOnTermination: aws.Bool(true)}
+		if v.SnapshotID != "" {
+			ebs.SnapshotId = aws.String(v.SnapshotID)
+		}
+		if v.SizeGiB > 0 {
+			ebs.VolumeSize = aws.Int32(int32(v.SizeGiB))
+		}
+		out = append(out, types.BlockDeviceMapping{DeviceName: aws.String(v.Device), Ebs: ebs})
+	}
+	return out
 }
 
 // newClientToken returns a random idempotency token (EC2 allows up to 64 ASCII chars).
