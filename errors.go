@@ -30,9 +30,21 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// cause is what the error came from (a cloud error, say), for errors.As in the
+	// daemon; it never crosses the socket.
+	cause error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause WithCause set.
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithCause returns e with its cause set (e is changed and returned, for chaining).
+func (e *Error) WithCause(err error) *Error {
+	e.cause = err
+	return e
+}
 
 // Errorf returns an *Error with code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -73,6 +73,47 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Forget(req.ID)
 		writeJSON(w, map[string]string{"forgotten": req.ID})
+	case r.URL.Path == "/_sim/spot-price" && r.Method == http.MethodPost:
+		var req struct {
+			Region string  `json:"region"`
+			AZ     string  `json:"az"`
+			Type   string  `json:"type"`
+			Price  float64 `json:"price"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Region == "" || req.Type == "" || req.Price <= 0 {
+			jsonError(w, http.StatusBadRequest, "want {\"region\":\"…\",\"az\":\"\" (every zone) or a zone,\"type\":\"…\",\"price\":USD/h > 0}")
+			return
+		}
+		s.SetSpotPrice(req.Region, req.AZ, req.Type, req.Price)
+		writeJSON(w, req)
+	case r.URL.Path == "/_sim/interrupt" && r.Method == http.MethodPost:
+		var req struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ID == "" {
+			jsonError(w, http.StatusBadRequest, "want {\"id\":\"i-...\"}")
+			return
+		}
+		if err := s.InterruptSpot(req.ID); err != nil {
+			jsonError(w, http.StatusConflict, "%v", err)
+			return
+		}
+		writeJSON(w, map[string]string{"interrupted": req.ID})
+	case r.URL.Path == "/_sim/snapshots" && r.Method == http.MethodPost:
+		var req struct {
+			Region  string `json:"region"`
+			SizeGiB int    `json:"size_gib"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Region == "" || req.SizeGiB < 1 {
+			jsonError(w, http.StatusBadRequest, "want {\"region\":\"…\",\"size_gib\":N}")
+			return
+		}
+		id := s.AddSnapshot(req.Region, req.SizeGiB, nil)
+		if id == "" {
+			jsonError(w, http.StatusBadRequest, "region %q is not simulated", req.Region)
+			return
+		}
+		writeJSON(w, map[string]string{"snapshot_id": id})
 	default:
 		jsonError(w, http.StatusNotFound, "no control endpoint %s %s", r.Method, r.URL.Path)
 	}

@@ -35,6 +35,13 @@ func init() {
 		"DescribeSpotPriceHistory":  (*Sim).describeSpotPriceHistory,
 		"DescribeVolumes":           (*Sim).describeVolumes,
 		"DeleteVolume":              (*Sim).deleteVolume,
+		// Security groups and snapshots (secgroups.go).
+		"CreateSecurityGroup":           (*Sim).createSecurityGroup,
+		"DescribeSecurityGroups":        (*Sim).describeSecurityGroups,
+		"AuthorizeSecurityGroupIngress": (*Sim).authorizeIngress,
+		"RevokeSecurityGroupIngress":    (*Sim).revokeIngress,
+		"DeleteSecurityGroup":           (*Sim).deleteSecurityGroup,
+		"DescribeSnapshots":             (*Sim).describeSnapshots,
 	}
 }
 
@@ -273,9 +280,12 @@ func blockDevices(rg *region, img *image, c *call) (volSpec, []volSpec, *apiErro
 	return root, extra, nil
 }
 
-// snapshotSize is the size of snapshot id in rg, 0 when there is no such snapshot. The
-// simulator's only snapshots are its images' roots.
+// snapshotSize is the size of snapshot id in rg (a standalone snapshot or an image's
+// root), 0 when there is no such snapshot.
 func snapshotSize(rg *region, id string) int {
+	if sn := rg.snapshots[id]; sn != nil {
+		return sn.sizeGiB
+	}
 	for _, im := range rg.images {
 		if im.snapshotID == id {
 			return im.rootSizeGiB
@@ -375,7 +385,11 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 		if !strings.HasPrefix(g, "sg-") {
 			return nil, errf(400, "InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", g)
 		}
-		groups = append(groups, group{id: g, name: g})
+		name := g
+		if sg := s.groups(rg)[g]; sg != nil {
+			name = sg.name
+		}
+		groups = append(groups, group{id: g, name: name})
 	}
 	for _, g := range c.list("SecurityGroup") {
 		groups = append(groups, group{id: "sg-" + hex17(hash64("sg", rg.name, g)), name: g})
@@ -423,13 +437,17 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 			if err != nil || max <= 0 {
 				return nil, badParam("Invalid value '%s' for MaxPrice.", mp)
 			}
-			cur, _ := SpotPrice(rg.name, az, typeName, now)
+			cur, _ := rg.spotPriceAt(az, typeName, now)
 			if max < cur {
 				return nil, errf(400, "SpotMaxPriceTooLow", "Your Spot request price of %s is lower than the minimum required Spot request fulfillment price of %s.", mp, strconv.FormatFloat(cur, 'f', -1, 64))
 			}
 		}
 	default:
 		return nil, badParam("Invalid value '%s' for MarketType.", mt)
+	}
+
+	if aerr := s.capacityRefusal(rg.name, az, typeName, spot); aerr != nil {
+		return nil, aerr
 	}
 
 	// Block devices: the root device gets the image's root volume unless overridden.

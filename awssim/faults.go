@@ -34,6 +34,9 @@ type Faults struct {
 	// NotFoundWindow models EC2's eventual consistency: for this long after launch,
 	// DescribeInstances naming the instance by id answers InvalidInstanceID.NotFound.
 	NotFoundWindow time.Duration `json:"not_found_window"`
+	// InsufficientCapacity makes matching RunInstances calls fail with
+	// InsufficientInstanceCapacity (HTTP 500, as EC2 answers).
+	InsufficientCapacity []CapacityFault `json:"insufficient_capacity,omitempty"`
 }
 
 // Bucket is one token bucket: it holds at most Size tokens and gains RefillPerSecond

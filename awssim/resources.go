@@ -588,7 +588,7 @@ func (s *Sim) describeSpotPriceHistory(rg *region, c *call, now time.Time) (any,
 		rem %= uint64(len(azs) * len(products))
 		ai, pi := rem/uint64(len(products)), rem%uint64(len(products))
 		od, _ := OnDemandPrice(rg.name, types[ti])
-		price := spotPriceInWindow(azs[ai], types[ti], od, w)
+		price := rg.spotPriceInWindowOf(azs[ai], types[ti], od, w)
 		x := xmlSpotPrice{
 			AvailabilityZone: azs[ai], InstanceType: types[ti], ProductDescription: products[pi],
 			SpotPrice: strconv.FormatFloat(price, 'f', 6, 64),

@@ -43,6 +43,10 @@ type region struct {
 	imageIdx map[string]*image
 	buckets  map[string]*bucket
 	nextIP   uint32
+
+	secGroups    map[string]*secGroup    // by id; see groups()
+	snapshots    map[string]*ebsSnapshot // standalone snapshots by id
+	spotOverride map[string]spotOverride // "az/type" → a price a test set
 }
 
 func newRegion(name string) *region {

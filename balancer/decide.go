@@ -179,7 +179,9 @@ func Decide(in Input) Decision {
 		d.Why = append(d.Why, fmt.Sprintf("load unknown (%s; %d poll(s)): holding %d slave(s)", reason, fails, len(live)))
 		return d
 	}
-	d.Min, d.Max = p.band(d.Smoothed, in.Now)
+	// Scale-up follows the load at once (the larger of the raw and the smoothed load);
+	// scale-down needs the whole stabilisation window to agree.
+	d.Min, d.Max = p.band(max(d.Raw, d.Smoothed), in.Now)
 	loadWhy := fmt.Sprintf("load %.2f (smoothed %.2f) wants %d..%d", d.Raw, d.Smoothed, d.Min, d.Max)
 	if o := p.Override; o != nil && in.Now.Before(o.Until) {
 		loadWhy = fmt.Sprintf("override until %s wants %d..%d (load %.2f)", o.Until.UTC().Format(time.RFC3339), d.Min, d.Max, d.Smoothed)

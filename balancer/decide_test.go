@@ -180,6 +180,22 @@ func gbrowseDecide(loads []float64, step time.Duration) func(now time.Time, i in
 	}
 }
 
+// instantDecide is GBrowse's algorithm fed the current rate instead of the lifetime
+// average (what GBrowse would do had it measured the load right): no smoothing, no
+// stabilisation, the band as its only hysteresis.
+func instantDecide(loads []float64) func(now time.Time, i int, slaves []Slave) (int, []string) {
+	return func(now time.Time, i int, slaves []Slave) (int, []string) {
+		lo, hi := DefaultTable().Lookup(loads[i])
+		switch {
+		case len(slaves) < lo:
+			return lo - len(slaves), nil
+		case len(slaves) > hi:
+			return 0, scaleDownOrder(slaves)[:len(slaves)-hi]
+		}
+		return 0, nil
+	}
+}
+
 // ourDecide is Decide with the default policy on the measured rate.
 func ourDecide(loads []float64, step time.Duration) func(now time.Time, i int, slaves []Slave) (int, []string) {
 	pol := Policy{Table: DefaultTable(), Smoothing: DefaultSmoothing, Stabilization: DefaultStabilization, Warmup: DefaultWarmup}
@@ -215,45 +231,67 @@ func loadDay(t testing.TB) []float64 {
 }
 
 func TestOscillationNoShortLived(t *testing.T) {
-	// A load oscillating around the 1.0 boundary (0.9 ↔ 1.1 every poll, with noise) for
-	// a simulated day.
-	var loads []float64
-	for i := range 2880 {
-		l := 0.9
-		if i%2 == 0 {
-			l = 1.1
-		}
-		loads = append(loads, l+0.05*math.Sin(float64(i)/7))
+	for _, tc := range []struct {
+		name string
+		load func(i int) float64
+	}{
+		// Around the 1.0 boundary every poll, with noise.
+		{"boundary", func(i int) float64 { return 0.9 + 0.2*float64(i%2) + 0.05*math.Sin(float64(i)/7) }},
+		// Across the table: idle with a burst to 2.5 req/s of 2 minutes every 9 minutes.
+		{"bursts", func(i int) float64 {
+			if i%18 < 4 {
+				return 2.5
+			}
+			return 0.05
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var loads []float64
+			for i := range 2880 { // a day of 30 s polls
+				loads = append(loads, tc.load(i))
+			}
+			r := replay(loads, 30*time.Second, 2*time.Minute, ourDecide(loads, 30*time.Second))
+			if r.shortLived != 0 {
+				t.Errorf("%d launches terminated within 10 minutes (of %d launches)", r.shortLived, r.launches)
+			}
+			inst := replay(loads, 30*time.Second, 2*time.Minute, instantDecide(loads))
+			t.Logf("ours %d launches, %d short-lived, %.1f slave-h; GBrowse on the current rate %d, %d, %.1f slave-h",
+				r.launches, r.shortLived, r.slaveSeconds/3600, inst.launches, inst.shortLived, inst.slaveSeconds/3600)
+		})
 	}
-	r := replay(loads, 30*time.Second, 2*time.Minute, ourDecide(loads, 30*time.Second))
-	if r.shortLived != 0 {
-		t.Errorf("%d launches terminated within 10 minutes (of %d launches)", r.shortLived, r.launches)
-	}
-	base := replay(loads, 30*time.Second, 2*time.Minute, gbrowseDecide(loads, 30*time.Second))
-	t.Logf("oscillation: ours %d launches, %d short-lived; GBrowse %d, %d", r.launches, r.shortLived, base.launches, base.shortLived)
 }
 
 func TestReplayDayMeetsTargets(t *testing.T) {
 	loads := loadDay(t)
 	ours := replay(loads, 30*time.Second, 2*time.Minute, ourDecide(loads, 30*time.Second))
 	base := replay(loads, 30*time.Second, 2*time.Minute, gbrowseDecide(loads, 30*time.Second))
-	t.Logf("ours: %.1f slave-h, %d launches, %d short-lived, %.0f s below min", ours.slaveSeconds/3600, ours.launches, ours.shortLived, ours.belowMinSeconds)
-	t.Logf("GBrowse: %.1f slave-h, %d launches, %d short-lived, %.0f s below min", base.slaveSeconds/3600, base.launches, base.shortLived, base.belowMinSeconds)
-	if ours.belowMinSeconds > base.belowMinSeconds {
-		t.Errorf("seconds below min: ours %.0f > GBrowse's %.0f", ours.belowMinSeconds, base.belowMinSeconds)
+	inst := replay(loads, 30*time.Second, 2*time.Minute, instantDecide(loads))
+	for _, r := range []struct {
+		name string
+		r    replayResult
+	}{{"ours", ours}, {"GBrowse (lifetime average)", base}, {"GBrowse on the current rate", inst}} {
+		t.Logf("%s: %.1f slave-h, %d launches, %d short-lived, %.0f s below min", r.name, r.r.slaveSeconds/3600,
+			r.r.launches, r.r.shortLived, r.r.belowMinSeconds)
 	}
-	if ours.shortLived*10 > base.shortLived {
-		t.Errorf("short-lived launches: ours %d > a tenth of GBrowse's %d", ours.shortLived, base.shortLived)
+	if ours.belowMinSeconds > base.belowMinSeconds || ours.belowMinSeconds > inst.belowMinSeconds {
+		t.Errorf("seconds below min: ours %.0f > GBrowse's %.0f / %.0f", ours.belowMinSeconds, base.belowMinSeconds, inst.belowMinSeconds)
+	}
+	if ours.shortLived*10 > base.shortLived || ours.shortLived*10 > inst.shortLived {
+		t.Errorf("short-lived launches: ours %d > a tenth of GBrowse's %d / %d", ours.shortLived, base.shortLived, inst.shortLived)
 	}
 }
 
 func BenchmarkReplay(b *testing.B) {
 	loads := loadDay(b)
-	var ours, base replayResult
+	var ours, base, inst replayResult
 	for b.Loop() {
 		ours = replay(loads, 30*time.Second, 2*time.Minute, ourDecide(loads, 30*time.Second))
 		base = replay(loads, 30*time.Second, 2*time.Minute, gbrowseDecide(loads, 30*time.Second))
+		inst = replay(loads, 30*time.Second, 2*time.Minute, instantDecide(loads))
 	}
+	b.ReportMetric(inst.slaveSeconds/3600, "rate-slave-h")
+	b.ReportMetric(float64(inst.shortLived), "rate-short-lived")
+	b.ReportMetric(inst.belowMinSeconds, "rate-s-below-min")
 	b.ReportMetric(ours.slaveSeconds/3600, "slave-h")
 	b.ReportMetric(base.slaveSeconds/3600, "gbrowse-slave-h")
 	b.ReportMetric(float64(ours.launches), "launches")

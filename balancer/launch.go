@@ -266,7 +266,7 @@ func (pr *poolRun) noteMarket(ctx context.Context, market string, best float64) 
 		pr.spotPrice = best
 	}
 	pr.mu.Unlock()
-	if prev == "" || prev == market {
+	if prev == market {
 		return
 	}
 	reason := fmt.Sprintf("new slaves move from %s to %s (best spot price %s, bid %s)", prev, market, usd(best), usd(pr.cfg.Bid()))

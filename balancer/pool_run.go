@@ -77,7 +77,10 @@ func newPoolRun(s *Service, p Pool) (*poolRun, error) {
 	}
 	pr := &poolRun{s: s, cfg: p, src: src, meter: NewMeter(p.LoadMetric), userData: ud,
 		health: map[string]*health{}, unavailable: map[offer]time.Time{}, replacing: map[string]string{},
-		goneSeen: map[string]bool{}}
+		goneSeen: map[string]bool{}, market: MarketOnDemand}
+	if p.Bid() > 0 {
+		pr.market = MarketSpot
+	}
 	if p.SSHKey != "" {
 		kp, err := readKeyPair(p.SSHKey, "tollgate-balancer-"+p.Name)
 		if err != nil {

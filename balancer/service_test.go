@@ -436,15 +436,15 @@ func TestSpotInterruptionReplacedWithinOnePoll(t *testing.T) {
 }
 
 func TestCapacityErrorTriesTheNextType(t *testing.T) {
-	e := newPoolEnv(t, func(p *Pool) { p.InstanceTypes = []string{"m5.large", "m5a.large"} })
+	e := newPoolEnv(t, func(p *Pool) { p.InstanceTypes = []string{"m5.large", "m6i.large"} })
 	e.sim.SetFaults(awssim.Faults{InsufficientCapacity: []awssim.CapacityFault{{Region: testRegion, Type: "m5.large"}}})
 	s := e.service()
 	e.setLoad(1.5)
 	e.tick(s, 0)
 	e.tick(s, 30*time.Second)
 	live := e.live()
-	if len(live) != 1 || live[0].Type != "m5a.large" {
-		t.Fatalf("with no m5.large capacity: %v, want one m5a.large", live)
+	if len(live) != 1 || live[0].Type != "m6i.large" {
+		t.Fatalf("with no m5.large capacity: %v, want one m6i.large", live)
 	}
 }
 
@@ -485,10 +485,10 @@ func TestPauseDrainSetOverride(t *testing.T) {
 	s := e.service()
 	admin := tollgate.UserActor(0, "root")
 	e.setLoad(1.5)
-	e.tick(s, 0)
 	if _, err := s.Pause(e.ctx, admin, "gbrowse"); err != nil {
 		t.Fatal(err)
 	}
+	e.tick(s, 0)
 	e.tick(s, 30*time.Second)
 	if n := len(e.live()); n != 0 {
 		t.Fatalf("a paused pool launched %d slaves", n)

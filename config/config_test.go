@@ -254,8 +254,8 @@ func TestErrors(t *testing.T) {
 		// Unknown keys.
 		{"unknown key", "[broker]\nsockets = \"/a\"\n",
 			[]string{`2: broker.sockets: unknown key (known keys here: ` + brokerKeys + `)`}},
-		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam)`}},
-		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
+		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
+		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
 		{"unknown group key", "[policy.group.staff]\nmax_instance = 3\n",
 			[]string{`2: policy.group.staff.max_instance: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, image_owners, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
 		{"unknown key in an inline group", "[policy.group]\nstaff = { max_instances = 1, maxlifetime = \"2h\" }\n",
@@ -264,7 +264,7 @@ func TestErrors(t *testing.T) {
 			[]string{`1: aws.region: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`}},
 		{"unknown nested table", "[accounting.price]\nx = 1\n",
 			[]string{`1: accounting.price: unknown table (known keys here: collect_interval, term_start, term_end, prices, volume_prices, mail_command, mail_domain)`}},
-		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam)`}},
+		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
 		{"empty key in a section", "[iam]\n\"\" = \"x\"\n", []string{`2: iam."": unknown key (known keys here: user_name_pattern, path, policy_file, policy_name, propagation_timeout, permissions_boundary)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
 			`2: broker.a: unknown key (known keys here: ` + brokerKeys + `)`,
@@ -626,4 +626,35 @@ func TestLoad(t *testing.T) {
 			t.Errorf("got %v, want an error that does not repeat the credentials", err)
 		}
 	})
+}
+
+func TestBalancerPoolErrors(t *testing.T) {
+	dir := t.TempDir()
+	gb := filepath.Join(dir, "aws_balancer.conf")
+	if err := os.WriteFile(gb, []byte("[LOAD TABLE]\n0.1 0 1\n1 2\n[SLAVE]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, toml, want string }{
+		{"gbrowse bad line", "[[balancer.pool]]\nname = \"gb\"\ngbrowse_conf = \"" + gb + "\"\n", gb + ":3: load table row"},
+		{"bad fallback", "[[balancer.pool]]\nname = \"web\"\nload_source = \"file:/run/load\"\nregion = \"us-west-2\"\nimage = \"ami-1\"\ninstance_types = [\"m5.large\"]\nmaster_address = \"10.0.0.1\"\nfallback = \"sometimes\"\n",
+			`pool web: fallback: "sometimes": want "wait" or "on-demand"`},
+		{"open to the world", "[[balancer.pool]]\nname = \"web\"\nload_source = \"file:/run/load\"\nregion = \"us-west-2\"\nimage = \"ami-1\"\ninstance_types = [\"m5.large\"]\nmaster_address = \"0.0.0.0/0\"\n",
+			"admits the whole internet"},
+		{"unknown key", "[[balancer.pool]]\nname = \"web\"\nbid = 1\n", "balancer.pool.bid: unknown key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("/etc/tollgate/tollgate.toml", []byte(tc.toml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	ok := "[[balancer.pool]]\nname = \"web\"\nload_source = \"file:/run/load\"\nregion = \"us-west-2\"\nimage = \"ami-1\"\ninstance_types = [\"m5.large\"]\nmaster_address = \"10.0.0.1\"\nspot_bid = 0.05\nfallback = \"on-demand\"\npoll_interval = \"1m\"\n"
+	c, err := Parse("/etc/tollgate/tollgate.toml", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Balancer.Pools[0]; p.Bid() != 0.05 || p.PollInterval != time.Minute || p.Fallback != "on-demand" {
+		t.Errorf("pool = %+v", p)
+	}
 }

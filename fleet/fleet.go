@@ -172,9 +172,14 @@ const (
 // AWS answered with an error code that repeating the call cannot change (a 4xx such as
 // InvalidParameterValue). Throttling, 5xx, timeouts and lost responses are ambiguous:
 // the cloud may have acted.
+//
+// A capacity error (InsufficientInstanceCapacity, a 5xx) is definite too: EC2 answers it
+// when it launched nothing, and another type or zone is the remedy, not a retry.
 func definiteRefusal(err error) bool {
-	return err != nil && cloud.Code(err) != "" && !cloud.IsRetryable(err) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return err != nil && cloud.Code(err) != "" && (!cloud.IsRetryable(err) || cloud.IsCapacityError(err))
 }
 
 // isNotFound reports whether err says the named resource does not exist.

@@ -149,7 +149,7 @@ func (f *Fleet) Execute(ctx context.Context, s Spec, l db.Launch) ([]db.Instance
 		if definiteRefusal(runErr) {
 			f.settleFailed(ctx, s.Actor, l, runErr.Error())
 			log.Warn("RunInstances refused", logErr, runErr)
-			return nil, tollgate.Errorf(tollgate.CodeCloudError, "EC2 refused the launch: %v", runErr)
+			return nil, tollgate.Errorf(tollgate.CodeCloudError, "EC2 refused the launch: %v", runErr).WithCause(runErr)
 		}
 		// Ambiguous: the cloud may have acted. Look the token up before deciding.
 		found, lerr := f.cloud.DescribeInstances(ctx, l.Region, cloud.Filter{ClientToken: l.ClientToken})
