@@ -189,6 +189,15 @@ func (pr *poolRun) tick(ctx context.Context, now time.Time) {
 		pr.decisions = pr.decisions[:maxDecisions]
 	}
 	pr.slaves = statusSlaves(slaves, insts, launches, pr.health)
+	// What this tick did shows at once: new slaves as booting, ended ones as draining.
+	for i := range pr.slaves {
+		if slices.Contains(terminated, pr.slaves[i].ID) {
+			pr.slaves[i].State, pr.slaves[i].Healthy = string(StateDraining), false
+		}
+	}
+	for _, id := range launched {
+		pr.slaves = append(pr.slaves, tollgate.PoolSlave{ID: id, State: string(StateBooting), Market: pr.market, LaunchedAt: now})
+	}
 	if len(launched)+len(terminated) > 0 {
 		pr.s.log.Info("pool changed", logPool, pr.cfg.Name, "launched", launched, "terminated", terminated,
 			"why", strings.Join(why, "; "))

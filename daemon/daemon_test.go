@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/accounting"
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/awssim/simtest"
+	"github.com/tollgate/tollgate/balancer"
 	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
@@ -66,6 +67,10 @@ func (u *users) LookupName(name string) (broker.UserInfo, error) {
 	return broker.UserInfo{}, broker.ErrNoSuchUser
 }
 
+// balancerHook points the balancer's readiness probes at a local server answering 403,
+// as a GBrowse slave does (set by tests that declare pools).
+var balancerHook func(*balancer.Options)
+
 type env struct {
 	ctx   context.Context
 	cloud *cloud.Client
@@ -114,7 +119,7 @@ func start(t *testing.T, mod ...func(*config.Config)) *env {
 		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
 	}}
 	d, err := New(context.Background(), Options{Config: cfg, Cloud: cl, Now: sim.Now, AllowRoot: true,
-		Users: u, PeerUID: u.peerUID})
+		Users: u, PeerUID: u.peerUID, Balancer: balancerHook})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -160,8 +165,12 @@ func TestProductionWiring(t *testing.T) {
 	if _, err := e.c.Terminate(e.ctx, []string{res.Instances[0].ID}); err != nil {
 		t.Errorf("Terminate: %v", err)
 	}
-	if names := len(e.d.Runners); names != 4 {
-		t.Errorf("got %d runners, want the socket, reconcile, collector and enforcement", names)
+	var names []string
+	for _, r := range e.d.Runners {
+		names = append(names, r.Name)
+	}
+	if got := strings.Join(names, " "); got != "socket reconcile collector enforce balancer" {
+		t.Errorf("runners = %s, want the socket, reconcile, collector, enforcement and balancer", got)
 	}
 }
 
