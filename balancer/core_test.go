@@ -2,6 +2,8 @@ package balancer
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,6 +182,12 @@ func TestSources(t *testing.T) {
 	refused, _ := NewSource("apache:http://127.0.0.1:1/server-status?auto", "", SourceOptions{Timeout: time.Second})
 	if _, err := refused.Poll(context.Background()); err == nil {
 		t.Error("connection refused gave a reading")
+	}
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+	slow, _ := NewSource("apache:"+hang.URL+"/server-status?auto", "", SourceOptions{Timeout: 200 * time.Millisecond})
+	if _, err := slow.Poll(context.Background()); err == nil {
+		t.Error("a status page that never answers gave a reading")
 	}
 	for _, bad := range []string{"", "apache:", "apache:ftp://x", "file:relative", "command:sh -c x", "snmp:host"} {
 		if _, err := NewSource(bad, "", SourceOptions{}); err == nil {

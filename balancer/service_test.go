@@ -44,6 +44,7 @@ type poolEnv struct {
 	reloads  atomic.Int32
 	notices  *recordingNotifier
 	pool     Pool
+	running  *Service // the service a test breaks the load source of
 }
 
 type recordingNotifier struct {
@@ -337,10 +338,20 @@ func TestLoadSourceFailingHoldsThePool(t *testing.T) {
 	}{
 		{"missing", func(e *poolEnv) { os.Remove(e.loadFile) }},
 		{"garbage", func(e *poolEnv) { os.WriteFile(e.loadFile, []byte("<html>busy</html>"), 0o600) }},
+		{"connection refused", func(e *poolEnv) {
+			src, err := NewSource("apache:http://127.0.0.1:1/server-status?auto", "", SourceOptions{Timeout: time.Second})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			for _, pr := range e.running.pools {
+				pr.src = src
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPoolEnv(t, func(p *Pool) { p.FailureNotify = 3 })
 			s := e.service()
+			e.running = s
 			e.setLoad(1.5) // 1..3
 			e.tick(s, 0)
 			e.tick(s, 30*time.Second)
