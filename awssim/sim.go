@@ -101,6 +101,7 @@ type Sim struct {
 	counter     uint64
 	faults      Faults
 	faultState  *faultState
+	ssmState    *ssmState // Systems Manager (ssm.go), made on first use
 
 	reqCounter atomic.Uint64
 }
@@ -219,6 +220,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := s.refuseKey(service, akid); e != nil {
 		iamsim.WriteError(w, s.newRequestID(), e.Status, e.Code, e.Message)
+		return
+	}
+	if service == "ssm" {
+		s.serveSSM(w, r, region)
 		return
 	}
 	s.mountMu.RLock()

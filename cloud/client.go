@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -66,6 +67,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	ec2      map[string]*ec2.Client
+	ssm      map[string]*ssm.Client
 	limiters map[string]*fairLimiter
 	roots    *rootCache // region/image -> the image's root volume
 }
