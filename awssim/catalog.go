@@ -170,6 +170,18 @@ func availabilityZones(region string) []string {
 type image struct {
 	id, name, description, ownerID, ownerAlias, arch, rootDevice, snapshotID, created string
 	rootSizeGiB                                                                       int
+	// availableAt is when a copied image becomes available (zero: it always was).
+	availableAt time.Time
+	tags        map[string]string
+	copyToken   string // CopyImage's ClientToken
+}
+
+// state is the image's state at now.
+func (im *image) state(now time.Time) string {
+	if !im.availableAt.IsZero() && now.Before(im.availableAt) {
+		return "pending"
+	}
+	return "available"
 }
 
 type imageSeed struct {

@@ -42,6 +42,10 @@ func init() {
 		"RevokeSecurityGroupIngress":    (*Sim).revokeIngress,
 		"DeleteSecurityGroup":           (*Sim).deleteSecurityGroup,
 		"DescribeSnapshots":             (*Sim).describeSnapshots,
+		"DeleteSnapshot":                (*Sim).deleteSnapshot,
+		// Images (images.go).
+		"CopyImage":       (*Sim).copyImage,
+		"DeregisterImage": (*Sim).deregisterImage,
 	}
 }
 
@@ -347,6 +351,9 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 	img := rg.imageIdx[imageID]
 	if img == nil {
 		return nil, errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", imageID)
+	}
+	if img.state(now) != "available" {
+		return nil, errf(400, "InvalidAMIID.Unavailable", "The image '%s' is not available yet", imageID)
 	}
 	it, ok := instanceTypeByName[typeName]
 	if !ok {

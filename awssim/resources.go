@@ -347,6 +347,7 @@ type xmlImage struct {
 	EnaSupport      bool     `xml:"enaSupport"`
 	PlatformDetails string   `xml:"platformDetails"`
 	UsageOperation  string   `xml:"usageOperation"`
+	Tags            []xmlTag `xml:"tagSet>item,omitempty"`
 }
 
 type xmlBDI struct {
@@ -434,7 +435,7 @@ func (s *Sim) describeImages(rg *region, c *call, now time.Time) (any, *apiError
 			case "architecture":
 				return []string{im.arch}, true
 			case "state":
-				return []string{"available"}, true
+				return []string{im.state(now)}, true
 			case "is-public":
 				return []string{"true"}, true
 			case "description":
@@ -448,7 +449,7 @@ func (s *Sim) describeImages(rg *region, c *call, now time.Time) (any, *apiError
 			case "image-type":
 				return []string{"machine"}, true
 			}
-			return tagFilterValues(nil, f)
+			return tagFilterValues(im.tags, f)
 		})
 		if aerr != nil {
 			return nil, aerr
@@ -461,8 +462,8 @@ func (s *Sim) describeImages(rg *region, c *call, now time.Time) (any, *apiError
 			break
 		}
 		out.Images = append(out.Images, xmlImage{
-			ImageID: im.id, ImageLocation: im.ownerID + "/" + im.name, ImageState: "available",
-			ImageOwnerID: im.ownerID, CreationDate: im.created, IsPublic: true, Architecture: im.arch,
+			ImageID: im.id, ImageLocation: im.ownerID + "/" + im.name, ImageState: im.state(now),
+			ImageOwnerID: im.ownerID, CreationDate: im.created, IsPublic: im.ownerID != AccountID, Tags: tagsXML(im.tags), Architecture: im.arch,
 			ImageType: "machine", ImageOwnerAlias: im.ownerAlias, Name: im.name, Description: im.description,
 			RootDeviceType: "ebs", RootDeviceName: im.rootDevice,
 			BlockDevices: []xmlBDI{{DeviceName: im.rootDevice, EBS: xmlImgEBS{SnapshotID: im.snapshotID,

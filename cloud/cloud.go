@@ -101,10 +101,13 @@ type KeyPair struct {
 
 // Image is an AMI.
 type Image struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Region    string            `json:"region"`
+	State     string            `json:"state,omitempty"` // pending, available, failed, ...
+	OwnerID   string            `json:"owner_id,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
 	// RootDeviceName is where the root volume attaches (/dev/sda1, /dev/xvda); a volume
 	// size override must name it or EC2 adds a second volume instead.
 	RootDeviceName string `json:"root_device_name,omitempty"`

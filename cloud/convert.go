@@ -81,6 +81,9 @@ func fromSDKImage(region string, im types.Image) Image {
 		RootDeviceName: aws.ToString(im.RootDeviceName),
 		RootDeviceType: string(im.RootDeviceType),
 		Architecture:   string(im.Architecture),
+		State:          string(im.State),
+		OwnerID:        aws.ToString(im.OwnerId),
+		Tags:           fromSDKTags(im.Tags),
 	}
 	for _, m := range im.BlockDeviceMappings {
 		if m.Ebs != nil && img.RootDeviceName != "" && sameDevice(aws.ToString(m.DeviceName), img.RootDeviceName) {

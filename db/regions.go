@@ -1,0 +1,141 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ServiceRegion is one regional service instance's setup record.
+type ServiceRegion struct {
+	Service, Region            string
+	ImageID, GroupID, KeyPair  string
+	LaunchID, InstanceID, Step string
+	UpdatedAt                  time.Time
+}
+
+const serviceRegionCols = `service, region, image_id, group_id, keypair, launch_id, instance_id, step, updated_at`
+
+func scanServiceRegion(sc Scanner) (ServiceRegion, error) {
+	var r ServiceRegion
+	var updated string
+	if err := sc.Scan(&r.Service, &r.Region, &r.ImageID, &r.GroupID, &r.KeyPair, &r.LaunchID, &r.InstanceID, &r.Step, &updated); err != nil {
+		return ServiceRegion{}, err
+	}
+	r.UpdatedAt, _ = ParseTime(updated)
+	return r, nil
+}
+
+// GetServiceRegion reads the setup record of service in region; ok is false if none.
+func (d *DB) GetServiceRegion(ctx context.Context, service, region string) (r ServiceRegion, ok bool, err error) {
+	r, err = scanServiceRegion(d.sql.QueryRowContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? AND region = ?`, service, region))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ServiceRegion{Service: service, Region: region}, false, nil
+	}
+	if err != nil {
+		return ServiceRegion{}, false, fmt.Errorf("read setup of %s in %s: %w", service, region, err)
+	}
+	return r, true, nil
+}
+
+// ListServiceRegions lists service's setup records by region.
+func (d *DB) ListServiceRegions(ctx context.Context, service string) ([]ServiceRegion, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? ORDER BY region`, service)
+	return scanAll("list service regions", rows, err, scanServiceRegion)
+}
+
+// PutServiceRegion writes r (insert or replace).
+func (d *DB) PutServiceRegion(ctx context.Context, r ServiceRegion) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO service_regions (`+serviceRegionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(service, region) DO UPDATE SET image_id = excluded.image_id, group_id = excluded.group_id,
+		keypair = excluded.keypair, launch_id = excluded.launch_id, instance_id = excluded.instance_id,
+		step = excluded.step, updated_at = excluded.updated_at`,
+		r.Service, r.Region, r.ImageID, r.GroupID, r.KeyPair, r.LaunchID, r.InstanceID, r.Step, Time(r.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("record setup of %s in %s: %w", r.Service, r.Region, err)
+	}
+	return nil
+}
+
+// DeleteServiceRegion forgets service's record in region (after clear).
+func (d *DB) DeleteServiceRegion(ctx context.Context, service, region string) error {
+	_, err := d.sql.ExecContext(ctx, `DELETE FROM service_regions WHERE service = ? AND region = ?`, service, region)
+	return err
+}
+
+// Run statuses.
+const (
+	RunRunning     = "running"
+	RunSucceeded   = "succeeded"
+	RunFailed      = "failed"
+	RunTimedOut    = "timed_out"
+	RunInterrupted = "interrupted"
+	RunRefused     = "refused"
+)
+
+// ServiceRun is one run of a regional service.
+type ServiceRun struct {
+	ID                 int64
+	Service, Region    string
+	InstanceID         string
+	StartedAt, EndedAt time.Time
+	Status             string
+	ExitCode           int
+	CommandID          string
+	Stdout, Stderr     string
+	Reason             string
+	InstanceSeconds    float64
+}
+
+const serviceRunCols = `id, service, region, instance_id, started_at, ended_at, status, exit_code, command_id, stdout, stderr, reason, instance_seconds`
+
+func scanServiceRun(sc Scanner) (ServiceRun, error) {
+	var r ServiceRun
+	var started, ended string
+	if err := sc.Scan(&r.ID, &r.Service, &r.Region, &r.InstanceID, &started, &ended, &r.Status, &r.ExitCode, &r.CommandID,
+		&r.Stdout, &r.Stderr, &r.Reason, &r.InstanceSeconds); err != nil {
+		return ServiceRun{}, err
+	}
+	r.StartedAt, _ = ParseTime(started)
+	r.EndedAt, _ = ParseTime(ended)
+	return r, nil
+}
+
+// StartServiceRun records a run in state running (or refused) and returns its id.
+func (d *DB) StartServiceRun(ctx context.Context, r ServiceRun) (int64, error) {
+	res, err := d.sql.ExecContext(ctx, `INSERT INTO service_runs (service, region, instance_id, started_at, ended_at, status, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Service, r.Region, r.InstanceID, Time(r.StartedAt), Time(r.EndedAt), r.Status, r.Reason)
+	if err != nil {
+		return 0, fmt.Errorf("record run of %s in %s: %w", r.Service, r.Region, err)
+	}
+	return res.LastInsertId()
+}
+
+// SetRunCommand records the command id of a running run.
+func (d *DB) SetRunCommand(ctx context.Context, id int64, commandID string) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE service_runs SET command_id = ? WHERE id = ?`, commandID, id)
+	return err
+}
+
+// FinishServiceRun settles a running run.
+func (d *DB) FinishServiceRun(ctx context.Context, r ServiceRun) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE service_runs SET ended_at = ?, status = ?, exit_code = ?, stdout = ?, stderr = ?,
+		reason = ?, instance_seconds = ? WHERE id = ? AND status = 'running'`,
+		Time(r.EndedAt), r.Status, r.ExitCode, r.Stdout, r.Stderr, r.Reason, r.InstanceSeconds, r.ID)
+	if err != nil {
+		return fmt.Errorf("settle run %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ListServiceRuns lists service's runs, newest first (status "" = any; limit 0 = 100).
+func (d *DB) ListServiceRuns(ctx context.Context, service, status string, limit int) ([]ServiceRun, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + serviceRunCols + ` FROM service_runs WHERE (? = '' OR service = ?) AND (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
+	rows, err := d.sql.QueryContext(ctx, q, service, service, status, status, limit)
+	return scanAll("list service runs", rows, err, scanServiceRun)
+}
