@@ -1,0 +1,276 @@
+package regions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/audit"
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
+)
+
+// Bounds of a run's steps.
+const (
+	bootWithin  = 10 * time.Minute // start → running
+	agentWithin = 5 * time.Minute  // running → SSM agent online
+	stopWithin  = 2 * time.Minute  // the final stop's own bound (a fresh context)
+	runGrace    = 2 * time.Minute  // past the job's timeout before the run is given up
+	// bootEstimate is the boot and agent time a run's cost projection assumes.
+	bootEstimate = 2 * time.Minute
+)
+
+// Run runs the service's job in region now: the instance is started, the command sent
+// through SSM once the agent is online, its outcome polled and kept, and the instance
+// stopped whatever happened. The run is recorded before the start, so a daemon killed
+// mid-run leaves a record Recover settles. A run whose worst-case cost would cross the
+// service's monthly budget is refused (and audited).
+func (s *Manager) Run(ctx context.Context, by tollgate.Actor, name, region string) (db.ServiceRun, error) {
+	svc, err := s.service(name)
+	if err != nil {
+		return db.ServiceRun{}, err
+	}
+	rec, ok, err := s.o.DB.GetServiceRegion(ctx, name, region)
+	if err != nil {
+		return db.ServiceRun{}, err
+	}
+	if !ok || rec.InstanceID == "" || rec.Step != "stopped" && rec.Step != "ran" {
+		return db.ServiceRun{}, tollgate.Errorf(tollgate.CodeConflict, "%s is not set up in %s", name, region).
+			WithHint(fmt.Sprintf("run `tollgate admin regions setup %s %s` first", name, region))
+	}
+	key := name + "/" + region
+	s.mu.Lock()
+	busy := s.running[key]
+	if !busy {
+		s.running[key] = true
+	}
+	s.mu.Unlock()
+	if busy {
+		return db.ServiceRun{}, tollgate.Errorf(tollgate.CodeConflict, "a run of %s in %s is in progress", name, region)
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, key)
+		s.mu.Unlock()
+	}()
+	now := s.o.Now()
+	run := db.ServiceRun{Service: name, Region: region, InstanceID: rec.InstanceID, StartedAt: now, Status: db.RunRunning, ExitCode: -1}
+	if why := s.overBudget(ctx, svc, region, now); why != "" {
+		run.Status, run.Reason, run.EndedAt = db.RunRefused, why, now
+		if run.ID, err = s.o.DB.StartServiceRun(ctx, run); err != nil {
+			return run, err
+		}
+		_ = s.o.Audit.Record(ctx, nil, by, audit.Entry{Action: ActionRun, Target: key, Decision: audit.Refused, Reason: why})
+		return run, tollgate.Errorf(tollgate.CodeBudgetExhausted, "%s", why)
+	}
+	if run.ID, err = s.o.DB.StartServiceRun(ctx, run); err != nil {
+		return run, err
+	}
+	_ = s.o.Audit.Record(ctx, nil, by, audit.Entry{Action: ActionRun, Target: key, Decision: audit.Allowed,
+		Detail: map[string]any{"run": run.ID, "instance": rec.InstanceID}})
+	started := time.Time{}
+	defer func() {
+		// Stop always, with a context of its own: a cancelled or failed run must not
+		// leave the instance running (NAVO's scripts exited before their stop).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWithin+bootWithin)
+		defer cancel()
+		if err := s.stopInstance(sctx, svc, region, rec.InstanceID, fmt.Sprintf("run %d ended", run.ID)); err != nil {
+			s.o.Log.Error("stopping a service instance after its run failed", "service", name, "region", region,
+				"instance", rec.InstanceID, "err", err)
+			run.Reason = joinReason(run.Reason, "stop failed: "+err.Error())
+		}
+		run.EndedAt = s.o.Now()
+		if !started.IsZero() {
+			run.InstanceSeconds = run.EndedAt.Sub(started).Seconds()
+		}
+		if err := s.o.DB.FinishServiceRun(sctx, run); err != nil {
+			s.o.Log.Error("record the end of a run", "run", run.ID, "err", err)
+		}
+		decision := audit.Done
+		if run.Status != db.RunSucceeded {
+			decision = audit.Failed
+		}
+		_ = s.o.Audit.Record(sctx, nil, tollgate.SystemActor(tollgate.SysRegions), audit.Entry{Action: ActionRun + ".end",
+			Target: key, Decision: decision, Reason: run.Reason,
+			Detail: map[string]any{"run": run.ID, "status": run.Status, "exit_code": run.ExitCode, "instance_seconds": run.InstanceSeconds}})
+	}()
+	fail := func(status, reason string) (db.ServiceRun, error) {
+		run.Status, run.Reason = status, reason
+		return run, nil
+	}
+	// Start.
+	st, err := s.waitState(ctx, region, rec.InstanceID, bootWithin, "stopped", "running")
+	if err != nil {
+		return fail(db.RunFailed, "before the start: "+err.Error())
+	}
+	started = s.o.Now()
+	if st == "stopped" {
+		if err := s.act(ctx, region, rec.InstanceID, fleet.Start, st, fmt.Sprintf("run %d", run.ID)); err != nil {
+			return fail(db.RunFailed, "start: "+err.Error())
+		}
+	}
+	if _, err := s.waitState(ctx, region, rec.InstanceID, bootWithin, "running"); err != nil {
+		return fail(db.RunFailed, "start: "+err.Error())
+	}
+	// The agent.
+	if err := s.waitAgent(ctx, region, rec.InstanceID); err != nil {
+		return fail(db.RunFailed, err.Error())
+	}
+	// The command, retried while SSM still says the instance is not reachable.
+	var cmd string
+	for deadline := s.o.Now().Add(agentWithin); ; {
+		cmd, err = s.o.Cloud.SendCommand(ctx, region, rec.InstanceID, svc.Commands, svc.Timeout)
+		if err == nil || !cloud.IsInvalidInstanceID(err) || s.o.Now().After(deadline) {
+			break
+		}
+		if err := s.o.Sleep(ctx, 5*time.Second); err != nil {
+			return fail(db.RunFailed, "send command: "+err.Error())
+		}
+	}
+	if err != nil {
+		return fail(db.RunFailed, "send command: "+err.Error())
+	}
+	run.CommandID = cmd
+	_ = s.o.DB.SetRunCommand(ctx, run.ID, cmd)
+	// Its outcome, polled with backoff.
+	inv, err := s.poll(ctx, region, rec.InstanceID, cmd, svc.Timeout)
+	if err != nil {
+		return fail(db.RunTimedOut, err.Error())
+	}
+	run.ExitCode, run.Stdout, run.Stderr = inv.ExitCode, inv.Stdout, inv.Stderr
+	switch inv.Status {
+	case cloud.CommandSuccess:
+		return fail(db.RunSucceeded, "")
+	case cloud.CommandTimedOut:
+		return fail(db.RunTimedOut, fmt.Sprintf("the command ran past its timeout of %s", svc.Timeout))
+	default:
+		return fail(db.RunFailed, fmt.Sprintf("the command ended %s (%s) with exit code %d", inv.Status, inv.StatusDetails, inv.ExitCode))
+	}
+}
+
+// waitAgent waits until the instance's SSM agent is online.
+func (s *Manager) waitAgent(ctx context.Context, region, id string) error {
+	deadline := s.o.Now().Add(agentWithin)
+	for {
+		on, err := s.o.Cloud.AgentOnline(ctx, region, id)
+		if err == nil && on {
+			return nil
+		}
+		if s.o.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("the SSM agent of %s did not come online within %s: %v", id, agentWithin, err)
+			}
+			return fmt.Errorf("the SSM agent of %s did not come online within %s (is the instance profile set, and the agent installed?)", id, agentWithin)
+		}
+		if err := s.o.Sleep(ctx, 5*time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// poll reads the command's invocation until it ends, backing off from 2 s to 30 s; past
+// the timeout and a grace it gives up.
+func (s *Manager) poll(ctx context.Context, region, id, cmd string, timeout time.Duration) (cloud.Invocation, error) {
+	deadline := s.o.Now().Add(timeout + runGrace)
+	wait := 2 * time.Second
+	for {
+		if err := s.o.Sleep(ctx, wait); err != nil {
+			return cloud.Invocation{}, err
+		}
+		inv, err := s.o.Cloud.GetCommandInvocation(ctx, region, cmd, id)
+		if err == nil && inv.Done() {
+			return inv, nil
+		}
+		if s.o.Now().After(deadline) {
+			return inv, fmt.Errorf("no outcome of command %s %s after its timeout of %s", cmd, runGrace, timeout)
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// overBudget says why a run would cross the service's budget, or "".
+func (s *Manager) overBudget(ctx context.Context, svc Service, region string, now time.Time) string {
+	if svc.BudgetUSD <= 0 || s.o.Spend == nil {
+		return ""
+	}
+	t := now.UTC()
+	month := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	spent, err := s.o.Spend.SpentUSD(ctx, Owner(svc.Name), month)
+	if err != nil {
+		return "the service's spend cannot be read: " + err.Error()
+	}
+	price, _ := s.o.OnDemand(region, svc.InstanceType)
+	worst := ProjectRun(price, svc.Timeout, bootEstimate, svc.VolumeGB, 0.08)
+	if spent+worst > svc.BudgetUSD {
+		return fmt.Sprintf("a run could cost up to $%.4f and $%.2f of the $%.2f monthly budget is spent", worst, spent, svc.BudgetUSD)
+	}
+	return ""
+}
+
+// ProjectRun is the worst-case cost of one run: the instance for boot plus the job's
+// timeout, and its volume for that long.
+func ProjectRun(priceHourly float64, timeout, boot time.Duration, volumeGB int, volumePerGBMonth float64) float64 {
+	h := (timeout + boot).Hours()
+	return priceHourly*h + float64(volumeGB)*volumePerGBMonth*h/730
+}
+
+// Recover settles what a killed daemon left: every run still recorded as running is
+// marked interrupted and its instance stopped; a service instance running with no run
+// in progress is stopped.
+func (s *Manager) Recover(ctx context.Context) error {
+	runs, err := s.o.DB.ListServiceRuns(ctx, "", db.RunRunning, 1000)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		svc, err := s.service(r.Service)
+		if err == nil && r.InstanceID != "" {
+			if err := s.stopInstance(ctx, svc, r.Region, r.InstanceID, fmt.Sprintf("run %d was interrupted", r.ID)); err != nil {
+				s.o.Log.Warn("stop after an interrupted run", "run", r.ID, "err", err)
+			}
+		}
+		r.Status, r.EndedAt, r.Reason = db.RunInterrupted, s.o.Now(), "the daemon stopped during the run"
+		r.InstanceSeconds = r.EndedAt.Sub(r.StartedAt).Seconds()
+		if err := s.o.DB.FinishServiceRun(ctx, r); err != nil {
+			return err
+		}
+		_ = s.o.Audit.Record(ctx, nil, tollgate.SystemActor(tollgate.SysRegions), audit.Entry{Action: ActionRun + ".end",
+			Target: r.Service + "/" + r.Region, Decision: audit.Failed, Reason: r.Reason, Detail: map[string]any{"run": r.ID}})
+	}
+	for name := range s.services {
+		recs, err := s.o.DB.ListServiceRegions(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.InstanceID == "" || rec.Step != "stopped" {
+				continue
+			}
+			insts, err := s.o.Cloud.DescribeInstances(ctx, rec.Region, cloud.Filter{IDs: []string{rec.InstanceID}})
+			if err != nil || len(insts) != 1 || insts[0].State != "running" {
+				continue
+			}
+			if err := s.act(ctx, rec.Region, rec.InstanceID, fleet.Stop, "running", "running with no run in progress"); err != nil {
+				s.o.Log.Warn("stop an idle service instance", "service", name, "region", rec.Region, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Runs lists the service's runs, newest first.
+func (s *Manager) Runs(ctx context.Context, name string, limit int) ([]db.ServiceRun, error) {
+	if _, err := s.service(name); err != nil {
+		return nil, err
+	}
+	return s.o.DB.ListServiceRuns(ctx, name, "", limit)
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}

@@ -1,0 +1,312 @@
+package regions
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/audit"
+	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/awssim/simtest"
+	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/fleet"
+)
+
+const home = "us-west-2"
+
+var allRegions = []string{home, "us-east-1", "eu-west-3"}
+
+// env is the regions manager on awssim behind the real SDK client, a real SQLite file
+// and the real fleet; waiting advances the simulated clock.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	sim   *awssim.Sim
+	cl    *cloud.Client
+	db    *db.DB
+	svc   Service
+	crash struct {
+		sync.Mutex
+		region, step string
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTREGIONS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	sim, url := simtest.Start(t, awssim.Options{Clock: "manual", Regions: allRegions})
+	cl, err := cloud.New(context.Background(), cloud.Config{Regions: allRegions, EndpointURL: url,
+		MaxBackoff: time.Millisecond, RunPerSecond: 1e6, RunBurst: 1e6, Now: sim.Now}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	d, err := db.Open(context.Background(), filepath.Join(dir, "tollgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	d.Now = sim.Now
+	key := filepath.Join(dir, "navo.pub")
+	os.WriteFile(key, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnOlH4Q8m3c9WwmEWp8mVVfdC2G0m1fLCvXcYbaBxrH navo\n"), 0o644)
+	sim.AddImage(home, "NAVO")
+	e := &env{t: t, ctx: context.Background(), sim: sim, cl: cl, db: d}
+	e.svc = Service{Name: "servicemon", HomeRegion: home, Image: "NAVO", Regions: allRegions, PublicKeyFile: key,
+		Rules: []Rule{{FromPort: 22, CIDR: "203.0.113.0/24"}}, InstanceProfile: "navo-ssm",
+		Commands: []string{"cd /home/ec2-user/ServiceMon", "./aws.sh"}, Timeout: 30 * time.Minute}
+	return e
+}
+
+// die is a crash point: the goroutine ends there, as the process would under kill -9
+// (only its deferred calls run; no further step is taken).
+func (e *env) die(region, step string) {
+	e.crash.Lock()
+	hit := e.crash.step == step && (e.crash.region == "" || e.crash.region == region)
+	if hit {
+		e.crash.step = ""
+	}
+	e.crash.Unlock()
+	if hit {
+		runtime.Goexit()
+	}
+}
+
+// manager builds a fresh fleet and manager on e's database and cloud, as a restarted
+// daemon would (after its start-up reconcile and Recover).
+func (e *env) manager(budget float64) *Manager {
+	e.t.Helper()
+	aud := &audit.Writer{DB: e.db, Now: e.sim.Now}
+	hook := func(step string) func() { return func() { e.die("", step) } }
+	f, err := fleet.New(fleet.Options{DB: e.db, Cloud: e.cl, Audit: aud, Now: e.sim.Now, Regions: allRegions,
+		Hooks: &fleet.Hooks{AfterIntent: hook("after-intent"), BeforeRun: hook("before-run"), AfterRun: hook("after-run"),
+			BeforeRecord: hook("before-record")}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := f.Reconcile(e.ctx, 0); err != nil {
+		e.t.Fatal(err)
+	}
+	svc := e.svc
+	svc.BudgetUSD = budget
+	m, err := New(Options{Services: []Service{svc}, DB: e.db, Cloud: e.cl, Fleet: f, Audit: aud,
+		Spend:    spendFunc(func(context.Context, string, time.Time) (float64, error) { return 0, nil }),
+		OnDemand: func(region, typ string) (float64, error) { return 0.0104, nil },
+		Now:      e.sim.Now,
+		Sleep:    func(ctx context.Context, d time.Duration) error { e.sim.Advance(d); return ctx.Err() },
+		AfterStep: func(region, step string) { e.die(region, step) }})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := m.Recover(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+type spendFunc func(context.Context, string, time.Time) (float64, error)
+
+func (f spendFunc) SpentUSD(ctx context.Context, owner string, since time.Time) (float64, error) {
+	return f(ctx, owner, since)
+}
+
+// inventory is what of the service exists in region.
+func (e *env) inventory(region string) (images, groups, instances int, states []string, untagged int) {
+	e.t.Helper()
+	imgs, err := e.cl.DescribeImagesOwned(e.ctx, region, []string{"self"}, nil, []string{"NAVO"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	images = len(imgs)
+	gs, err := e.cl.DescribeSecurityGroups(e.ctx, region, cloud.SecurityGroupFilter{Tags: map[string]string{TagService: "servicemon"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	groups = len(gs)
+	insts, err := e.cl.DescribeInstances(e.ctx, region, cloud.Filter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, in := range insts {
+		if in.State == "terminated" {
+			continue
+		}
+		if in.Tags[TagService] != "servicemon" || in.Tags[cloud.TagPurpose] != "service" {
+			untagged++
+			continue
+		}
+		instances++
+		states = append(states, in.State)
+	}
+	return
+}
+
+func TestSetupKilledAtEveryStepLeavesOneOfEach(t *testing.T) {
+	steps := []string{"image", "after-intent", "before-run", "after-run", "before-record", "group", "instance", "stopped"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			e := newEnv(t)
+			e.crash.region, e.crash.step = "", step
+			if step == "image" || step == "group" || step == "instance" || step == "stopped" {
+				e.crash.region = "eu-west-3"
+			}
+			if _, err := e.manager(0).Setup(e.ctx, tollgate.UserActor(0, "root"), "servicemon", nil); err != nil {
+				t.Fatal(err)
+			}
+			if e.crash.step != "" {
+				t.Fatalf("the setup never reached %s", step)
+			}
+			res, err := e.manager(0).Setup(e.ctx, tollgate.UserActor(0, "root"), "servicemon", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if r.Error != "" {
+					t.Errorf("rerun in %s: %s", r.Region, r.Error)
+				}
+			}
+			for _, region := range allRegions {
+				images, groups, instances, states, untagged := e.inventory(region)
+				if images != 1 || groups != 1 || instances != 1 || untagged != 0 {
+					t.Errorf("%s after a kill at %s and a rerun: %d images, %d groups, %d instances (%v), %d untagged; want one of each",
+						region, step, images, groups, instances, states, untagged)
+				}
+				for _, st := range states {
+					if st != "stopped" && st != "stopping" {
+						t.Errorf("%s: the instance is %s, want stopped", region, st)
+					}
+				}
+				kp, found, err := e.cl.DescribeKeyPairTagged(e.ctx, region, keyPairName("servicemon"))
+				if err != nil || !found || kp.Tags[cloud.TagOwner] != Owner("servicemon") {
+					t.Errorf("%s: keypair %+v found %v err %v", region, kp, found, err)
+				}
+			}
+		})
+	}
+}
+
+// setUp sets the service up in the home region only.
+func (e *env) setUp(m *Manager) string {
+	e.t.Helper()
+	res, err := m.Setup(e.ctx, tollgate.UserActor(0, "root"), "servicemon", []string{home})
+	if err != nil || res[0].Error != "" {
+		e.t.Fatalf("setup: %+v, %v", res, err)
+	}
+	e.sim.Advance(time.Minute)
+	return res[0].InstanceID
+}
+
+func (e *env) state(id string) string {
+	e.t.Helper()
+	insts, err := e.cl.DescribeInstances(e.ctx, home, cloud.Filter{IDs: []string{id}})
+	if err != nil || len(insts) != 1 {
+		e.t.Fatalf("describe %s: %v %v", id, insts, err)
+	}
+	return insts[0].State
+}
+
+func TestRunOutcomesAlwaysStop(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(e *env, id string)
+		status  string
+		reason  string
+		exit    int
+	}{
+		{"success", func(e *env, id string) {
+			e.sim.SetCommandOutcome(id, awssim.CommandOutcome{Duration: 4 * time.Minute, Stdout: "all services answered\n"})
+		}, db.RunSucceeded, "", 0},
+		{"command fails", func(e *env, id string) {
+			e.sim.SetCommandOutcome(id, awssim.CommandOutcome{ExitCode: 2, Duration: time.Minute, Stderr: "no such file"})
+		}, db.RunFailed, "exit code 2", 2},
+		{"command times out", func(e *env, id string) {
+			e.sim.SetCommandOutcome(id, awssim.CommandOutcome{Duration: 5 * time.Hour})
+		}, db.RunTimedOut, "timeout", -1},
+		{"agent never online", func(e *env, id string) { e.sim.SetAgentNeverOnline(id, true) }, db.RunFailed, "did not come online", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			m := e.manager(0)
+			id := e.setUp(m)
+			tc.prepare(e, id)
+			run, err := m.Run(e.ctx, tollgate.SystemActor(tollgate.SysRegions), "servicemon", home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Status != tc.status || !strings.Contains(run.Reason, tc.reason) || run.ExitCode != tc.exit {
+				t.Errorf("run = %s (%q) exit %d, want %s containing %q, exit %d", run.Status, run.Reason, run.ExitCode, tc.status, tc.reason, tc.exit)
+			}
+			if st := e.state(id); st != "stopped" && st != "stopping" {
+				t.Errorf("after the run the instance is %s, want it stopped", st)
+			}
+			runs, _ := m.Runs(e.ctx, "servicemon", 0)
+			if len(runs) != 1 || runs[0].Status != tc.status || runs[0].EndedAt.IsZero() {
+				t.Fatalf("recorded runs = %+v", runs)
+			}
+			if tc.status == db.RunSucceeded {
+				if runs[0].Stdout != "all services answered\n" {
+					t.Errorf("stdout = %q", runs[0].Stdout)
+				}
+				// Billed: boot, the agent's delay, the job and the polling slack.
+				job := 4 * time.Minute
+				if bill := time.Duration(runs[0].InstanceSeconds * float64(time.Second)); bill > job+awssim.PendingDuration+awssim.AgentDelay+60*time.Second {
+					t.Errorf("billed %s for a %s job, want at most job + boot + 60 s", bill, job)
+				}
+			}
+		})
+	}
+}
+
+func TestKilledMidRunIsStoppedAndRecordedInterrupted(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(0)
+	id := e.setUp(m)
+	// A daemon that died mid-run left a run recorded as running and the instance up.
+	runID, err := e.db.StartServiceRun(e.ctx, db.ServiceRun{Service: "servicemon", Region: home, InstanceID: id,
+		StartedAt: e.sim.Now(), Status: db.RunRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.act(e.ctx, home, id, fleet.Start, "stopped", "test: the run that will be interrupted"); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	if st := e.state(id); st != "running" {
+		t.Fatalf("instance is %s before the restart", st)
+	}
+	m2 := e.manager(0) // the restart runs Recover
+	e.sim.Advance(time.Minute)
+	if st := e.state(id); st != "stopped" {
+		t.Errorf("after the restart the instance is %s, want stopped", st)
+	}
+	runs, _ := m2.Runs(e.ctx, "servicemon", 0)
+	if len(runs) != 1 || runs[0].ID != runID || runs[0].Status != db.RunInterrupted {
+		t.Errorf("runs = %+v, want run %d interrupted", runs, runID)
+	}
+}
+
+func TestRunOverBudgetRefused(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(0.001)
+	id := e.setUp(m)
+	_, err := m.Run(e.ctx, tollgate.UserActor(0, "root"), "servicemon", home)
+	if tollgate.ErrorCode(err) != tollgate.CodeBudgetExhausted {
+		t.Fatalf("a run over the budget: %v, want budget_exhausted", err)
+	}
+	if st := e.state(id); st != "stopped" {
+		t.Errorf("the refused run left the instance %s", st)
+	}
+	es, _ := e.db.ListAudit(e.ctx, db.AuditFilter{Action: ActionRun})
+	if len(es) != 1 || es[0].Decision != audit.Refused {
+		t.Errorf("audit = %+v, want one refusal", es)
+	}
+}
