@@ -73,7 +73,7 @@ type Options struct {
 	Cloud    Cloud
 	Fleet    Fleet
 	Audit    *audit.Writer
-	Spend    Spend                                      // nil: no budgets
+	Spend    Spend                                     // nil: no budgets
 	OnDemand func(region, typ string) (float64, error) // prices for the budget check
 	Log      *slog.Logger
 	Now      func() time.Time

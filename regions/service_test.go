@@ -99,10 +99,10 @@ func (e *env) manager(budget float64) *Manager {
 	svc := e.svc
 	svc.BudgetUSD = budget
 	m, err := New(Options{Services: []Service{svc}, DB: e.db, Cloud: e.cl, Fleet: f, Audit: aud,
-		Spend:    spendFunc(func(context.Context, string, time.Time) (float64, error) { return 0, nil }),
-		OnDemand: func(region, typ string) (float64, error) { return 0.0104, nil },
-		Now:      e.sim.Now,
-		Sleep:    func(ctx context.Context, d time.Duration) error { e.sim.Advance(d); return ctx.Err() },
+		Spend:     spendFunc(func(context.Context, string, time.Time) (float64, error) { return 0, nil }),
+		OnDemand:  func(region, typ string) (float64, error) { return 0.0104, nil },
+		Now:       e.sim.Now,
+		Sleep:     func(ctx context.Context, d time.Duration) error { e.sim.Advance(d); return ctx.Err() },
 		AfterStep: func(region, step string) { e.die(region, step) }})
 	if err != nil {
 		e.t.Fatal(err)
