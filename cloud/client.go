@@ -169,10 +169,12 @@ func newRetryer(cfg Config) aws.Retryer {
 	})
 }
 
-// notImplementedNoRetry vetoes retrying a not-implemented action and leaves every other
-// error to the standard classification.
+// notImplementedNoRetry vetoes retrying a not-implemented action or a lack of capacity
+// (EC2 answers InsufficientInstanceCapacity with a 500, which the SDK would repeat with
+// backoff; another type or zone is the remedy, and the caller picks it) and leaves every
+// other error to the standard classification.
 func notImplementedNoRetry(err error) aws.Ternary {
-	if IsNotImplemented(err) {
+	if IsNotImplemented(err) || IsCapacityError(err) {
 		return aws.FalseTernary
 	}
 	return aws.UnknownTernary

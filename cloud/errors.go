@@ -92,7 +92,7 @@ func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if IsNotImplemented(err) {
+	if IsNotImplemented(err) || IsCapacityError(err) {
 		return false
 	}
 	code := Code(err)
