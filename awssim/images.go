@@ -115,7 +115,7 @@ func (s *Sim) deregisterImage(rg *region, c *call, now time.Time) (any, *apiErro
 		rg.snapshots = map[string]*ebsSnapshot{}
 	}
 	rg.snapshots[im.snapshotID] = &ebsSnapshot{id: im.snapshotID, sizeGiB: im.rootSizeGiB,
-		description: "Created by CreateImage for " + id, created: now}
+		description: "Copied for DestinationAmi " + id, created: now}
 	return xmlReturn{true}, nil
 }
 

@@ -166,11 +166,12 @@ func (c *Client) DeleteSecurityGroup(ctx context.Context, region, id string) err
 
 // Snapshot is an EBS snapshot.
 type Snapshot struct {
-	ID        string            `json:"id"`
-	SizeGiB   int               `json:"size_gib"`
-	State     string            `json:"state"`
-	Tags      map[string]string `json:"tags"`
-	StartTime time.Time         `json:"start_time"`
+	ID          string            `json:"id"`
+	Description string            `json:"description,omitempty"`
+	SizeGiB     int               `json:"size_gib"`
+	State       string            `json:"state"`
+	Tags        map[string]string `json:"tags"`
+	StartTime   time.Time         `json:"start_time"`
 }
 
 // DescribeSnapshots returns the snapshots ids (all pages); an unknown id is an error
@@ -180,13 +181,17 @@ func (c *Client) DescribeSnapshots(ctx context.Context, region string, ids []str
 	if err != nil {
 		return nil, fmt.Errorf("describe snapshots: %w", err)
 	}
-	out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+	in := &ec2.DescribeSnapshotsInput{SnapshotIds: ids}
+	if len(ids) == 0 {
+		in.OwnerIds = []string{"self"}
+	}
+	out, err := cl.DescribeSnapshots(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("describe snapshots in %s: %w", region, err)
 	}
 	var snaps []Snapshot
 	for _, s := range out.Snapshots {
-		snaps = append(snaps, Snapshot{ID: aws.ToString(s.SnapshotId), SizeGiB: int(aws.ToInt32(s.VolumeSize)),
+		snaps = append(snaps, Snapshot{ID: aws.ToString(s.SnapshotId), Description: aws.ToString(s.Description), SizeGiB: int(aws.ToInt32(s.VolumeSize)),
 			State: string(s.State), Tags: fromSDKTags(s.Tags), StartTime: aws.ToTime(s.StartTime)})
 	}
 	return snaps, nil

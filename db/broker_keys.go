@@ -67,3 +67,12 @@ func (d *DB) PutKeyImport(ctx context.Context, name, region, fingerprint string,
 	}
 	return nil
 }
+
+// DeleteKeyImport forgets the import of keypair name in region (after it was deleted in
+// the cloud), so the next launch imports it again.
+func (d *DB) DeleteKeyImport(ctx context.Context, name, region string) error {
+	if _, err := d.sql.ExecContext(ctx, `DELETE FROM keypair_imports WHERE name = ? AND region = ?`, name, region); err != nil {
+		return fmt.Errorf("forget keypair import of %s in %s: %w", name, region, err)
+	}
+	return nil
+}

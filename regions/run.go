@@ -260,12 +260,29 @@ func (s *Manager) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Runs lists the service's runs, newest first.
-func (s *Manager) Runs(ctx context.Context, name string, limit int) ([]db.ServiceRun, error) {
-	if _, err := s.service(name); err != nil {
+// Runs lists the service's runs, newest first, each with its instance cost (its
+// instance-seconds at the on-demand price).
+func (s *Manager) Runs(ctx context.Context, name string, limit int) ([]tollgate.ServiceRun, error) {
+	svc, err := s.service(name)
+	if err != nil {
 		return nil, err
 	}
-	return s.o.DB.ListServiceRuns(ctx, name, "", limit)
+	runs, err := s.o.DB.ListServiceRuns(ctx, name, "", limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tollgate.ServiceRun, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, s.runView(svc, r))
+	}
+	return out, nil
+}
+
+func (s *Manager) runView(svc Service, r db.ServiceRun) tollgate.ServiceRun {
+	price, _ := s.o.OnDemand(r.Region, svc.InstanceType)
+	return tollgate.ServiceRun{ID: r.ID, Service: r.Service, Region: r.Region, InstanceID: r.InstanceID, Start: r.StartedAt,
+		End: r.EndedAt, Status: r.Status, ExitCode: r.ExitCode, Reason: r.Reason, Stdout: r.Stdout, Stderr: r.Stderr,
+		InstanceSeconds: r.InstanceSeconds, CostUSD: price * r.InstanceSeconds / 3600}
 }
 
 func joinReason(a, b string) string {

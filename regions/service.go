@@ -51,6 +51,12 @@ type Cloud interface {
 	AgentOnline(ctx context.Context, region, instance string) (bool, error)
 	SendCommand(ctx context.Context, region, instance string, commands []string, timeout time.Duration) (string, error)
 	GetCommandInvocation(ctx context.Context, region, commandID, instance string) (cloud.Invocation, error)
+	DeregisterImage(ctx context.Context, region, id string) error
+	DeleteSnapshot(ctx context.Context, region, id string) error
+	DescribeSnapshots(ctx context.Context, region string, ids []string) ([]cloud.Snapshot, error)
+	DescribeKeyPairTagged(ctx context.Context, region, name string) (cloud.TaggedKeyPair, bool, error)
+	DeleteKeyPair(ctx context.Context, region, name string) error
+	DeleteSecurityGroup(ctx context.Context, region, id string) error
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -139,20 +145,11 @@ func serviceTags(svc Service) map[string]string {
 	return map[string]string{cloud.TagPurpose: string(tollgate.PurposeService), TagService: svc.Name}
 }
 
-// RegionResult is what setup did in one region.
-type RegionResult struct {
-	Region     string `json:"region"`
-	ImageID    string `json:"image_id,omitempty"`
-	GroupID    string `json:"group_id,omitempty"`
-	InstanceID string `json:"instance_id,omitempty"`
-	Error      string `json:"error,omitempty"`
-}
-
 // Setup makes every region of the service (or those named) hold exactly one copy of the
 // image, the keypair, the group and a stopped instance. It is idempotent and each step
 // is recorded, so a setup killed anywhere resumes where it was. Regions run in parallel,
 // at most Parallel at once.
-func (s *Manager) Setup(ctx context.Context, by tollgate.Actor, name string, regions []string) ([]RegionResult, error) {
+func (s *Manager) Setup(ctx context.Context, by tollgate.Actor, name string, regions []string) ([]tollgate.RegionSetup, error) {
 	svc, err := s.service(name)
 	if err != nil {
 		return nil, err
@@ -169,7 +166,7 @@ func (s *Manager) Setup(ctx context.Context, by tollgate.Actor, name string, reg
 	if err != nil {
 		return nil, err
 	}
-	results := make([]RegionResult, len(regions))
+	results := make([]tollgate.RegionSetup, len(regions))
 	sem := make(chan struct{}, max(svc.Parallel, 1))
 	var wg sync.WaitGroup
 	for i, r := range regions {
@@ -228,13 +225,13 @@ func (s *Manager) step(ctx context.Context, rec *db.ServiceRegion, step string) 
 	return nil
 }
 
-func (s *Manager) setupRegion(ctx context.Context, svc Service, region string, home cloud.Image) (RegionResult, error) {
+func (s *Manager) setupRegion(ctx context.Context, svc Service, region string, home cloud.Image) (tollgate.RegionSetup, error) {
 	rec, _, err := s.o.DB.GetServiceRegion(ctx, svc.Name, region)
 	if err != nil {
-		return RegionResult{}, err
+		return tollgate.RegionSetup{}, err
 	}
-	res := func() RegionResult {
-		return RegionResult{ImageID: rec.ImageID, GroupID: rec.GroupID, InstanceID: rec.InstanceID}
+	res := func() tollgate.RegionSetup {
+		return tollgate.RegionSetup{ImageID: rec.ImageID, GroupID: rec.GroupID, InstanceID: rec.InstanceID}
 	}
 	// 1. The image: the home one, or a copy made once (the client token is derived
 	// from the service, the region and the home image: a rerun gets the same copy).

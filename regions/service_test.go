@@ -249,7 +249,7 @@ func TestRunOutcomesAlwaysStop(t *testing.T) {
 				t.Errorf("after the run the instance is %s, want it stopped", st)
 			}
 			runs, _ := m.Runs(e.ctx, "servicemon", 0)
-			if len(runs) != 1 || runs[0].Status != tc.status || runs[0].EndedAt.IsZero() {
+			if len(runs) != 1 || runs[0].Status != tc.status || runs[0].End.IsZero() {
 				t.Fatalf("recorded runs = %+v", runs)
 			}
 			if tc.status == db.RunSucceeded {
@@ -308,5 +308,84 @@ func TestRunOverBudgetRefused(t *testing.T) {
 	es, _ := e.db.ListAudit(e.ctx, db.AuditFilter{Action: ActionRun})
 	if len(es) != 1 || es[0].Decision != audit.Refused {
 		t.Errorf("audit = %+v, want one refusal", es)
+	}
+}
+
+func TestCheckReportsDriftAndClearLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(0)
+	root := tollgate.UserActor(0, "root")
+	if _, err := m.Setup(e.ctx, root, "servicemon", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	checks, err := m.Check(e.ctx, "servicemon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if len(c.Drift) != 0 || !c.SetUp || c.InstanceState != "stopped" || !c.KeyPair || c.GroupID == "" {
+			t.Errorf("%s right after setup: %+v, want set up with no drift", c.Region, c)
+		}
+	}
+	// By hand: the eu-west-3 image deregistered; in us-east-1 the instance terminated
+	// and the group deleted.
+	byRegion := map[string]tollgate.RegionCheck{}
+	for _, c := range checks {
+		byRegion[c.Region] = c
+	}
+	if err := e.cl.DeregisterImage(e.ctx, "eu-west-3", byRegion["eu-west-3"].ImageID); err != nil {
+		t.Fatal(err)
+	}
+	east := byRegion["us-east-1"]
+	if _, err := e.cl.TerminateInstances(e.ctx, "us-east-1", []string{east.InstanceID}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	if err := e.cl.DeleteSecurityGroup(e.ctx, "us-east-1", east.GroupID); err != nil {
+		t.Fatal(err)
+	}
+	checks, _ = m.Check(e.ctx, "servicemon")
+	for _, c := range checks {
+		drift := strings.Join(c.Drift, "; ")
+		switch c.Region {
+		case "eu-west-3":
+			if !strings.Contains(drift, "image") || !strings.Contains(drift, "gone") {
+				t.Errorf("eu-west-3 drift = %q, want the image gone", drift)
+			}
+		case "us-east-1":
+			if !strings.Contains(drift, "security group") || !strings.Contains(drift, "instance") {
+				t.Errorf("us-east-1 drift = %q, want the group missing and the instance gone", drift)
+			}
+		case home:
+			if drift != "" {
+				t.Errorf("home drift = %q", drift)
+			}
+		}
+	}
+	// Clear: the home region is refused; another leaves nothing.
+	if err := m.Clear(e.ctx, root, "servicemon", home); tollgate.ErrorCode(err) != tollgate.CodeInvalidRequest {
+		t.Errorf("clear of the home region: %v, want refused", err)
+	}
+	if err := m.Clear(e.ctx, root, "servicemon", "eu-west-3"); err != nil {
+		t.Fatal(err)
+	}
+	images, groups, instances, _, untagged := e.inventory("eu-west-3")
+	if images+groups+instances+untagged != 0 {
+		t.Errorf("after clear: %d images, %d groups, %d instances, %d untagged in eu-west-3", images, groups, instances, untagged)
+	}
+	if _, found, _ := e.cl.DescribeKeyPairTagged(e.ctx, "eu-west-3", keyPairName("servicemon")); found {
+		t.Error("the keypair survived clear")
+	}
+	snaps, _ := e.cl.DescribeSnapshots(e.ctx, "eu-west-3", nil)
+	if len(snaps) != 0 {
+		t.Errorf("snapshots left after clear: %+v", snaps)
+	}
+	// Set up again after a clear: one of each again.
+	if res, err := m.Setup(e.ctx, root, "servicemon", []string{"eu-west-3"}); err != nil || res[0].Error != "" {
+		t.Fatalf("setup after clear: %+v %v", res, err)
+	}
+	if images, groups, instances, _, _ := e.inventory("eu-west-3"); images != 1 || groups != 1 || instances != 1 {
+		t.Errorf("after a new setup: %d images, %d groups, %d instances", images, groups, instances)
 	}
 }
