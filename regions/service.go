@@ -2,8 +2,6 @@ package regions
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -238,8 +236,7 @@ func (s *Manager) setupRegion(ctx context.Context, svc Service, region string, h
 	if region == svc.HomeRegion {
 		rec.ImageID = home.ID
 	} else {
-		sum := sha256.Sum256([]byte(svc.Name + "\x00" + region + "\x00" + home.ID))
-		token := "tollgate-" + hex.EncodeToString(sum[:])[:40]
+		token := copyToken(svc.Name, region, home.ID)
 		tags := serviceTags(svc)
 		tags["tollgate:source-image"] = home.ID
 		id, err := s.o.Cloud.CopyImage(ctx, region, svc.HomeRegion, home.ID, home.Name, "tollgate copy of "+home.ID+" for "+svc.Name, token, tags)

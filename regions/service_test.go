@@ -389,3 +389,57 @@ func TestCheckReportsDriftAndClearLeavesNothing(t *testing.T) {
 		t.Errorf("after a new setup: %d images, %d groups, %d instances", images, groups, instances)
 	}
 }
+
+func TestUpdateReplacesEachInstanceAfterTheNewOneIsStopped(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(0)
+	root := tollgate.UserActor(0, "root")
+	before, err := m.Setup(e.ctx, root, "servicemon", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Hour)
+	newHome := e.sim.AddImage(home, "NAVO") // a newer image of the same name
+	checks, _ := m.Check(e.ctx, "servicemon")
+	stale := 0
+	for _, c := range checks {
+		if c.ImageStale {
+			stale++
+		}
+	}
+	if stale != 2 {
+		t.Errorf("%d regions reported stale after the home image changed, want the 2 copies", stale)
+	}
+	res, err := m.Update(e.ctx, root, "servicemon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Error != "" {
+			t.Fatalf("update in %s: %s", r.Region, r.Error)
+		}
+		if r.InstanceID == before[i].InstanceID {
+			t.Errorf("%s kept its old instance %s", r.Region, r.InstanceID)
+		}
+		if r.Region == home && r.ImageID != newHome {
+			t.Errorf("home region runs %s, want the new image %s", r.ImageID, newHome)
+		}
+	}
+	e.sim.Advance(time.Minute)
+	for _, region := range allRegions {
+		images, _, instances, states, _ := e.inventory(region)
+		want := 1
+		if region == home {
+			want = 2 // both home images are the account's own; update leaves them
+		}
+		if images != want || instances != 1 || states[0] != "stopped" {
+			t.Errorf("%s after update: %d images, %d instances %v; want %d, 1 stopped", region, images, instances, states, want)
+		}
+	}
+	checks, _ = m.Check(e.ctx, "servicemon")
+	for _, c := range checks {
+		if len(c.Drift) != 0 {
+			t.Errorf("%s drift after update: %v", c.Region, c.Drift)
+		}
+	}
+}
