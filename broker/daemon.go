@@ -108,6 +108,7 @@ type Options struct {
 	IAM        IAM
 	Prices     Prices
 	Balancer   Balancer // nil: the daemon runs no balancer
+	Regions    Regions  // nil: no regional services
 	Users      UserDB   // default: os/user (NSS), cached briefly
 	Hooks      *Hooks   // test-only
 
@@ -145,6 +146,7 @@ type Daemon struct {
 	iam      IAM
 	prices   Prices
 	balancer Balancer
+	regions  Regions
 	grace    time.Duration
 	socket   string
 
@@ -183,7 +185,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: &cfg, log: opts.Logger, now: opts.Now, cloud: opts.Cloud, users: opts.Users, hooks: opts.Hooks,
 		db: opts.DB, auditor: opts.Audit, fleet: opts.Fleet, acct: opts.Accounting, notices: opts.Notices,
-		iam: opts.IAM, prices: opts.Prices, balancer: opts.Balancer, grace: opts.ReconcileGrace, socket: cfg.Broker.Socket,
+		iam: opts.IAM, prices: opts.Prices, balancer: opts.Balancer, regions: opts.Regions, grace: opts.ReconcileGrace, socket: cfg.Broker.Socket,
 		ln: opts.Listener, images: newTTLCache[string, cloud.Image](imageTTL, maxImages),
 	}
 	if d.log == nil {

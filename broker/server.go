@@ -79,6 +79,15 @@ func (d *Daemon) routes() http.Handler {
 	h(http.MethodPost, api.PathAdminBalancerResume, admin, d.poolAction("balancer.resume", func(b Balancer) poolFn { return b.Resume }))
 	h(http.MethodPost, api.PathAdminBalancerDrain, admin, d.poolAction("balancer.drain", func(b Balancer) poolFn { return b.Drain }))
 	h(http.MethodPost, api.PathAdminBalancerSet, admin, d.handlePoolSet)
+	h(http.MethodGet, api.PathAdminRegionsCheck, admin, d.handleRegionsCheck)
+	h(http.MethodGet, api.PathAdminRegionsRuns, admin, d.handleRegionsRuns)
+	regions := func(path string, fn handlerFunc) {
+		mux.Handle(http.MethodPost+" "+path, veryLongWrite(d.wrap(admin, fn)))
+	}
+	regions(api.PathAdminRegionsSetup, d.handleRegionsSetup)
+	regions(api.PathAdminRegionsUpdate, d.handleRegionsUpdate)
+	regions(api.PathAdminRegionsClear, d.handleRegionsClear)
+	regions(api.PathAdminRegionsRun, d.handleRegionsRun)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &tollgate.Error{Code: tollgate.CodeNotFound, Message: fmt.Sprintf("no such request: %s %s", r.Method, r.URL.Path)})
 	})

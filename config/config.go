@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate/tollgate/balancer"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/regions"
 )
 
 // DefaultPath is where the daemon and the admin tools look for the configuration.
@@ -24,6 +25,8 @@ type Config struct {
 	IAM        IAM        `toml:"iam"`
 	// Balancer declares the load-driven worker pools ([[balancer.pool]]; docs/balancer.md).
 	Balancer balancer.Config `toml:"balancer"`
+	// Regions declares the per-region services ([[regions.service]]; docs/regions.md).
+	Regions regions.Config `toml:"regions"`
 
 	// Path is the file this configuration was read from ("" when built in code).
 	Path string `toml:"-"`

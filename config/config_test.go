@@ -254,8 +254,8 @@ func TestErrors(t *testing.T) {
 		// Unknown keys.
 		{"unknown key", "[broker]\nsockets = \"/a\"\n",
 			[]string{`2: broker.sockets: unknown key (known keys here: ` + brokerKeys + `)`}},
-		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
-		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
+		{"unknown table", "[brokers]\nsocket = \"/a\"\n", []string{`1: brokers: unknown table (known keys here: broker, aws, policy, accounting, iam, balancer, regions)`}},
+		{"unknown top-level key", "\n\nverbose = true\n", []string{`3: verbose: unknown key (known keys here: broker, aws, policy, accounting, iam, balancer, regions)`}},
 		{"unknown group key", "[policy.group.staff]\nmax_instance = 3\n",
 			[]string{`2: policy.group.staff.max_instance: unknown key (known keys here: max_instances, max_vcpus, max_count, instance_types, images, image_owners, regions, default_lifetime, max_lifetime, expire_action, expire_warning, budget_usd, budget_period, budget_action, spot, security_groups, subnet, instance_profile, volume_size_gb, volume_type)`}},
 		{"unknown key in an inline group", "[policy.group]\nstaff = { max_instances = 1, maxlifetime = \"2h\" }\n",
@@ -264,7 +264,7 @@ func TestErrors(t *testing.T) {
 			[]string{`1: aws.region: unknown key (known keys here: regions, endpoint_url, profile, run_instances_per_second, run_instances_burst)`}},
 		{"unknown nested table", "[accounting.price]\nx = 1\n",
 			[]string{`1: accounting.price: unknown table (known keys here: collect_interval, term_start, term_end, prices, volume_prices, mail_command, mail_domain)`}},
-		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam, balancer)`}},
+		{"empty key", "\"\" = 1\n", []string{`1: "": unknown key (known keys here: broker, aws, policy, accounting, iam, balancer, regions)`}},
 		{"empty key in a section", "[iam]\n\"\" = \"x\"\n", []string{`2: iam."": unknown key (known keys here: user_name_pattern, path, policy_file, policy_name, propagation_timeout, permissions_boundary)`}},
 		{"every unknown key", "[broker]\na = 1\n[aws]\nb = 2\n", []string{
 			`2: broker.a: unknown key (known keys here: ` + brokerKeys + `)`,

@@ -101,6 +101,26 @@ permissions_boundary = ""                     # "" = none; the shipped daemon IA
 # fallback = "on-demand"                          # or "wait"
 # max_instances = 8
 # budget_usd = 200.0
+
+# Per-region services: an instance per region, started for a job and stopped
+# (docs/regions.md). None by default; for example:
+# [[regions.service]]
+# name = "servicemon"
+# home_region = "us-west-2"
+# image = "NAVO"                                  # owned by the account in home_region
+# regions = ["us-east-1", "sa-east-1", "eu-west-3", "ap-northeast-1", "ap-southeast-2"]
+# instance_type = "t3.micro"
+# public_key_file = "/etc/tollgate/navo.pub"
+# instance_profile = "navo-ssm"
+# commands = ["cd /home/ec2-user/ServiceMon", "./aws.sh"]
+# timeout = "30m"
+# budget_usd = 50.0
+# [[regions.service.rule]]
+# from_port = 22
+# cidr = "203.0.113.0/24"
+# [[regions.service.schedule]]
+# rotate = "1h"                                   # one region an hour, in turn
+# time_zone = "America/Los_Angeles"
 `
 
 // Example returns a commented example configuration that sets every key to its default

@@ -6,7 +6,8 @@ import (
 )
 
 // AllRegions is every region instances may live in: aws.regions, then any region the
-// default policy or a group policy allows. The daemon (reconcile, its collector) and
+// default policy or a group policy allows, then the balancer pools' and the regional
+// services' regions. The daemon (reconcile, its collector) and
 // `tollgated collect` both scan exactly these, so a region that only a policy names is
 // never missed. Group policies are taken in file order (then by name for groups built in
 // code), so the result is stable.
@@ -37,6 +38,13 @@ func (c *Config) AllRegions() []string {
 	})
 	for _, g := range groups {
 		add(c.Policy.Group[g].Regions)
+	}
+	// The balancer's pools and the regional services launch there too.
+	for _, p := range c.Balancer.Pools {
+		add([]string{p.Region})
+	}
+	for _, s := range c.Regions.Services {
+		add(append([]string{s.HomeRegion}, s.Regions...))
 	}
 	return out
 }

@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	v.accounting()
 	v.iam()
 	v.balancer()
+	for _, e := range v.c.Regions.Validate() {
+		v.add([]string{"regions", "service"}, "%v", e)
+	}
 	return joinErrors(v.errs)
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/tollgate/tollgate/fsafe"
 	"github.com/tollgate/tollgate/iamusers"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/regions"
 )
 
 // Options configures New.
@@ -69,6 +70,7 @@ type Daemon struct {
 	Notices    *enforce.Notifier
 	IAM        *iamusers.Service
 	Balancer   *balancer.Service
+	Regions    *regions.Manager
 	Runners    []Runner
 
 	log *slog.Logger
@@ -112,7 +114,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	d.DB.Now = now
 	aud := &audit.Writer{DB: d.DB, Log: log, Now: now}
-	regions := cfg.AllRegions()
+	scanned := cfg.AllRegions()
 
 	// The broker resolves users' policies; the services built before it reach it
 	// through this function, which is only called once everything is built.
@@ -122,7 +124,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d.Notices = enforce.NewNotifier(enforce.NotifierOptions{DB: d.DB, MailCommand: cfg.Accounting.MailCommand,
 		MailDomain: cfg.Accounting.MailDomain, Mail: o.Mail, Logger: log.With("component", "notices"), Now: now})
 	if d.Fleet, err = fleet.New(fleet.Options{
-		DB: d.DB, Cloud: o.Cloud, Audit: aud, Log: log.With("component", "fleet"), Now: now, Regions: regions,
+		DB: d.DB, Cloud: o.Cloud, Audit: aud, Log: log.With("component", "fleet"), Now: now, Regions: scanned,
 		Hooks: o.FleetHooks, Interval: cfg.Broker.ReconcileInterval,
 		Purposes: map[tollgate.Purpose]fleet.PurposeRules{tollgate.PurposeUser: {
 			DefaultLifetime: func(ctx context.Context, owner string) (time.Duration, error) {
@@ -139,7 +141,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		return fail(fmt.Errorf("load prices: %w", err))
 	}
 	if d.Accounting, err = accounting.New(accounting.Options{
-		DB: d.DB, Cloud: o.Cloud, Config: cfg.Accounting, Regions: regions, Prices: prices,
+		DB: d.DB, Cloud: o.Cloud, Config: cfg.Accounting, Regions: scanned, Prices: prices,
 		Policy: policyOf, Adopt: d.Fleet.Adopt, Logger: log.With("component", "accounting"), Now: now,
 	}); err != nil {
 		return fail(fmt.Errorf("start accounting: %w", err))
@@ -149,8 +151,8 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		return fail(err)
 	}
 	iamRegion := ""
-	if len(regions) > 0 {
-		iamRegion = regions[0]
+	if len(scanned) > 0 {
+		iamRegion = scanned[0]
 	}
 	if d.IAM, err = iamusers.New(iamusers.Options{DB: d.DB, Cloud: o.Cloud, Config: cfg.IAM, Region: iamRegion,
 		Logger: log.With("component", "iamusers"), Now: now}); err != nil {
@@ -159,13 +161,18 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if d.Balancer, err = newBalancer(cfg, o, d, aud, prices, log, now); err != nil {
 		return fail(err)
 	}
+	if d.Regions, err = regions.New(regions.Options{Services: cfg.Regions.Services, DB: d.DB, Cloud: o.Cloud,
+		Fleet: d.Fleet, Audit: aud, Spend: d.Accounting, OnDemand: prices.OnDemand,
+		Log: log.With("component", "regions"), Now: now}); err != nil {
+		return fail(err)
+	}
 	var hooks *broker.Hooks
 	if o.PeerUID != nil {
 		hooks = &broker.Hooks{PeerUID: o.PeerUID}
 	}
 	if b, err = broker.New(broker.Options{Config: &cfg, Logger: log, Now: now, Listener: ln, DB: d.DB,
 		Cloud: o.Cloud, Fleet: d.Fleet, Audit: aud, Accounting: d.Accounting, Notices: d.Notices, IAM: d.IAM,
-		Prices: prices, Balancer: d.Balancer, Users: o.Users, Hooks: hooks}); err != nil {
+		Prices: prices, Balancer: d.Balancer, Regions: d.Regions, Users: o.Users, Hooks: hooks}); err != nil {
 		return fail(err)
 	}
 	d.Broker = b
@@ -177,12 +184,17 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if _, err := d.Fleet.Reconcile(ctx, 0); err != nil {
 		log.Warn("start-up reconcile failed; will retry", "err", err)
 	}
+	// Runs a previous process left running are stopped and recorded as interrupted.
+	if err := d.Regions.Recover(ctx); err != nil {
+		log.Warn("recovering regional service runs failed", "err", err)
+	}
 	d.Runners = []Runner{
 		{"socket", b.Serve},
 		{"reconcile", d.Fleet.Run},
 		{"collector", d.Accounting.Run},
 		{"enforce", d.Enforcer.Run},
 		{"balancer", d.Balancer.Run},
+		{"regions", d.Regions.RunLoop},
 	}
 	if r := cfg.Broker.AuditRefusalRetention; r > 0 {
 		p := &audit.Pruner{DB: d.DB, Retention: r, Now: now, Log: log.With("component", "audit")}

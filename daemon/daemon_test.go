@@ -169,8 +169,8 @@ func TestProductionWiring(t *testing.T) {
 	for _, r := range e.d.Runners {
 		names = append(names, r.Name)
 	}
-	if got := strings.Join(names, " "); got != "socket reconcile collector enforce balancer" {
-		t.Errorf("runners = %s, want the socket, reconcile, collector, enforcement and balancer", got)
+	if got := strings.Join(names, " "); got != "socket reconcile collector enforce balancer regions" {
+		t.Errorf("runners = %s, want the socket, reconcile, collector, enforcement, balancer and regions", got)
 	}
 }
 

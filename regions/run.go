@@ -3,6 +3,8 @@ package regions
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate"
@@ -290,4 +292,40 @@ func joinReason(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// RunNow runs the service's job in its regions (or those named), in parallel, and
+// returns the runs once they have all ended (refused and failed ones included).
+func (s *Manager) RunNow(ctx context.Context, by tollgate.Actor, name string, regions []string) ([]tollgate.ServiceRun, error) {
+	svc, err := s.service(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(regions) == 0 {
+		regions = svc.Regions
+	}
+	for _, r := range regions {
+		if !slices.Contains(svc.Regions, r) {
+			return nil, tollgate.Errorf(tollgate.CodeInvalidRequest, "%s is not one of %s's regions %v", r, name, svc.Regions)
+		}
+	}
+	out := make([]tollgate.ServiceRun, len(regions))
+	errs := make([]error, len(regions))
+	var wg sync.WaitGroup
+	for i, r := range regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run, err := s.Run(ctx, by, name, r)
+			out[i], errs[i] = s.runView(svc, run), err
+			if err != nil && run.ID == 0 {
+				out[i] = tollgate.ServiceRun{Service: name, Region: r, Status: "not_started", Reason: err.Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(regions) == 1 && errs[0] != nil {
+		return out, errs[0]
+	}
+	return out, nil
 }

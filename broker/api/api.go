@@ -52,6 +52,13 @@ const (
 	PathAdminBalancerResume = "/v1/admin/balancer/resume" // POST PoolRequest → tollgate.PoolStatus
 	PathAdminBalancerDrain  = "/v1/admin/balancer/drain"  // POST PoolRequest → tollgate.PoolStatus
 	PathAdminBalancerSet    = "/v1/admin/balancer/set"    // POST PoolSetRequest → tollgate.PoolStatus
+
+	PathAdminRegionsCheck  = "/v1/admin/regions/check"  // GET ?service=NAME → RegionCheckList
+	PathAdminRegionsRuns   = "/v1/admin/regions/runs"   // GET ?service=NAME[&limit=N] → ServiceRunList
+	PathAdminRegionsSetup  = "/v1/admin/regions/setup"  // POST RegionsRequest → RegionSetupList
+	PathAdminRegionsUpdate = "/v1/admin/regions/update" // POST RegionsRequest → RegionSetupList
+	PathAdminRegionsClear  = "/v1/admin/regions/clear"  // POST RegionsRequest (one region) → Empty
+	PathAdminRegionsRun    = "/v1/admin/regions/run"    // POST RegionsRequest → ServiceRunList
 )
 
 // HeaderNotices carries the caller's unread notice count on every response, so the CLI
@@ -278,4 +285,25 @@ type PoolSetRequest struct {
 	Max   int    `json:"max"`
 	For   string `json:"for,omitempty"`
 	Clear bool   `json:"clear,omitempty"`
+}
+
+// RegionsRequest names a regional service and, optionally, some of its regions.
+type RegionsRequest struct {
+	Service string   `json:"service"`
+	Regions []string `json:"regions,omitempty"`
+}
+
+// RegionCheckList is a service's regions as check sees them.
+type RegionCheckList struct {
+	Regions []tollgate.RegionCheck `json:"regions"`
+}
+
+// RegionSetupList is what setup or update did per region.
+type RegionSetupList struct {
+	Regions []tollgate.RegionSetup `json:"regions"`
+}
+
+// ServiceRunList is runs of a service, newest first.
+type ServiceRunList struct {
+	Runs []tollgate.ServiceRun `json:"runs"`
 }

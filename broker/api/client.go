@@ -350,3 +350,42 @@ func (c *Client) PoolSet(ctx context.Context, req PoolSetRequest) (tollgate.Pool
 	err := c.do(ctx, http.MethodPost, PathAdminBalancerSet, nil, req, &out)
 	return out, err
 }
+
+// RegionsCheck checks every region of a service.
+func (c *Client) RegionsCheck(ctx context.Context, service string) ([]tollgate.RegionCheck, error) {
+	var out RegionCheckList
+	err := c.do(ctx, http.MethodGet, PathAdminRegionsCheck, url.Values{"service": {service}}, nil, &out)
+	return out.Regions, err
+}
+
+// RegionsRuns lists a service's runs, newest first (limit 0 = the daemon's default).
+func (c *Client) RegionsRuns(ctx context.Context, service string, limit int) ([]tollgate.ServiceRun, error) {
+	q := url.Values{"service": {service}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out ServiceRunList
+	err := c.do(ctx, http.MethodGet, PathAdminRegionsRuns, q, nil, &out)
+	return out.Runs, err
+}
+
+// RegionsSetup sets a service up (path PathAdminRegionsSetup) or updates it
+// (PathAdminRegionsUpdate).
+func (c *Client) RegionsSetup(ctx context.Context, path string, req RegionsRequest) ([]tollgate.RegionSetup, error) {
+	var out RegionSetupList
+	err := c.do(ctx, http.MethodPost, path, nil, req, &out)
+	return out.Regions, err
+}
+
+// RegionsClear removes a service from one region.
+func (c *Client) RegionsClear(ctx context.Context, service, region string) error {
+	return c.do(ctx, http.MethodPost, PathAdminRegionsClear, nil, RegionsRequest{Service: service, Regions: []string{region}}, nil)
+}
+
+// RegionsRun runs a service's job now in its regions (or those named) and returns the
+// runs when they have ended.
+func (c *Client) RegionsRun(ctx context.Context, req RegionsRequest) ([]tollgate.ServiceRun, error) {
+	var out ServiceRunList
+	err := c.do(ctx, http.MethodPost, PathAdminRegionsRun, nil, req, &out)
+	return out.Runs, err
+}
