@@ -11,6 +11,7 @@ type AdminCmd struct {
 	IAM       AdminIAMCmd       `cmd:"" name:"iam" help:"List and revoke per-user IAM identities."`
 	Reconcile AdminReconcileCmd `cmd:"" help:"Settle interrupted launches and adopt tagged instances now."`
 	Balancer  AdminBalancerCmd  `cmd:"" help:"See and steer the load-driven worker pools."`
+	Regions   AdminRegionsCmd   `cmd:"" help:"Set up, check, clear, update and run the per-region services."`
 }
 
 // AdminUsersCmd groups `tollgate admin users …`.
