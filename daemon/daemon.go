@@ -52,6 +52,9 @@ type Options struct {
 	// Balancer overrides parts of the balancer's wiring (tests point its probes at
 	// local servers); nil = production.
 	Balancer func(*balancer.Options)
+	// Regions likewise overrides parts of the regional services' wiring (tests make
+	// their waits advance the simulated clock); nil = production.
+	Regions func(*regions.Options)
 }
 
 // Runner is a part of the daemon that runs until its context ends.
@@ -161,9 +164,12 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if d.Balancer, err = newBalancer(cfg, o, d, aud, prices, log, now); err != nil {
 		return fail(err)
 	}
-	if d.Regions, err = regions.New(regions.Options{Services: cfg.Regions.Services, DB: d.DB, Cloud: o.Cloud,
-		Fleet: d.Fleet, Audit: aud, Spend: d.Accounting, OnDemand: prices.OnDemand,
-		Log: log.With("component", "regions"), Now: now}); err != nil {
+	ro := regions.Options{Services: cfg.Regions.Services, DB: d.DB, Cloud: o.Cloud, Fleet: d.Fleet, Audit: aud,
+		Spend: d.Accounting, OnDemand: prices.OnDemand, Log: log.With("component", "regions"), Now: now}
+	if o.Regions != nil {
+		o.Regions(&ro)
+	}
+	if d.Regions, err = regions.New(ro); err != nil {
 		return fail(err)
 	}
 	var hooks *broker.Hooks

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/quota"
+	"github.com/tollgate/tollgate/regions"
 )
 
 const (
@@ -119,7 +120,9 @@ func start(t *testing.T, mod ...func(*config.Config)) *env {
 		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
 	}}
 	d, err := New(context.Background(), Options{Config: cfg, Cloud: cl, Now: sim.Now, AllowRoot: true,
-		Users: u, PeerUID: u.peerUID, Balancer: balancerHook})
+		Users: u, PeerUID: u.peerUID, Balancer: balancerHook, Regions: func(o *regions.Options) {
+			o.Sleep = func(ctx context.Context, d time.Duration) error { sim.Advance(d); return ctx.Err() }
+		}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
