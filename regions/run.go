@@ -20,6 +20,9 @@ const (
 	agentWithin = 5 * time.Minute  // running → SSM agent online
 	stopWithin  = 2 * time.Minute  // the final stop's own bound (a fresh context)
 	runGrace    = 2 * time.Minute  // past the job's timeout before the run is given up
+	// pollCap bounds the wait between two reads of the command's outcome: every second
+	// of it may be billed after the job ended (NAVO polled every 30 s).
+	pollCap = 10 * time.Second
 	// bootEstimate is the boot and agent time a run's cost projection assumes.
 	bootEstimate = 2 * time.Minute
 )
@@ -29,7 +32,7 @@ const (
 // stopped whatever happened. The run is recorded before the start, so a daemon killed
 // mid-run leaves a record Recover settles. A run whose worst-case cost would cross the
 // service's monthly budget is refused (and audited).
-func (s *Manager) Run(ctx context.Context, by tollgate.Actor, name, region string) (db.ServiceRun, error) {
+func (s *Manager) Run(ctx context.Context, by tollgate.Actor, name, region string) (result db.ServiceRun, _ error) {
 	svc, err := s.service(name)
 	if err != nil {
 		return db.ServiceRun{}, err
@@ -97,6 +100,7 @@ func (s *Manager) Run(ctx context.Context, by tollgate.Actor, name, region strin
 		_ = s.o.Audit.Record(sctx, nil, tollgate.SystemActor(tollgate.SysRegions), audit.Entry{Action: ActionRun + ".end",
 			Target: key, Decision: decision, Reason: run.Reason,
 			Detail: map[string]any{"run": run.ID, "status": run.Status, "exit_code": run.ExitCode, "instance_seconds": run.InstanceSeconds}})
+		result = run // as settled, with its end and billed seconds
 	}()
 	fail := func(status, reason string) (db.ServiceRun, error) {
 		run.Status, run.Reason = status, reason
@@ -172,7 +176,7 @@ func (s *Manager) waitAgent(ctx context.Context, region, id string) error {
 	}
 }
 
-// poll reads the command's invocation until it ends, backing off from 2 s to 30 s; past
+// poll reads the command's invocation until it ends, backing off from 2 s to pollCap; past
 // the timeout and a grace it gives up.
 func (s *Manager) poll(ctx context.Context, region, id, cmd string, timeout time.Duration) (cloud.Invocation, error) {
 	deadline := s.o.Now().Add(timeout + runGrace)
@@ -188,7 +192,7 @@ func (s *Manager) poll(ctx context.Context, region, id, cmd string, timeout time
 		if s.o.Now().After(deadline) {
 			return inv, fmt.Errorf("no outcome of command %s %s after its timeout of %s", cmd, runGrace, timeout)
 		}
-		wait = min(2*wait, 30*time.Second)
+		wait = min(2*wait, pollCap)
 	}
 }
 

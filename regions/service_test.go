@@ -26,7 +26,7 @@ var allRegions = []string{home, "us-east-1", "eu-west-3"}
 // env is the regions manager on awssim behind the real SDK client, a real SQLite file
 // and the real fleet; waiting advances the simulated clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	sim   *awssim.Sim
 	cl    *cloud.Client
@@ -38,7 +38,7 @@ type env struct {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTREGIONS")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
@@ -85,6 +85,15 @@ func (e *env) die(region, step string) {
 // daemon would (after its start-up reconcile and Recover).
 func (e *env) manager(budget float64) *Manager {
 	e.t.Helper()
+	return e.managerFor(e.t, func(o *Options) {
+		o.Services[0].BudgetUSD = budget
+	}, 0)
+}
+
+// managerFor is manager with edit applied to the options and parallel regions (0: the
+// default).
+func (e *env) managerFor(tb testing.TB, edit func(*Options), parallel int) *Manager {
+	tb.Helper()
 	aud := &audit.Writer{DB: e.db, Now: e.sim.Now}
 	hook := func(step string) func() { return func() { e.die("", step) } }
 	f, err := fleet.New(fleet.Options{DB: e.db, Cloud: e.cl, Audit: aud, Now: e.sim.Now, Regions: allRegions,
@@ -97,18 +106,22 @@ func (e *env) manager(budget float64) *Manager {
 		e.t.Fatal(err)
 	}
 	svc := e.svc
-	svc.BudgetUSD = budget
-	m, err := New(Options{Services: []Service{svc}, DB: e.db, Cloud: e.cl, Fleet: f, Audit: aud,
+	svc.Parallel = parallel
+	o := Options{Services: []Service{svc}, DB: e.db, Cloud: e.cl, Fleet: f, Audit: aud,
 		Spend:     spendFunc(func(context.Context, string, time.Time) (float64, error) { return 0, nil }),
 		OnDemand:  func(region, typ string) (float64, error) { return 0.0104, nil },
 		Now:       e.sim.Now,
 		Sleep:     func(ctx context.Context, d time.Duration) error { e.sim.Advance(d); return ctx.Err() },
-		AfterStep: func(region, step string) { e.die(region, step) }})
+		AfterStep: func(region, step string) { e.die(region, step) }}
+	if edit != nil {
+		edit(&o)
+	}
+	m, err := New(o)
 	if err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := m.Recover(e.ctx); err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return m
 }
