@@ -1,6 +1,8 @@
-// Package regions runs a service instance per region: set up, checked, cleared and run
-// on schedules (issue 11). This is its groundwork: the schedules. The controller (setup,
-// run through SSM, check, clear) is not built yet.
+// Package regions keeps a service instance in each of several regions — an image copied
+// from a home region, a keypair, a security group and an instance stopped between runs —
+// and runs a job on it through SSM on schedules (Manager: Setup, Run, Check, Clear,
+// Update, Recover, RunLoop). Every launch, start and stop goes through fleet, purpose
+// service.
 package regions
 
 import (
