@@ -69,18 +69,8 @@ func (s *Sim) copyImage(rg *region, c *call, now time.Time) (any, *apiError) {
 			tags[k] = v
 		}
 	}
-	for _, n := range c.indices("TagSpecification") {
-		p := "TagSpecification." + strconv.Itoa(n)
-		if rt := c.get(p + ".ResourceType"); rt != "image" && rt != "snapshot" {
-			return nil, badParam("'%s' is not a valid taggable resource type for this operation.", rt)
-		}
-		tl, aerr := c.tags(p + ".Tag")
-		if aerr != nil {
-			return nil, aerr
-		}
-		for _, t := range tl {
-			tags[t.Key] = t.Value
-		}
+	if aerr := c.tagSpecs(tags, "image", "snapshot"); aerr != nil {
+		return nil, aerr
 	}
 	im := &image{id: "ami-" + hex17(hash64("ami-copy", rg.name, srcID, token, strconv.FormatUint(s.nextCounter(), 10))),
 		name: name, description: c.get("Description"), ownerID: AccountID, arch: from.arch, rootDevice: from.rootDevice,

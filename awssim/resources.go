@@ -83,18 +83,8 @@ func (s *Sim) importKeyPair(rg *region, c *call, now time.Time) (any, *apiError)
 		return nil, errf(400, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
 	}
 	tags := map[string]string{}
-	for _, n := range c.indices("TagSpecification") {
-		p := "TagSpecification." + strconv.Itoa(n)
-		if rt := c.get(p + ".ResourceType"); rt != "key-pair" {
-			return nil, badParam("'%s' is not a valid taggable resource type for this operation.", rt)
-		}
-		tl, aerr := c.tags(p + ".Tag")
-		if aerr != nil {
-			return nil, aerr
-		}
-		for _, t := range tl {
-			tags[t.Key] = t.Value
-		}
+	if aerr := c.tagSpecs(tags, "key-pair"); aerr != nil {
+		return nil, aerr
 	}
 	k := &keyPair{
 		id: s.newID("key"), name: name, fingerprint: KeyFingerprint(pub), keyType: keyType,

@@ -66,18 +66,8 @@ func (s *Sim) createSecurityGroup(rg *region, c *call, now time.Time) (any, *api
 		}
 	}
 	tags := map[string]string{}
-	for _, n := range c.indices("TagSpecification") {
-		p := "TagSpecification." + strconv.Itoa(n)
-		if rt := c.get(p + ".ResourceType"); rt != "security-group" {
-			return nil, badParam("'%s' is not a valid taggable resource type for this operation.", rt)
-		}
-		tl, aerr := c.tags(p + ".Tag")
-		if aerr != nil {
-			return nil, aerr
-		}
-		for _, t := range tl {
-			tags[t.Key] = t.Value
-		}
+	if aerr := c.tagSpecs(tags, "security-group"); aerr != nil {
+		return nil, aerr
 	}
 	g := &secGroup{id: s.newID("sg"), name: name, description: desc, vpcID: vpc, tags: tags, seq: s.counter}
 	gs[g.id] = g

@@ -469,3 +469,22 @@ type xmlDescribeInstances struct {
 type xmlReturn struct {
 	Return bool `xml:"return"`
 }
+
+// tagSpecs merges the tags of every TagSpecification.N into dst; each must name one of
+// the resource types the action tags.
+func (c *call) tagSpecs(dst map[string]string, types ...string) *apiError {
+	for _, n := range c.indices("TagSpecification") {
+		p := "TagSpecification." + strconv.Itoa(n)
+		if rt := c.get(p + ".ResourceType"); !contains(types, rt) {
+			return badParam("'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		tl, aerr := c.tags(p + ".Tag")
+		if aerr != nil {
+			return aerr
+		}
+		for _, t := range tl {
+			dst[t.Key] = t.Value
+		}
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package regions
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -305,13 +304,8 @@ func (s *Manager) RunNow(ctx context.Context, by tollgate.Actor, name string, re
 	if err != nil {
 		return nil, err
 	}
-	if len(regions) == 0 {
-		regions = svc.Regions
-	}
-	for _, r := range regions {
-		if !slices.Contains(svc.Regions, r) {
-			return nil, tollgate.Errorf(tollgate.CodeInvalidRequest, "%s is not one of %s's regions %v", r, name, svc.Regions)
-		}
+	if regions, err = svc.pick(regions); err != nil {
+		return nil, err
 	}
 	out := make([]tollgate.ServiceRun, len(regions))
 	errs := make([]error, len(regions))

@@ -138,6 +138,19 @@ func (s *Manager) service(name string) (Service, error) {
 	return svc, nil
 }
 
+// pick is the regions named (all of the service's when none), each checked to be one.
+func (svc Service) pick(regions []string) ([]string, error) {
+	if len(regions) == 0 {
+		return svc.Regions, nil
+	}
+	for _, r := range regions {
+		if !slices.Contains(svc.Regions, r) {
+			return nil, tollgate.Errorf(tollgate.CodeInvalidRequest, "%s is not one of %s's regions %v", r, svc.Name, svc.Regions)
+		}
+	}
+	return regions, nil
+}
+
 // serviceTags are the tags of everything a service creates.
 func serviceTags(svc Service) map[string]string {
 	return map[string]string{cloud.TagPurpose: string(tollgate.PurposeService), TagService: svc.Name}
@@ -152,13 +165,8 @@ func (s *Manager) Setup(ctx context.Context, by tollgate.Actor, name string, reg
 	if err != nil {
 		return nil, err
 	}
-	if len(regions) == 0 {
-		regions = svc.Regions
-	}
-	for _, r := range regions {
-		if !slices.Contains(svc.Regions, r) {
-			return nil, tollgate.Errorf(tollgate.CodeInvalidRequest, "%s is not one of %s's regions %v", r, name, svc.Regions)
-		}
+	if regions, err = svc.pick(regions); err != nil {
+		return nil, err
 	}
 	home, err := s.homeImage(ctx, svc)
 	if err != nil {
