@@ -122,6 +122,19 @@ func (d *Daemon) handleRegionsRun(ctx context.Context, c *caller, r *http.Reques
 	if err != nil {
 		return nil, err
 	}
+	if !req.Wait {
+		// Checked now, run in the background: the runs are recorded (and each stops its
+		// instance) whatever becomes of this connection.
+		if _, err := d.regions.Check(ctx, req.Service); err != nil {
+			return nil, err
+		}
+		go func() {
+			if _, err := d.regions.RunNow(context.WithoutCancel(ctx), c.actor(), req.Service, req.Regions); err != nil {
+				d.log.Warn("regions run", "service", req.Service, logErr, err)
+			}
+		}()
+		return api.ServiceRunList{Runs: []tollgate.ServiceRun{}}, nil
+	}
 	runs, err := d.regions.RunNow(context.WithoutCancel(ctx), c.actor(), req.Service, req.Regions)
 	return api.ServiceRunList{Runs: runs}, err
 }

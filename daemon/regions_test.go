@@ -30,7 +30,7 @@ func TestRegionsThroughTheSocket(t *testing.T) {
 		t.Fatalf("setup = %+v, %v", res, err)
 	}
 	e.sim.SetCommandOutcome(res[0].InstanceID, awssim.CommandOutcome{ExitCode: 1, Duration: time.Minute, Stderr: "no network"})
-	runs, err := e.c.RegionsRun(e.ctx, api.RegionsRequest{Service: "servicemon"})
+	runs, err := e.c.RegionsRun(e.ctx, api.RegionsRequest{Service: "servicemon", Wait: true})
 	if err != nil || len(runs) != 1 || runs[0].Status != "failed" || runs[0].ExitCode != 1 || runs[0].Stderr != "no network" {
 		t.Fatalf("run = %+v, %v", runs, err)
 	}

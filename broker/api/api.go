@@ -291,6 +291,9 @@ type PoolSetRequest struct {
 type RegionsRequest struct {
 	Service string   `json:"service"`
 	Regions []string `json:"regions,omitempty"`
+	// Wait (run only): answer when the runs have ended; without it the runs are started
+	// and the answer is at once (an empty list).
+	Wait bool `json:"wait,omitempty"`
 }
 
 // RegionCheckList is a service's regions as check sees them.

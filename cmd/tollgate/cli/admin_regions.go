@@ -130,13 +130,21 @@ func (c *AdminRegionsClearCmd) Run(env *Env) error {
 type AdminRegionsRunCmd struct {
 	Service string   `arg:"" help:"The service's name."`
 	Regions []string `arg:"" optional:"" help:"Regions to run in (default: all of the service's)."`
+	Wait    bool     `help:"Wait for the runs to end and print them (the instance is stopped whatever happens)."`
 }
 
-// Run runs the job and waits for its end (the instance is stopped whatever happens).
+// Run starts the job (and with --wait, waits for its end).
 func (c *AdminRegionsRunCmd) Run(env *Env) error {
-	runs, err := env.Client.RegionsRun(env.Ctx, api.RegionsRequest{Service: c.Service, Regions: c.Regions})
+	runs, err := env.Client.RegionsRun(env.Ctx, api.RegionsRequest{Service: c.Service, Regions: c.Regions, Wait: c.Wait})
 	if err != nil {
 		return err
+	}
+	if !c.Wait {
+		if env.JSON {
+			return printJSON(env.Out, api.ServiceRunList{Runs: nonNil(runs)})
+		}
+		fmt.Fprintf(env.Out, "runs of %s started; follow them with `tollgate admin regions runs %s`\n", printable(c.Service), printable(c.Service))
+		return nil
 	}
 	if err := printRuns(env, runs, false); err != nil {
 		return err
