@@ -46,6 +46,8 @@ func init() {
 		// Images (images.go).
 		"CopyImage":       (*Sim).copyImage,
 		"DeregisterImage": (*Sim).deregisterImage,
+		// Console output (sshd.go).
+		"GetConsoleOutput": (*Sim).getConsoleOutput,
 	}
 }
 

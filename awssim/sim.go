@@ -102,6 +102,8 @@ type Sim struct {
 	faults      Faults
 	faultState  *faultState
 	ssmState    *ssmState // Systems Manager (ssm.go), made on first use
+	sshOnce     sync.Once
+	sshState    *sshState // the instances' SSH daemons (sshd.go), made on first use
 
 	reqCounter atomic.Uint64
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -138,4 +139,48 @@ func (d *DB) ListServiceRuns(ctx context.Context, service, status string, limit 
 	q := `SELECT ` + serviceRunCols + ` FROM service_runs WHERE (? = '' OR service = ?) AND (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
 	rows, err := d.sql.QueryContext(ctx, q, service, service, status, status, limit)
 	return scanAll("list service runs", rows, err, scanServiceRun)
+}
+
+// HostKeyPin is an instance's pinned SSH host keys.
+type HostKeyPin struct {
+	InstanceID string
+	Keys       []string // authorized_keys lines
+	Source     string   // "console" or "first-use"
+	PinnedAt   time.Time
+}
+
+// GetHostKeyPin reads the instance's pinned host keys; ok is false if none are pinned.
+func (d *DB) GetHostKeyPin(ctx context.Context, instanceID string) (p HostKeyPin, ok bool, err error) {
+	var keys, pinned string
+	err = d.sql.QueryRowContext(ctx, `SELECT keys, source, pinned_at FROM host_keys WHERE instance_id = ?`, instanceID).
+		Scan(&keys, &p.Source, &pinned)
+	if errors.Is(err, sql.ErrNoRows) {
+		return HostKeyPin{}, false, nil
+	}
+	if err != nil {
+		return HostKeyPin{}, false, fmt.Errorf("read the host keys of %s: %w", instanceID, err)
+	}
+	p.InstanceID, p.Keys = instanceID, strings.Split(keys, "\n")
+	p.PinnedAt, _ = ParseTime(pinned)
+	return p, true, nil
+}
+
+// PinHostKeys pins the instance's host keys unless some are pinned already (a pin is
+// never replaced: a changed key is an alarm, not an update); ok is false when an
+// earlier pin stands.
+func (d *DB) PinHostKeys(ctx context.Context, p HostKeyPin) (ok bool, err error) {
+	res, err := d.sql.ExecContext(ctx, `INSERT INTO host_keys (instance_id, keys, source, pinned_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(instance_id) DO NOTHING`, p.InstanceID, strings.Join(p.Keys, "\n"), p.Source, Time(p.PinnedAt))
+	if err != nil {
+		return false, fmt.Errorf("pin the host keys of %s: %w", p.InstanceID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// UnpinHostKeys forgets the instance's host keys (the instance is gone, or an admin
+// accepted a new key).
+func (d *DB) UnpinHostKeys(ctx context.Context, instanceID string) error {
+	_, err := d.sql.ExecContext(ctx, `DELETE FROM host_keys WHERE instance_id = ?`, instanceID)
+	return err
 }

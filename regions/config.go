@@ -1,6 +1,8 @@
 package regions
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -51,8 +53,17 @@ type Service struct {
 	Commands []string `toml:"commands"`
 	// Timeout bounds the job (default 30m, NAVO's executionTimeout).
 	Timeout time.Duration `toml:"timeout"`
-	// Runner is "ssm" (the only one built so far).
-	Runner    string     `toml:"runner"`
+	// Runner is "ssm" (Systems Manager: the image needs its agent and InstanceProfile
+	// its permissions) or "ssh" (the job runs over SSH as SSHUser with the key in
+	// SSHPrivateKeyFile, the host key pinned from the console output or on first use).
+	Runner string `toml:"runner"`
+	// SSHUser is the login of the SSH runner (default ec2-user).
+	SSHUser string `toml:"ssh_user"`
+	// SSHPrivateKeyFile is the private half of PublicKeyFile, read by the daemon for the
+	// SSH runner: unencrypted, and readable by its owner only.
+	SSHPrivateKeyFile string `toml:"ssh_private_key_file"`
+	// SSHPort is the instances' SSH port (default 22).
+	SSHPort   int        `toml:"ssh_port"`
 	Schedules []Schedule `toml:"schedule"`
 	// BudgetUSD is the service's monthly budget: a run whose worst case would cross it
 	// is refused (0 = none).
@@ -64,6 +75,7 @@ type Service struct {
 var (
 	serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	sshUserRE     = regexp.MustCompile(`^[a-z_][a-zA-Z0-9._-]{0,31}$`)
 )
 
 // withDefaults fills the defaults.
@@ -76,6 +88,12 @@ func (s Service) withDefaults() Service {
 	}
 	if s.Runner == "" {
 		s.Runner = "ssm"
+	}
+	if s.Runner == "ssh" && s.SSHUser == "" {
+		s.SSHUser = "ec2-user"
+	}
+	if s.SSHPort == 0 {
+		s.SSHPort = 22
 	}
 	if s.Parallel == 0 {
 		s.Parallel = 4
@@ -137,8 +155,20 @@ func (c Config) Validate() []error {
 		if s.Timeout < time.Minute || s.Timeout > 48*time.Hour {
 			bad("timeout", "%s: want 1m to 48h", s.Timeout)
 		}
-		if s.Runner != "ssm" {
-			bad("runner", "%q: only \"ssm\" is built so far (the SSH runner is not)", s.Runner)
+		switch s.Runner {
+		case "ssm":
+		case "ssh":
+			if err := checkSSHKeys(s); err != nil {
+				bad("ssh_private_key_file", "%v", err)
+			}
+			if !sshUserRE.MatchString(s.SSHUser) {
+				bad("ssh_user", "%q: want a login name (letters, digits, '.', '_', '-')", s.SSHUser)
+			}
+		default:
+			bad("runner", "%q: want \"ssm\" or \"ssh\"", s.Runner)
+		}
+		if s.SSHPort < 1 || s.SSHPort > 65535 {
+			bad("ssh_port", "%d: want 1 to 65535", s.SSHPort)
 		}
 		if s.SecurityGroup != "" && len(s.Rules) > 0 {
 			bad("rule", "set security_group (copied from %s) or rules, not both", s.HomeRegion)
@@ -176,4 +206,56 @@ func (c Config) Validate() []error {
 		}
 	}
 	return errs
+}
+
+// checkSSHKeys checks the SSH runner's keys: the private key file is the daemon's own,
+// closed to others, unencrypted, and the private half of PublicKeyFile. Errors never
+// quote the key.
+func checkSSHKeys(s Service) error {
+	if s.SSHPrivateKeyFile == "" {
+		return errors.New("unset: the SSH runner needs the private half of public_key_file")
+	}
+	if s.PublicKeyFile == "" {
+		return errors.New("public_key_file is unset: the SSH runner logs in with its keypair")
+	}
+	signer, err := loadSigner(s.SSHPrivateKeyFile)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(s.PublicKeyFile)
+	if err != nil {
+		return err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return fmt.Errorf("%s is not an SSH public key", s.PublicKeyFile)
+	}
+	if !bytes.Equal(pub.Marshal(), signer.PublicKey().Marshal()) {
+		return fmt.Errorf("%s is not the private half of %s", s.SSHPrivateKeyFile, s.PublicKeyFile)
+	}
+	return nil
+}
+
+// loadSigner reads an unencrypted private key from a file readable by its owner only.
+func loadSigner(path string) (ssh.Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is open to others (mode %04o): want 0600 or 0400", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("%s is encrypted: the daemon needs an unencrypted key (readable by it alone)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an SSH private key", path)
+	}
+	return signer, nil
 }

@@ -27,7 +27,7 @@ const (
 )
 
 // Run runs the service's job in region now: the instance is started, the command sent
-// through SSM once the agent is online, its outcome polled and kept, and the instance
+// (through SSM once the agent is online, or over SSH), its outcome kept, and the instance
 // stopped whatever happened. The run is recorded before the start, so a daemon killed
 // mid-run leaves a record Recover settles. A run whose worst-case cost would cross the
 // service's monthly budget is refused (and audited).
@@ -119,40 +119,53 @@ func (s *Manager) Run(ctx context.Context, by tollgate.Actor, name, region strin
 	if _, err := s.waitState(ctx, region, rec.InstanceID, bootWithin, "running"); err != nil {
 		return fail(db.RunFailed, "start: "+err.Error())
 	}
-	// The agent.
-	if err := s.waitAgent(ctx, region, rec.InstanceID); err != nil {
-		return fail(db.RunFailed, err.Error())
+	var o outcome
+	if svc.Runner == "ssh" {
+		o = s.runSSH(ctx, by, svc, region, rec.InstanceID)
+	} else {
+		o = s.runSSM(ctx, svc, region, rec.InstanceID, run.ID)
 	}
-	// The command, retried while SSM still says the instance is not reachable.
+	run.CommandID, run.ExitCode, run.Stdout, run.Stderr = o.commandID, o.exitCode, o.stdout, o.stderr
+	return fail(o.status, o.reason)
+}
+
+// runSSM runs the job through Systems Manager on the running instance: wait for the
+// agent, send the command (retried while SSM does not know the instance yet), poll its
+// outcome.
+func (s *Manager) runSSM(ctx context.Context, svc Service, region, id string, runID int64) outcome {
+	if err := s.waitAgent(ctx, region, id); err != nil {
+		return failed("%v", err)
+	}
 	var cmd string
+	var err error
 	for deadline := s.o.Now().Add(agentWithin); ; {
-		cmd, err = s.o.Cloud.SendCommand(ctx, region, rec.InstanceID, svc.Commands, svc.Timeout)
+		cmd, err = s.o.Cloud.SendCommand(ctx, region, id, svc.Commands, svc.Timeout)
 		if err == nil || !cloud.IsInvalidInstanceID(err) || s.o.Now().After(deadline) {
 			break
 		}
 		if err := s.o.Sleep(ctx, 5*time.Second); err != nil {
-			return fail(db.RunFailed, "send command: "+err.Error())
+			return failed("send command: %v", err)
 		}
 	}
 	if err != nil {
-		return fail(db.RunFailed, "send command: "+err.Error())
+		return failed("send command: %v", err)
 	}
-	run.CommandID = cmd
-	_ = s.o.DB.SetRunCommand(ctx, run.ID, cmd)
-	// Its outcome, polled with backoff.
-	inv, err := s.poll(ctx, region, rec.InstanceID, cmd, svc.Timeout)
+	_ = s.o.DB.SetRunCommand(ctx, runID, cmd)
+	inv, err := s.poll(ctx, region, id, cmd, svc.Timeout)
 	if err != nil {
-		return fail(db.RunTimedOut, err.Error())
+		return outcome{status: db.RunTimedOut, reason: err.Error(), exitCode: -1, commandID: cmd}
 	}
-	run.ExitCode, run.Stdout, run.Stderr = inv.ExitCode, inv.Stdout, inv.Stderr
+	o := outcome{commandID: cmd, exitCode: inv.ExitCode, stdout: inv.Stdout, stderr: inv.Stderr}
 	switch inv.Status {
 	case cloud.CommandSuccess:
-		return fail(db.RunSucceeded, "")
+		o.status = db.RunSucceeded
 	case cloud.CommandTimedOut:
-		return fail(db.RunTimedOut, fmt.Sprintf("the command ran past its timeout of %s", svc.Timeout))
+		o.status, o.reason = db.RunTimedOut, fmt.Sprintf("the command ran past its timeout of %s", svc.Timeout)
 	default:
-		return fail(db.RunFailed, fmt.Sprintf("the command ended %s (%s) with exit code %d", inv.Status, inv.StatusDetails, inv.ExitCode))
+		o.status = db.RunFailed
+		o.reason = fmt.Sprintf("the command ended %s (%s) with exit code %d", inv.Status, inv.StatusDetails, inv.ExitCode)
 	}
+	return o
 }
 
 // waitAgent waits until the instance's SSM agent is online.

@@ -55,6 +55,7 @@ type Cloud interface {
 	DescribeKeyPairTagged(ctx context.Context, region, name string) (cloud.TaggedKeyPair, bool, error)
 	DeleteKeyPair(ctx context.Context, region, name string) error
 	DeleteSecurityGroup(ctx context.Context, region, id string) error
+	ConsoleOutput(ctx context.Context, region, id string) (string, error)
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -83,6 +84,9 @@ type Options struct {
 	Now      func() time.Time
 	// Sleep waits d (or until ctx ends); tests advance the simulated clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DialSSH connects the SSH runner to an instance (nil: its address, port 22 or
+	// the service's ssh_port).
+	DialSSH DialFunc
 	// AfterStep, if set, is called after each recorded setup step (tests: a crash point).
 	AfterStep func(region, step string)
 }
@@ -447,6 +451,12 @@ func (s *Manager) act(ctx context.Context, region, id, kind, state, reason strin
 	}
 	if len(res) == 1 && res[0].Err != nil {
 		return res[0].Err
+	}
+	if kind == fleet.Terminate {
+		// The instance is gone: so is the host key pinned for it.
+		if err := s.o.DB.UnpinHostKeys(ctx, id); err != nil {
+			s.o.Log.Warn("forget the host keys of a terminated instance", "instance", id, "err", err)
+		}
 	}
 	return nil
 }

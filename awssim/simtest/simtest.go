@@ -17,5 +17,6 @@ func Start(t testing.TB, opts awssim.Options) (*awssim.Sim, string) {
 	sim := awssim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
+	t.Cleanup(sim.CloseSSH)
 	return sim, srv.URL
 }
