@@ -2,6 +2,7 @@ package awssim
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -129,6 +130,16 @@ func (s *Sim) SSHAddr(id string) (string, error) {
 	st.listeners[id] = l
 	go s.serveSSH(id, l)
 	return l.Addr().String(), nil
+}
+
+// DialSSH connects to instance id's simulated SSH daemon (its port 22).
+func (s *Sim) DialSSH(ctx context.Context, id string) (net.Conn, error) {
+	addr, err := s.SSHAddr(id)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 func (s *Sim) serveSSH(id string, l net.Listener) {

@@ -56,12 +56,7 @@ func sshEnv(t *testing.T) (*env, *Manager) {
 	}
 	m := e.managerFor(t, func(o *Options) {
 		o.DialSSH = func(ctx context.Context, inst cloud.Instance, port int) (net.Conn, error) {
-			addr, err := e.sim.SSHAddr(inst.ID)
-			if err != nil {
-				return nil, err
-			}
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", addr)
+			return e.sim.DialSSH(ctx, inst.ID)
 		}
 	}, 0)
 	return e, m

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/tollgate/tollgate/awssim"
 	"github.com/tollgate/tollgate/broker/api"
+	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/daemon"
+	"github.com/tollgate/tollgate/regions"
 )
 
 // devControlTokenFile is the file in the state directory holding the simulator's control
@@ -68,7 +71,7 @@ func (c *DevCmd) Run(env *Env) (err error) {
 	if err != nil {
 		return err
 	}
-	sim, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim"),
+	sim, world, err := startSim("127.0.0.1:0", awssim.Options{Clock: "real", Logger: log.With(logComponent, "awssim"),
 		AccessKeyIDs: []string{keyID}, ControlToken: awssim.ControlTokenFor(secret)})
 	if err != nil {
 		return err
@@ -107,7 +110,13 @@ func (c *DevCmd) Run(env *Env) (err error) {
 		return err
 	}
 	// dev is a throw-away daemon for whoever runs it, root included (as in CI).
-	d, err := daemon.New(env.Ctx, daemon.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: true})
+	// The SSH runner of regional services reaches the simulated instances' daemons.
+	dial := func(o *regions.Options) {
+		o.DialSSH = func(ctx context.Context, inst cloud.Instance, _ int) (net.Conn, error) {
+			return world.DialSSH(ctx, inst.ID)
+		}
+	}
+	d, err := daemon.New(env.Ctx, daemon.Options{Config: cfg, Logger: log, Cloud: cl, AllowRoot: true, Regions: dial})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}

@@ -17,7 +17,7 @@ type SimCmd struct {
 // Run serves until interrupted.
 func (c *SimCmd) Run(env *Env) error {
 	log := env.logger("info")
-	srv, err := startSim(c.Listen, awssim.Options{Clock: c.Clock, Logger: log.With(logComponent, "awssim")})
+	srv, _, err := startSim(c.Listen, awssim.Options{Clock: c.Clock, Logger: log.With(logComponent, "awssim")})
 	if err != nil {
 		return err
 	}
@@ -35,19 +35,19 @@ func (c *SimCmd) Run(env *Env) error {
 
 // startSim serves a new simulator on addr. Only loopback addresses are accepted: the
 // simulator takes any credentials and must never look like a real endpoint to others.
-func startSim(addr string, opts awssim.Options) (*awssim.Server, error) {
+func startSim(addr string, opts awssim.Options) (*awssim.Server, *awssim.Sim, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, &usageError{fmt.Sprintf("--listen %s: %v", addr, err)}
+		return nil, nil, &usageError{fmt.Sprintf("--listen %s: %v", addr, err)}
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, &usageError{fmt.Sprintf("--listen %s: the simulator listens on loopback only (e.g. 127.0.0.1:0)", addr)}
+		return nil, nil, &usageError{fmt.Sprintf("--listen %s: the simulator listens on loopback only (e.g. 127.0.0.1:0)", addr)}
 	}
-	srv, _, err := awssim.Start(addr, opts)
+	srv, sim, err := awssim.Start(addr, opts)
 	if err != nil {
-		return nil, fmt.Errorf("start simulator on %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("start simulator on %s: %w", addr, err)
 	}
-	return srv, nil
+	return srv, sim, nil
 }
 
 // waitChan is closed when srv stops serving on its own.
