@@ -41,6 +41,11 @@ func (c *Config) AllRegions() []string {
 	}
 	// The balancer's pools and the regional services launch there too.
 	for _, p := range c.Balancer.Pools {
+		if p.Region == "" && p.GBrowseConf != "" {
+			if r, err := p.Resolve(); err == nil { // an unreadable file is check-config's to report
+				p = r
+			}
+		}
 		add([]string{p.Region})
 	}
 	for _, s := range c.Regions.Services {

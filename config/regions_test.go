@@ -1,10 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/tollgate/tollgate/balancer"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -63,5 +67,23 @@ func TestBrokerDefaults(t *testing.T) {
 				t.Errorf("Defaults() = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A pool read from a GBrowse file scans the file's region (reconcile and the collector
+// must look there) though the TOML names none.
+func TestAllRegionsReadsAGBrowsePoolsRegion(t *testing.T) {
+	b, err := os.ReadFile("../balancer/testdata/aws_balancer.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "aws_balancer.conf")
+	if err := os.WriteFile(path, bytes.Replace(b, []byte("us-west-2"), []byte("ap-south-1"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{AWS: AWS{Regions: []string{"us-east-1"}},
+		Balancer: balancer.Config{Pools: []balancer.Pool{{Name: "gb", GBrowseConf: path}}}}
+	if got := cfg.AllRegions(); !slices.Equal(got, []string{"us-east-1", "ap-south-1"}) {
+		t.Errorf("AllRegions() = %v, want the GBrowse file's region too", got)
 	}
 }
