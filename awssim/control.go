@@ -17,6 +17,7 @@ import (
 //	POST /_sim/faults           Faults (replaces the knobs)
 //	GET  /_sim/instances        []Instance (?region=)
 //	POST /_sim/forget           {"id":"i-…"}
+//	POST /_sim/instance-profiles {"name":"…"} → {"arn":"…"} (see AddInstanceProfile)
 //
 // With Options.AccessKeyIDs set, ServeHTTP serves these only to a request with a SigV4
 // Authorization naming one of those keys or "Authorization: Bearer" with
@@ -114,6 +115,20 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, map[string]string{"snapshot_id": id})
+	case r.URL.Path == "/_sim/instance-profiles" && r.Method == http.MethodPost:
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Name == "" {
+			jsonError(w, http.StatusBadRequest, "want {\"name\":\"…\"}")
+			return
+		}
+		arn := s.AddInstanceProfile(req.Name)
+		if arn == "" {
+			jsonError(w, http.StatusNotImplemented, "no mounted service keeps instance profiles")
+			return
+		}
+		writeJSON(w, map[string]string{"arn": arn})
 	default:
 		jsonError(w, http.StatusNotFound, "no control endpoint %s %s", r.Method, r.URL.Path)
 	}

@@ -300,6 +300,37 @@ func snapshotSize(rg *region, id string) int {
 	return 0
 }
 
+// instanceProfile reads RunInstances' IamInstanceProfile.Arn (or, without it, .Name) and
+// returns the profile's ARN and id ("" for none). A profile the mounted IAM simulator
+// does not keep is refused as EC2 refuses it; with no such simulator mounted any
+// well-formed profile is taken, with an ARN and id derived from it.
+func (s *Sim) instanceProfile(c *call) (arn, id string, aerr *apiError) {
+	arn, name := c.get("IamInstanceProfile.Arn"), c.get("IamInstanceProfile.Name")
+	switch {
+	case arn != "" && !strings.HasPrefix(arn, "arn:aws:iam::"):
+		return "", "", badParam("Value (%s) for parameter iamInstanceProfile.arn is invalid.", arn)
+	case arn == "" && name == "":
+		return "", "", nil
+	}
+	k := s.profileKeeper()
+	if k == nil {
+		if arn == "" {
+			arn = "arn:aws:iam::" + AccountID + ":instance-profile/" + name
+		}
+		return arn, "AIPA" + strings.ToUpper(hex17(hash64("profile", arn)))[1:17], nil
+	}
+	if arn != "" {
+		if _, id, ok := k.InstanceProfile(arn); ok {
+			return arn, id, nil
+		}
+		return "", "", badParam("Value (%s) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN", arn)
+	}
+	if arn, id, ok := k.InstanceProfile(name); ok {
+		return arn, id, nil
+	}
+	return "", "", badParam("Value (%s) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", name)
+}
+
 func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) {
 	now = now.Truncate(time.Second)
 	imageID := c.get("ImageId")
@@ -416,12 +447,9 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 			return nil, badParam("User data is limited to 16384 bytes")
 		}
 	}
-	profileArn := c.get("IamInstanceProfile.Arn")
-	if name := c.get("IamInstanceProfile.Name"); profileArn == "" && name != "" {
-		profileArn = "arn:aws:iam::" + AccountID + ":instance-profile/" + name
-	}
-	if profileArn != "" && !strings.HasPrefix(profileArn, "arn:aws:iam::") {
-		return nil, badParam("Value (%s) for parameter iamInstanceProfile.arn is invalid.", profileArn)
+	profileArn, profileID, aerr := s.instanceProfile(c)
+	if aerr != nil {
+		return nil, aerr
 	}
 
 	meta, aerr := metadataFrom(c)
@@ -499,11 +527,8 @@ func (s *Sim) runInstances(rg *region, c *call, now time.Time) (any, *apiError) 
 			typ: typeName, imageID: imageID, keyName: keyName, arch: img.arch, rootDevice: img.rootDevice,
 			subnetID: subnet, vpcID: "vpc-" + hex17(hash64("vpc", rg.name)), groups: groups,
 			spot: spot, spotPersistent: persistent, clientToken: token, userData: userData,
-			profileArn: profileArn, launchIndex: i, tags: copyTags(instTags),
+			profileArn: profileArn, profileID: profileID, launchIndex: i, tags: copyTags(instTags),
 			launchTime: now, firstLaunch: now, metadata: meta,
-		}
-		if profileArn != "" {
-			in.profileID = "AIPA" + strings.ToUpper(hex17(hash64("profile", profileArn)))[1:17]
 		}
 		if spot {
 			in.spotRequestID = "sir-" + strings.ToLower(base32ish(hash64("sir", id)))

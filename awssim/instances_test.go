@@ -15,6 +15,7 @@ import (
 
 func TestRunInstancesShape(t *testing.T) {
 	e := newEnv(t)
+	e.sim.AddInstanceProfile("worker")
 	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho hi\n"))
 	out, err := e.west().RunInstances(e.ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String(awssim.FixedImageID), InstanceType: types.InstanceTypeT3Small,

@@ -73,6 +73,17 @@ type KeyKnower interface {
 	KnowsKey(accessKeyID string) bool
 }
 
+// ProfileKeeper is a mounted service that keeps IAM instance profiles (iamsim):
+// RunInstances refuses a profile it does not know, as EC2 does, and gives the instance
+// the profile's own ARN and id.
+type ProfileKeeper interface {
+	// InstanceProfile looks a profile up by name, or by ARN when nameOrARN starts with
+	// "arn:".
+	InstanceProfile(nameOrARN string) (arn, id string, ok bool)
+	// AddInstanceProfile creates a profile (keeping an existing one) and returns its ARN.
+	AddInstanceProfile(name string) (arn string)
+}
+
 // QueryService serves one AWS Query-protocol service mounted into the simulator.
 type QueryService interface {
 	ServeQuery(w http.ResponseWriter, r *http.Request, service, region, accessKeyID, action string, form url.Values)
@@ -306,6 +317,29 @@ func (s *Sim) knownKey(akid string) bool {
 		}
 	}
 	return false
+}
+
+// profileKeeper is the mounted service that keeps instance profiles (see ProfileKeeper),
+// nil if none does.
+func (s *Sim) profileKeeper() ProfileKeeper {
+	s.mountMu.RLock()
+	defer s.mountMu.RUnlock()
+	for _, q := range s.mounts {
+		if k, ok := q.(ProfileKeeper); ok {
+			return k
+		}
+	}
+	return nil
+}
+
+// AddInstanceProfile creates an IAM instance profile named name in the mounted IAM
+// simulator (an existing one is kept), so RunInstances accepts it, and returns its ARN;
+// "" when no mounted service keeps instance profiles.
+func (s *Sim) AddInstanceProfile(name string) (arn string) {
+	if k := s.profileKeeper(); k != nil {
+		return k.AddInstanceProfile(name)
+	}
+	return ""
 }
 
 // bufferedResponse collects a response so it can be inspected before it is sent.

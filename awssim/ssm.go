@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type ssmState struct {
 
 type ssmCommand struct {
 	id, region, instance string
+	seq                  int // order of sending
 	commands             []string
 	timeout              time.Duration
 	requested            time.Time
@@ -163,7 +165,7 @@ func (s *Sim) applySSM(region, action string, body []byte) (any, *ssmError) {
 		}
 		st.commandSeq++
 		c := &ssmCommand{id: fmt.Sprintf("%08x-%04x-4000-8000-%012x", hash64("cmd", id)&0xffffffff, st.commandSeq, st.commandSeq),
-			region: region, instance: id, commands: req.Parameters["commands"], timeout: timeout, requested: now, outcome: o}
+			region: region, instance: id, seq: st.commandSeq, commands: req.Parameters["commands"], timeout: timeout, requested: now, outcome: o}
 		st.commands[c.id] = c
 		return map[string]any{"Command": map[string]any{"CommandId": c.id, "DocumentName": req.DocumentName,
 			"InstanceIds": req.InstanceIds, "Status": "Pending", "RequestedDateTime": float64(now.Unix())}}, nil
@@ -177,6 +179,8 @@ func (s *Sim) applySSM(region, action string, body []byte) (any, *ssmError) {
 			return nil, &ssmError{400, "InvocationDoesNotExist", "An error occurred (InvocationDoesNotExist)"}
 		}
 		return s.invocation(c, now), nil
+	case "ListCommandInvocations":
+		return s.listCommandInvocations(region, body, now)
 	case "DescribeInstanceInformation":
 		var req struct {
 			Filters []struct {
@@ -204,9 +208,17 @@ func (s *Sim) applySSM(region, action string, body []byte) (any, *ssmError) {
 	return nil, &ssmError{400, "InvalidAction", "awssim does not simulate SSM " + action}
 }
 
-// invocation is c's state at now, from the simulated clock: in progress until its
+// invocationState is one invocation's state at a moment.
+type invocationState struct {
+	status, details string
+	code            int
+	start, end      time.Time // end is zero until the command is done
+	stdout, stderr  string    // set once done
+}
+
+// invocationState is c's state at now, from the simulated clock: in progress until its
 // duration (or its timeout) has passed; cut short if the instance stopped meanwhile.
-func (s *Sim) invocation(c *ssmCommand, now time.Time) map[string]any {
+func (s *Sim) invocationState(c *ssmCommand, now time.Time) invocationState {
 	start := c.requested.Add(time.Second)
 	o := c.outcome
 	end, status, code := start.Add(o.Duration), "Success", o.ExitCode
@@ -216,28 +228,105 @@ func (s *Sim) invocation(c *ssmCommand, now time.Time) map[string]any {
 	if o.Duration > c.timeout {
 		end, status, code = start.Add(c.timeout), "TimedOut", -1
 	}
-	out := map[string]any{"CommandId": c.id, "InstanceId": c.instance, "DocumentName": "AWS-RunShellScript",
-		"ExecutionStartDateTime": start.UTC().Format(time.RFC3339Nano)}
+	st := invocationState{start: start, code: -1}
 	in := s.byID[c.instance]
 	if in != nil && now.Before(end) {
 		if since, running := in.runningSince(now); !running || since.After(c.requested) {
 			// The instance stopped (or restarted) under the command.
-			out["Status"], out["StatusDetails"], out["ResponseCode"] = "Failed", "Undeliverable", -1
-			return out
+			st.status, st.details = "Failed", "Undeliverable"
+			return st
 		}
 	}
 	switch {
 	case now.Before(start):
-		out["Status"], out["StatusDetails"], out["ResponseCode"] = "Pending", "Pending", -1
+		st.status, st.details = "Pending", "Pending"
 	case now.Before(end):
-		out["Status"], out["StatusDetails"], out["ResponseCode"] = "InProgress", "InProgress", -1
+		st.status, st.details = "InProgress", "InProgress"
 	default:
-		out["Status"], out["StatusDetails"], out["ResponseCode"] = status, status, code
-		out["ExecutionEndDateTime"] = end.UTC().Format(time.RFC3339Nano)
-		out["StandardOutputContent"] = truncate(o.Stdout, 24000)
-		out["StandardErrorContent"] = truncate(o.Stderr, 24000)
+		st.status, st.details, st.code, st.end = status, status, code, end
+		st.stdout, st.stderr = o.Stdout, o.Stderr
+	}
+	return st
+}
+
+// invocation is GetCommandInvocation's answer for c at now.
+func (s *Sim) invocation(c *ssmCommand, now time.Time) map[string]any {
+	st := s.invocationState(c, now)
+	out := map[string]any{"CommandId": c.id, "InstanceId": c.instance, "DocumentName": "AWS-RunShellScript",
+		"ExecutionStartDateTime": st.start.UTC().Format(time.RFC3339Nano),
+		"Status":                 st.status, "StatusDetails": st.details, "ResponseCode": st.code}
+	if !st.end.IsZero() {
+		out["ExecutionEndDateTime"] = st.end.UTC().Format(time.RFC3339Nano)
+		out["StandardOutputContent"] = truncate(st.stdout, 24000)
+		out["StandardErrorContent"] = truncate(st.stderr, 24000)
 	}
 	return out
+}
+
+// listCommandInvocations answers ListCommandInvocations: the region's invocations,
+// newest first, of one command and/or one instance (or all), MaxResults (1..50, default
+// 50) at a time, with the plugin's output (truncated to 2,500 characters, as SSM does in
+// this call) when Details is set. No filters are supported.
+func (s *Sim) listCommandInvocations(region string, body []byte, now time.Time) (any, *ssmError) {
+	var req struct {
+		CommandId, InstanceId, NextToken string
+		Details                          bool
+		MaxResults                       *int
+		Filters                          []struct{ Key string }
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, &ssmError{400, "SerializationException", err.Error()}
+	}
+	if len(req.Filters) > 0 {
+		return nil, &ssmError{400, "InvalidFilterKey", "awssim supports no ListCommandInvocations filters"}
+	}
+	max := 50
+	if req.MaxResults != nil {
+		if max = *req.MaxResults; max < 1 || max > 50 {
+			return nil, &ssmError{400, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50", max)}
+		}
+	}
+	var cmds []*ssmCommand
+	for _, c := range s.ssm().commands {
+		if c.region == region && (req.CommandId == "" || c.id == req.CommandId) && (req.InstanceId == "" || c.instance == req.InstanceId) {
+			cmds = append(cmds, c)
+		}
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].seq > cmds[j].seq })
+	from := 0
+	if req.NextToken != "" {
+		n, err := strconv.Atoi(req.NextToken)
+		if err != nil || n < 1 || n > len(cmds) {
+			return nil, &ssmError{400, "InvalidNextToken", "The specified token is not valid."}
+		}
+		from = n
+	}
+	to := min(from+max, len(cmds))
+	list := []map[string]any{}
+	for _, c := range cmds[from:to] {
+		st := s.invocationState(c, now)
+		inv := map[string]any{"CommandId": c.id, "InstanceId": c.instance, "DocumentName": "AWS-RunShellScript",
+			"Status": st.status, "StatusDetails": st.details, "RequestedDateTime": float64(c.requested.Unix())}
+		if req.Details {
+			plugin := map[string]any{"Name": "aws:runShellScript", "Status": st.status, "StatusDetails": st.details,
+				"ResponseCode": st.code, "ResponseStartDateTime": float64(st.start.Unix())}
+			if !st.end.IsZero() {
+				output := st.stdout
+				if st.stderr != "" {
+					output += "\n----------ERROR-------\n" + st.stderr
+				}
+				plugin["Output"] = truncate(output, 2500)
+				plugin["ResponseFinishDateTime"] = float64(st.end.Unix())
+			}
+			inv["CommandPlugins"] = []map[string]any{plugin}
+		}
+		list = append(list, inv)
+	}
+	out := map[string]any{"CommandInvocations": list}
+	if to < len(cmds) {
+		out["NextToken"] = strconv.Itoa(to)
+	}
+	return out, nil
 }
 
 // truncate keeps the first n characters, as SSM does.

@@ -193,6 +193,7 @@ func TestEncoderOnSimulatedAccount(t *testing.T) {
 		"TagSpecification.1.Tag.2.Key", "owner", "TagSpecification.1.Tag.2.Value", "u001",
 		"TagSpecification.2.ResourceType", "volume",
 		"TagSpecification.2.Tag.1.Key", "kept", "TagSpecification.2.Tag.1.Value", ""}
+	s.AddInstanceProfile("lab")
 	plain := run(t, s, 3)
 	run(t, s, 4, tagged...)
 	run(t, s, 2, "InstanceMarketOptions.MarketType", "spot", "IamInstanceProfile.Name", "lab",

@@ -39,6 +39,7 @@ func TestRunInstancesSendsEverything(t *testing.T) {
 		cloud.TagPurpose: "user", cloud.TagName: "box",
 	}
 	userData := []byte("#!/bin/sh\necho hello\n")
+	f.sim.AddInstanceProfile("tollgate-worker")
 	insts := f.run(t, cloud.RunInput{
 		ClientToken:     "tok-everything",
 		Count:           2,
@@ -127,7 +128,7 @@ func TestRunInstancesSendsEverything(t *testing.T) {
 
 func TestRunInstancesProfileARN(t *testing.T) {
 	f := setup(t)
-	arn := "arn:aws:iam::" + awssim.AccountID + ":instance-profile/by-arn"
+	arn := f.sim.AddInstanceProfile("by-arn")
 	insts := f.run(t, cloud.RunInput{InstanceProfile: arn})
 	if got := simInstance(t, f.sim, insts[0].ID).IamInstanceProfileArn; got != arn {
 		t.Errorf("instance profile = %q, want %q", got, arn)

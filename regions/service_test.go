@@ -60,6 +60,7 @@ func newEnv(t testing.TB) *env {
 	key := filepath.Join(dir, "navo.pub")
 	os.WriteFile(key, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnOlH4Q8m3c9WwmEWp8mVVfdC2G0m1fLCvXcYbaBxrH navo\n"), 0o644)
 	sim.AddImage(home, "NAVO")
+	sim.AddInstanceProfile("navo-ssm")
 	e := &env{t: t, ctx: context.Background(), sim: sim, cl: cl, db: d}
 	e.svc = Service{Name: "servicemon", HomeRegion: home, Image: "NAVO", Regions: allRegions, PublicKeyFile: key,
 		Rules: []Rule{{FromPort: 22, CIDR: "203.0.113.0/24"}}, InstanceProfile: "navo-ssm",

@@ -1,9 +1,9 @@
 // Package iamsim simulates the parts of AWS IAM and STS that tollgate uses, mounted into
 // awssim so the real SDK clients are exercised over HTTP. It is stateful (users, groups,
 // inline and attached policies, login profiles, access keys, virtual MFA devices, SSH
-// public keys, signing certificates, service-specific credentials), answers with IAM's own
-// error codes (NoSuchEntity, EntityAlreadyExists, LimitExceeded, DeleteConflict), pages
-// with Marker/IsTruncated, and models IAM's eventual consistency: STS accepts a new access
+// public keys, signing certificates, service-specific credentials, instance profiles),
+// answers with IAM's own error codes (NoSuchEntity, EntityAlreadyExists, LimitExceeded,
+// DeleteConflict), pages with Marker/IsTruncated, and models IAM's eventual consistency: STS accepts a new access
 // key only after a propagation delay measured on the simulator's clock.
 package iamsim
 
@@ -26,8 +26,9 @@ type Sim struct {
 	users       map[string]*user  // by lower-cased name: IAM names are case-insensitive
 	groups      map[string]*group // by lower-cased name
 	keys        map[string]*accessKey
-	mfa         map[string]*mfaDevice // virtual MFA devices by serial number (an account's, not a user's)
-	issued      map[string]bool       // every access key id ever created here, deleted ones too
+	mfa         map[string]*mfaDevice       // virtual MFA devices by serial number (an account's, not a user's)
+	profiles    map[string]*instanceProfile // by lower-cased name
+	issued      map[string]bool             // every access key id ever created here, deleted ones too
 	propagation time.Duration
 	counter     uint64
 }
@@ -38,12 +39,13 @@ func New(now func() time.Time) *Sim {
 		now = time.Now
 	}
 	return &Sim{
-		now:    now,
-		users:  map[string]*user{},
-		groups: map[string]*group{},
-		keys:   map[string]*accessKey{},
-		mfa:    map[string]*mfaDevice{},
-		issued: map[string]bool{},
+		now:      now,
+		users:    map[string]*user{},
+		groups:   map[string]*group{},
+		keys:     map[string]*accessKey{},
+		mfa:      map[string]*mfaDevice{},
+		profiles: map[string]*instanceProfile{},
+		issued:   map[string]bool{},
 	}
 }
 

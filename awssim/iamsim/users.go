@@ -44,6 +44,12 @@ var iamActions = map[string]handler{
 	"CreateServiceSpecificCredential": (*Sim).createServiceSpecificCredential,
 	"ListServiceSpecificCredentials":  listCredentials(serviceCredential, "ServiceSpecificCredentials", (*credential).serviceXML),
 	"DeleteServiceSpecificCredential": deleteCredential(serviceCredential),
+	"CreateInstanceProfile":           (*Sim).createInstanceProfile,
+	"GetInstanceProfile":              (*Sim).getInstanceProfile,
+	"DeleteInstanceProfile":           (*Sim).deleteInstanceProfile,
+	"ListInstanceProfiles":            (*Sim).listInstanceProfiles,
+	"AddRoleToInstanceProfile":        (*Sim).addRoleToInstanceProfile,
+	"RemoveRoleFromInstanceProfile":   (*Sim).removeRoleFromInstanceProfile,
 }
 
 // XML shapes of IAM results (element names as the SDK's deserializers expect).
