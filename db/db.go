@@ -174,6 +174,30 @@ func (d *DB) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return fn(tx)
 }
 
+// ErrSchemaTooNew is a database migrated by a newer release than this one.
+var ErrSchemaTooNew = errors.New("database schema is newer than this release")
+
+// Migration is one applied schema migration.
+type Migration struct {
+	Version   int
+	Name      string
+	AppliedAt time.Time
+}
+
+// Migrations lists the applied migrations, oldest first.
+func (d *DB) Migrations(ctx context.Context) ([]Migration, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	return scanAll("list migrations", rows, err, func(sc Scanner) (Migration, error) {
+		var m Migration
+		var at string
+		if err := sc.Scan(&m.Version, &m.Name, &at); err != nil {
+			return Migration{}, err
+		}
+		m.AppliedAt, _ = time.Parse(time.RFC3339, at)
+		return m, nil
+	})
+}
+
 // maxMigration caps the migrations Open applies: tests lower it to build a database as
 // an older release left it, then reopen it to migrate the rest.
 var maxMigration = int(^uint(0) >> 1)
@@ -202,6 +226,16 @@ func (d *DB) migrate(ctx context.Context) error {
 		migs = append(migs, mig{v, base})
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	// A database a newer tollgated migrated is refused, not used: this release does not
+	// know what the newer schema means (an upgrade rolled back without its backup).
+	var newest sql.NullInt64
+	if err := d.sql.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return err
+	}
+	if known := migs[len(migs)-1].version; newest.Valid && int(newest.Int64) > known {
+		return fmt.Errorf("%w: the database is at schema version %d, this tollgated knows up to %d: run the newer tollgated, or restore the backup taken before its upgrade",
+			ErrSchemaTooNew, newest.Int64, known)
+	}
 	for _, m := range migs {
 		if m.version > maxMigration {
 			break

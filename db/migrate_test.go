@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -95,4 +96,37 @@ func sameItems(a, b string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
+}
+
+// A database a newer release migrated is refused with the versions named, and nothing
+// is written to it; this release's own database reopens.
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs, err := d.Migrations(ctx)
+	if err != nil || len(migs) == 0 {
+		t.Fatalf("migrations = %v, %v", migs, err)
+	}
+	known := migs[len(migs)-1].Version
+	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, 'from-the-future.sql', '2027-01-01T00:00:00Z')`, known+1); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	_, err = Open(ctx, path)
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d, this tollgated knows up to %d", known+1, known)) {
+		t.Fatalf("open of a newer schema: %v", err)
+	}
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	after, err := ro.Migrations(ctx)
+	if err != nil || len(after) != len(migs)+1 {
+		t.Fatalf("after the refusal: %d migrations, %v; want %d", len(after), err, len(migs)+1)
+	}
 }

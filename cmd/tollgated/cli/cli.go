@@ -46,6 +46,7 @@ type CLI struct {
 
 	Serve       ServeCmd       `cmd:"" help:"Serve the socket: admission, launches, reconcile, accounting, reaper."`
 	Collect     CollectCmd     `cmd:"" help:"Snapshot every region into the database once (for cron), without the daemon."`
+	Migrate     MigrateCmd     `cmd:"" help:"Apply the database's pending schema migrations and list them (serve also applies them)."`
 	Report      ReportCmd      `cmd:"" help:"Print a spend report from the database, without the daemon."`
 	CheckConfig CheckConfigCmd `cmd:"" name:"check-config" help:"Check the configuration file; errors name file:line:key."`
 	Sim         SimCmd         `cmd:"" help:"Serve the simulated AWS (awssim) on a loopback port."`
