@@ -105,9 +105,8 @@ func (s *Manager) runSSH(ctx context.Context, by tollgate.Actor, svc Service, re
 			_ = sess.Signal(ssh.SIGKILL)
 			client.Close()
 			<-done
-			o := outcome{status: db.RunTimedOut, exitCode: -1, stdout: stdout.String(), stderr: stderr.String(),
+			return outcome{status: db.RunTimedOut, exitCode: -1, stdout: stdout.String(), stderr: stderr.String(),
 				reason: fmt.Sprintf("the job ran past its timeout of %s and was killed", svc.Timeout)}
-			return o
 		}
 		if err := s.tick(ctx, done, 5*time.Second); err != nil {
 			_ = sess.Signal(ssh.SIGKILL)
@@ -166,19 +165,26 @@ func sshOutcome(err error, stdout, stderr string) outcome {
 // pinned, the console output's host keys are pinned once it shows them, and past
 // consoleWithin of answers without them the key first shown is pinned (and audited).
 func (s *Manager) connectSSH(ctx context.Context, by tollgate.Actor, svc Service, region, id string, signer ssh.Signer) (*ssh.Client, error) {
-	start := s.o.Now()
-	deadline := start.Add(sshWithin)
+	deadline := s.o.Now().Add(sshWithin)
 	dial := s.o.DialSSH
 	if dial == nil {
 		dial = dialInstance
 	}
+	// The instance is running: its addresses stay as they are for this boot.
+	insts, err := s.o.Cloud.DescribeInstances(ctx, region, cloud.Filter{IDs: []string{id}})
+	if err != nil {
+		return nil, err
+	}
+	if len(insts) != 1 {
+		return nil, fmt.Errorf("%s is not in %s", id, region)
+	}
+	pin, pinned, err := s.o.DB.GetHostKeyPin(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	var answered time.Time // the first time the SSH port answered
 	var last error
 	for {
-		pin, pinned, err := s.o.DB.GetHostKeyPin(ctx, id)
-		if err != nil {
-			return nil, err
-		}
 		if !pinned {
 			if console, err := s.o.Cloud.ConsoleOutput(ctx, region, id); err == nil {
 				if keys := cloud.HostKeysFromConsole(console); len(keys) > 0 {
@@ -186,23 +192,19 @@ func (s *Manager) connectSSH(ctx context.Context, by tollgate.Actor, svc Service
 				}
 			}
 		}
-		insts, err := s.o.Cloud.DescribeInstances(ctx, region, cloud.Filter{IDs: []string{id}})
-		if err == nil && len(insts) == 1 {
-			var conn net.Conn
-			if conn, err = dial(ctx, insts[0], svc.SSHPort); err == nil {
-				if answered.IsZero() {
-					answered = s.o.Now()
-				}
-				tofu := !pinned && s.o.Now().Sub(answered) >= consoleWithin
-				var client *ssh.Client
-				client, err = s.handshake(ctx, by, svc, region, id, conn, signer, pin, pinned, tofu)
-				if err == nil {
-					return client, nil
-				}
-				conn.Close()
-				if errors.Is(err, errHostKeyChanged) {
-					return nil, err
-				}
+		conn, err := dial(ctx, insts[0], svc.SSHPort)
+		if err == nil {
+			if answered.IsZero() {
+				answered = s.o.Now()
+			}
+			tofu := !pinned && s.o.Now().Sub(answered) >= consoleWithin
+			var client *ssh.Client
+			if client, err = s.handshake(ctx, by, svc, region, id, conn, signer, pin, pinned, tofu); err == nil {
+				return client, nil
+			}
+			conn.Close()
+			if errors.Is(err, errHostKeyChanged) {
+				return nil, err
 			}
 		}
 		if err != nil {
@@ -237,7 +239,7 @@ func (s *Manager) handshake(ctx context.Context, by tollgate.Actor, svc Service,
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	cc, chans, reqs, err := ssh.NewClientConn(conn, conn.RemoteAddr().String(), &ssh.ClientConfig{
 		User: svc.SSHUser, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: check,
-		HostKeyAlgorithms: nil, Timeout: 30 * time.Second})
+		Timeout: 30 * time.Second})
 	if err != nil {
 		if errors.Is(err, errHostKeyChanged) {
 			_ = s.o.Audit.Record(ctx, nil, by, audit.Entry{Action: ActionRun + ".hostkey", Target: svc.Name + "/" + region,
