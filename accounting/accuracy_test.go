@@ -2,6 +2,7 @@ package accounting
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -173,9 +174,9 @@ func TestAccuracyOverATerm(t *testing.T) {
 	}
 	checkPacks(t, e.db)
 	var periods, runs, spots int
-	_ = e.db.SQL().QueryRow(`SELECT (SELECT count(*) FROM acct_periods), (SELECT count(*) FROM acct_region_runs),
+	_ = e.db.QueryRowContext(context.Background(), `SELECT (SELECT count(*) FROM acct_periods), (SELECT count(*) FROM acct_region_runs),
 		(SELECT count(*) FROM acct_spot_prices)`).Scan(&periods, &runs, &spots)
-	if _, err := e.db.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err == nil {
+	if _, err := e.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`); err == nil {
 		if st, err := os.Stat(e.db.Path()); err == nil {
 			t.Logf("database after the term: %.2f MiB (%d periods, %d region run records, %d spot prices)",
 				float64(st.Size())/(1<<20), periods, runs, spots)

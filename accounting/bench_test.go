@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -125,10 +124,10 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 	rng := rand.New(rand.NewPCG(16, 1000))
 	regions := []string{"us-west-2", "eu-west-1"}
 	types := []string{"t3.micro", "t3.medium", "m5.large", "c5.xlarge"}
-	err = d.Immediate(ctx, func(tx *sql.Tx) error {
+	err = d.Immediate(ctx, func(tx *db.Tx) error {
 		for u := range users {
 			name := fmt.Sprintf("u%04d", u)
-			if _, err := tx.Exec(`INSERT INTO users(name, uid, source, grp, created_at, updated_at) VALUES (?, ?, 'roster', ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users(name, uid, source, grp, created_at, updated_at) VALUES (?, ?, 'roster', ?, ?, ?)`,
 				name, 10000+u, fmt.Sprintf("section-%02d", u%20), db.Time(start), db.Time(start)); err != nil {
 				return err
 			}
@@ -151,20 +150,20 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 					var last int64
 					for range 1 + rng.IntN(3) {
 						run := 60 + rng.Int64N(8*3600)
-						if _, err := tx.Exec(`INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how)
+						if _, err := tx.ExecContext(ctx, `INSERT INTO acct_periods(instance_id, region, az, type, spot, start_s, end_s, end_how)
 							VALUES (?, ?, ?, ?, ?, ?, ?, 'reason')`, id, region, region+"a", typ, spot, t, t+run); err != nil {
 							return err
 						}
 						last = t + run
 						t = last + 600 + rng.Int64N(24*3600)
 					}
-					if _, err := tx.Exec(`INSERT INTO instances(id, owner, uid, region, type, image, purpose, spot, tracked,
+					if _, err := tx.ExecContext(ctx, `INSERT INTO instances(id, owner, uid, region, type, image, purpose, spot, tracked,
 						state, launched_at, last_seen, gone_at) VALUES (?, ?, ?, ?, ?, 'ami-0123456789abcdef0', 'user', ?, ?,
 						'terminated', ?, ?, ?)`, id, owner, 10000+u, region, typ, spot, tracked, db.Time(launch),
 						secTime(last), secTime(last)); err != nil {
 						return err
 					}
-					if _, err := tx.Exec(`INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s, end_s)
+					if _, err := tx.ExecContext(ctx, `INSERT INTO acct_volumes(volume_id, instance_id, region, type, size_gb, start_s, end_s)
 						VALUES (?, ?, ?, 'gp3', 8, ?, ?)`, "vol-"+id[2:], id, region, launch.Unix(), last); err != nil {
 						return err
 					}
@@ -175,7 +174,7 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 			for _, typ := range types {
 				for _, az := range []string{r + "a"} {
 					for at := start.Unix(); at < end.Unix(); at += 4 * 3600 {
-						if _, err := tx.Exec(`INSERT INTO acct_spot_prices(region, type, az, at_s, price) VALUES (?, ?, ?, ?, ?)`,
+						if _, err := tx.ExecContext(ctx, `INSERT INTO acct_spot_prices(region, type, az, at_s, price) VALUES (?, ?, ?, ?, ?)`,
 							r, typ, az, at, 0.01+rng.Float64()*0.05); err != nil {
 							return err
 						}
@@ -191,11 +190,11 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := d.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	if _, err := d.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		b.Fatal(err)
 	}
 	var nInst, nPer int
-	_ = d.SQL().QueryRow(`SELECT (SELECT count(*) FROM instances), (SELECT count(*) FROM acct_periods)`).Scan(&nInst, &nPer)
+	_ = d.QueryRowContext(context.Background(), `SELECT (SELECT count(*) FROM instances), (SELECT count(*) FROM acct_periods)`).Scan(&nInst, &nPer)
 	if st, err := os.Stat(path); err == nil {
 		b.Logf("term database: %d users × %d weeks, %d instances, %d periods: %.1f MiB",
 			users, weeks, nInst, nPer, float64(st.Size())/(1<<20))
@@ -268,7 +267,7 @@ func scanPeriods(b *testing.B, d *db.DB) time.Duration {
 	b.Helper()
 	t0 := time.Now()
 	var n, secs int64
-	if err := d.SQL().QueryRow(`SELECT count(*), sum(coalesce(end_s, start_s) - start_s) FROM acct_periods`).Scan(&n, &secs); err != nil || n == 0 {
+	if err := d.QueryRowContext(context.Background(), `SELECT count(*), sum(coalesce(end_s, start_s) - start_s) FROM acct_periods`).Scan(&n, &secs); err != nil || n == 0 {
 		b.Fatalf("scan periods: %d rows, %v", n, err)
 	}
 	return time.Since(t0)

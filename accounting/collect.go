@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/cloud"
+	"github.com/tollgate/tollgate/db"
 )
 
 // volumeFilterMax is how many instance ids one filtered DescribeVolumes call carries
@@ -81,7 +82,7 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 		if short == "" {
 			short = firstLine(err.Error())
 		}
-		werr := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+		werr := s.opts.DB.Immediate(ctx, func(tx *db.Tx) error {
 			n, err := recordRun(ctx, tx, region, atS, false, short, 0)
 			out.rows += n
 			return err
@@ -105,7 +106,7 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 		return fail(err)
 	}
 	var st *regionState
-	if err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	if err := s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 		var err error
 		st, err = loadRegionState(ctx, tx, region, atS)
 		return err
@@ -144,7 +145,7 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 	// otherwise make the losers sleep.
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	err = s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+	err = s.opts.DB.Immediate(ctx, func(tx *db.Tx) error {
 		st2, err := loadRegionState(ctx, tx, region, atS)
 		if err != nil {
 			return err
@@ -178,7 +179,7 @@ func (s *Service) collectRegion(ctx context.Context, region string) regionOutcom
 // firstSnapshot reports whether region has never had a successful snapshot.
 func (s *Service) firstSnapshot(ctx context.Context, region string) (bool, error) {
 	var n int
-	err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM acct_region_runs WHERE region = ? AND ok = 1`,
+	err := s.opts.DB.QueryRowContext(ctx, `SELECT count(*) FROM acct_region_runs WHERE region = ? AND ok = 1`,
 		region).Scan(&n)
 	return n == 0, err
 }
@@ -249,7 +250,7 @@ func (s *Service) fetchSpot(ctx context.Context, region string, need map[string]
 	for _, typ := range sortedKeys(need) {
 		from := need[typ]
 		var lo, hi sql.NullInt64
-		err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT min(at_s), max(at_s) FROM acct_spot_prices
+		err := s.opts.DB.QueryRowContext(ctx, `SELECT min(at_s), max(at_s) FROM acct_spot_prices
 			WHERE region = ? AND type = ?`, region, typ).Scan(&lo, &hi)
 		if err != nil {
 			s.log.Warn("read spot prices", slog.String(logKeyRegion, region), slog.String(logKeyError, err.Error()))

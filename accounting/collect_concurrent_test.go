@@ -66,10 +66,10 @@ func TestConcurrentCollectors(t *testing.T) {
 		}
 	}
 	var periods, instances int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM acct_periods`).Scan(&periods); err != nil {
+	if err := e.db.QueryRowContext(context.Background(), `SELECT count(*) FROM acct_periods`).Scan(&periods); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM instances`).Scan(&instances); err != nil {
+	if err := e.db.QueryRowContext(context.Background(), `SELECT count(*) FROM instances`).Scan(&instances); err != nil {
 		t.Fatal(err)
 	}
 	if periods != 25 || instances != 20 {

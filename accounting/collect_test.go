@@ -48,7 +48,7 @@ func TestCollectScenarios(t *testing.T) {
 			check: func(t *testing.T, e *testEnv) {
 				var how string
 				var est bool
-				if err := e.db.SQL().QueryRow(`SELECT end_how, estimated FROM acct_periods`).Scan(&how, &est); err != nil {
+				if err := e.db.QueryRowContext(context.Background(), `SELECT end_how, estimated FROM acct_periods`).Scan(&how, &est); err != nil {
 					t.Fatal(err)
 				}
 				if how != endReason || est {
@@ -72,7 +72,7 @@ func TestCollectScenarios(t *testing.T) {
 			},
 			check: func(t *testing.T, e *testEnv) {
 				var n, open int
-				if err := e.db.SQL().QueryRow(`SELECT count(*), count(*) - count(end_s) FROM acct_periods`).Scan(&n, &open); err != nil {
+				if err := e.db.QueryRowContext(context.Background(), `SELECT count(*), count(*) - count(end_s) FROM acct_periods`).Scan(&n, &open); err != nil {
 					t.Fatal(err)
 				}
 				if n != 2 || open != 1 {
@@ -111,7 +111,7 @@ func TestCollectScenarios(t *testing.T) {
 			check: func(t *testing.T, e *testEnv) {
 				var how string
 				var est bool
-				if err := e.db.SQL().QueryRow(`SELECT end_how, estimated FROM acct_periods`).Scan(&how, &est); err != nil {
+				if err := e.db.QueryRowContext(context.Background(), `SELECT end_how, estimated FROM acct_periods`).Scan(&how, &est); err != nil {
 					t.Fatal(err)
 				}
 				if how != endVanished || !est {
@@ -143,7 +143,7 @@ func TestCollectScenarios(t *testing.T) {
 			},
 			check: func(t *testing.T, e *testEnv) {
 				var open int
-				if err := e.db.SQL().QueryRow(`SELECT count(*) FROM acct_volumes WHERE end_s IS NULL`).Scan(&open); err != nil {
+				if err := e.db.QueryRowContext(context.Background(), `SELECT count(*) FROM acct_volumes WHERE end_s IS NULL`).Scan(&open); err != nil {
 					t.Fatal(err)
 				}
 				if open != 0 {
@@ -233,7 +233,7 @@ func TestFirstSnapshotVolumesFailure(t *testing.T) {
 	}
 	volumes := func() int {
 		var n int
-		if err := e.db.SQL().QueryRow(`SELECT count(*) FROM acct_volumes`).Scan(&n); err != nil {
+		if err := e.db.QueryRowContext(context.Background(), `SELECT count(*) FROM acct_volumes`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

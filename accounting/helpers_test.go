@@ -167,7 +167,7 @@ func (e *testEnv) launch(region, owner, typ string, n int, spot bool, lease time
 	}
 	e.ensureUser(owner)
 	for _, in := range insts {
-		_, err := e.db.SQL().ExecContext(ctx, `INSERT INTO instances(id, owner, uid, region, type, image, purpose, spot,
+		_, err := e.db.ExecContext(ctx, `INSERT INTO instances(id, owner, uid, region, type, image, purpose, spot,
 			tracked, state, launched_at, expires_at, last_seen) VALUES (?, ?, 1000, ?, ?, ?, 'user', ?, 1, 'pending', ?, ?, ?)`,
 			in.ID, owner, region, typ, awssim.FixedImageID, spot, db.Time(in.LaunchTime), expires, db.Time(now))
 		if err != nil {
@@ -180,7 +180,7 @@ func (e *testEnv) launch(region, owner, typ string, n int, spot bool, lease time
 func (e *testEnv) ensureUser(name string) {
 	e.t.Helper()
 	grp := "section-" + string(name[len(name)-1])
-	_, err := e.db.SQL().ExecContext(context.Background(), `INSERT INTO users(name, uid, source, grp, created_at, updated_at)
+	_, err := e.db.ExecContext(context.Background(), `INSERT INTO users(name, uid, source, grp, created_at, updated_at)
 		VALUES (?, 1000, 'admin', ?, ?, ?) ON CONFLICT(name) DO NOTHING`, name, grp, db.Time(e.sim.Now()), db.Time(e.sim.Now()))
 	if err != nil {
 		e.t.Fatalf("enrol %s: %v", name, err)

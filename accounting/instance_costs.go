@@ -2,11 +2,11 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -39,7 +39,7 @@ func (s *Service) InstanceCosts(ctx context.Context, ids []string) (map[string]f
 			}
 			start, _ = s.PeriodFor(pol, owner, now)
 		}
-		err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+		err := s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 			d, err := loadCosts(ctx, tx, scope{owner: owner}, start.Unix())
 			if err != nil {
 				return err
@@ -73,7 +73,7 @@ func (s *Service) PeriodFor(pol quota.Policy, user string, now time.Time) (start
 // owners groups ids by owner ("" for untracked instances); unknown ids are left out.
 func (s *Service) owners(ctx context.Context, ids []string) (map[string]map[string]bool, error) {
 	out := map[string]map[string]bool{}
-	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	err := s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 		for len(ids) > 0 {
 			n := min(len(ids), ownerChunk)
 			chunk := ids[:n]

@@ -18,7 +18,7 @@ func checkPacks(t *testing.T, d *db.DB) {
 	t.Helper()
 	ctx := context.Background()
 	var packed []*instInfo
-	if err := d.Read(ctx, func(tx *sql.Tx) error {
+	if err := d.Read(ctx, func(tx *db.Tx) error {
 		parts, err := rowidParts(ctx, tx)
 		for _, r := range parts {
 			if err != nil {
@@ -65,7 +65,7 @@ func tableRows(t *testing.T, d *db.DB) map[string]*instInfo {
 	out := map[string]*instInfo{}
 	q := func(query string, scan func(*sql.Rows) error) {
 		t.Helper()
-		rows, err := d.SQL().QueryContext(ctx, query)
+		rows, err := d.QueryContext(ctx, query)
 		if err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
@@ -147,7 +147,7 @@ func TestPacksFollowRows(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if _, err := d.SQL().ExecContext(ctx, st.sql); err != nil {
+			if _, err := d.ExecContext(ctx, st.sql); err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
 			checkPacks(t, d)
@@ -191,15 +191,15 @@ func TestPackedPurposeIsFreeText(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Close() })
 	purpose := "lab\x1f3,b;c\x1f\x1f"
-	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO instances(id, region, type, image, purpose, tracked, state, launched_at, last_seen)
+	if _, err := d.ExecContext(ctx, `INSERT INTO instances(id, region, type, image, purpose, tracked, state, launched_at, last_seen)
 		VALUES ('i-1', 'us-west-2', 't3.micro', 'ami-1', ?, 0, 'running', '2026-01-05T00:00:00Z', '2026-01-05T00:00:00Z')`, purpose); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO acct_periods(instance_id, region, az, type, start_s) VALUES ('i-1', 'us-west-2', 'us-west-2a', 't3.micro', 1000)`); err != nil {
+	if _, err := d.ExecContext(ctx, `INSERT INTO acct_periods(instance_id, region, az, type, start_s) VALUES ('i-1', 'us-west-2', 'us-west-2a', 't3.micro', 1000)`); err != nil {
 		t.Fatal(err)
 	}
 	var insts []*instInfo
-	if err := d.Read(ctx, func(tx *sql.Tx) (err error) {
+	if err := d.Read(ctx, func(tx *db.Tx) (err error) {
 		insts, err = loadPacked(ctx, tx, 0, [2]int64{0, 1 << 62})
 		return err
 	}); err != nil {
@@ -233,7 +233,7 @@ func TestFirstSightingPacks(t *testing.T) {
 		t.Fatalf("first snapshot: %d untracked instances, want 6", res.Untracked)
 	}
 	var spotPacks int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM instances WHERE pack_periods LIKE '%,0,1,t3.micro,%'`).Scan(&spotPacks); err != nil {
+	if err := e.db.QueryRowContext(context.Background(), `SELECT count(*) FROM instances WHERE pack_periods LIKE '%,0,1,t3.micro,%'`).Scan(&spotPacks); err != nil {
 		t.Fatal(err)
 	}
 	if spotPacks != 3 {

@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/db"
 )
 
 // Report groupings.
@@ -68,7 +68,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 		w.dayKeys[i] = time.Unix(w.base+int64(i)*day, 0).UTC().Format(time.DateOnly)
 	}
 	var ranges [loadParts][2]int64
-	if err := s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
+	if err := s.opts.DB.Read(ctx, func(tx *db.Tx) (err error) {
 		ranges, err = rowidParts(ctx, tx)
 		return err
 	}); err != nil {
@@ -87,7 +87,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 	for i := range loadParts {
 		wg.Go(func() {
 			var insts []*instInfo
-			errs[i] = s.opts.DB.Read(ctx, func(tx *sql.Tx) (err error) {
+			errs[i] = s.opts.DB.Read(ctx, func(tx *db.Tx) (err error) {
 				insts, err = loadPacked(ctx, tx, from, ranges[i])
 				return err
 			})
@@ -97,7 +97,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (Report, error)
 			}
 		})
 	}
-	setupErr = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	setupErr = s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 		var err error
 		if w.groups, err = loadGroups(ctx, tx); err != nil {
 			return err

@@ -42,7 +42,7 @@ func (s *Service) collectDue(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	var last int64
-	if err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT coalesce(max(last_s), 0) FROM acct_region_runs`).Scan(&last); err != nil {
+	if err := s.opts.DB.QueryRowContext(ctx, `SELECT coalesce(max(last_s), 0) FROM acct_region_runs`).Scan(&last); err != nil {
 		return false, fmt.Errorf("collector schedule: %w", err)
 	}
 	s.mu.Lock()

@@ -2,11 +2,11 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/tollgate/tollgate/db"
 	"github.com/tollgate/tollgate/quota"
 )
 
@@ -16,7 +16,7 @@ import (
 func (s *Service) SpentUSD(ctx context.Context, user string, since time.Time) (float64, error) {
 	now := s.now().Unix()
 	var total float64
-	err := s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	err := s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 		d, err := loadCosts(ctx, tx, scope{owner: user}, since.Unix())
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func (s *Service) Usage(ctx context.Context, user string) (Usage, error) {
 	now := s.now()
 	start, end := s.periodFor(pol, user, now)
 	u := Usage{User: user, PeriodStart: start, PeriodEnd: end, BudgetUSD: pol.BudgetUSD, Instances: []InstanceCost{}}
-	err = s.opts.DB.Read(ctx, func(tx *sql.Tx) error {
+	err = s.opts.DB.Read(ctx, func(tx *db.Tx) error {
 		d, err := loadCosts(ctx, tx, scope{owner: user}, start.Unix())
 		if err != nil {
 			return err

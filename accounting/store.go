@@ -159,11 +159,11 @@ func loadRegionState(ctx context.Context, q db.Querier, region string, at int64)
 
 // applyPlan writes a snapshot's plan, the volumes and spot prices fetched for it, and
 // the region's run record, all inside tx. It returns the rows written.
-func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, vols []cloud.Volume,
+func applyPlan(ctx context.Context, tx *db.Tx, st *regionState, p *regionPlan, vols []cloud.Volume,
 	spot []cloud.SpotPrice, at int64, seen int) (int, error) {
 	n := 0
 	// A first snapshot writes a row or three per instance: prepare each statement once.
-	stmts := map[string]*sql.Stmt{}
+	stmts := map[string]*db.Stmt{}
 	defer func() {
 		for _, st := range stmts {
 			st.Close()
@@ -291,8 +291,8 @@ func applyPlan(ctx context.Context, tx *sql.Tx, st *regionState, p *regionPlan, 
 		if err := exec(q+` WHERE id = ? AND gone_at = ''`, secTime(g.At), g.ID); err != nil {
 			return n, fmt.Errorf("mark %s gone: %w", g.ID, err)
 		}
-		if err := exec(`UPDATE acct_volumes SET end_s = max(start_s, ?), estimated = ? WHERE instance_id = ? AND end_s IS NULL`,
-			g.At, g.Estimated, g.ID); err != nil {
+		if err := exec(`UPDATE acct_volumes SET end_s = CASE WHEN start_s > ? THEN start_s ELSE ? END, estimated = ?
+			WHERE instance_id = ? AND end_s IS NULL`, g.At, g.At, g.Estimated, g.ID); err != nil {
 			return n, fmt.Errorf("close volumes of %s: %w", g.ID, err)
 		}
 	}
@@ -353,8 +353,8 @@ func recordRun(ctx context.Context, q db.Querier, region string, at int64, ok bo
 		region).Scan(&id, &lastOK, &lastErr)
 	switch {
 	case err == nil && lastOK == ok && lastErr == errText:
-		_, err = q.ExecContext(ctx, `UPDATE acct_region_runs SET last_s = max(last_s, ?), runs = runs + 1, instances = ?
-			WHERE id = ?`, at, seen, id)
+		_, err = q.ExecContext(ctx, `UPDATE acct_region_runs SET last_s = CASE WHEN last_s > ? THEN last_s ELSE ? END,
+			runs = runs + 1, instances = ? WHERE id = ?`, at, at, seen, id)
 	case err == nil || err == sql.ErrNoRows:
 		_, err = q.ExecContext(ctx, `INSERT INTO acct_region_runs(region, ok, error, first_s, last_s, instances)
 			VALUES (?, ?, ?, ?, ?, ?)`, region, ok, errText, at, at, seen)

@@ -91,7 +91,7 @@ func TestRefusalRetention(t *testing.T) {
 	for _, q := range []string{`DELETE FROM audit WHERE decision = 'allowed'`,
 		`UPDATE audit SET count = count + 1 WHERE decision = 'allowed'`,
 		`UPDATE audit SET reason = 'forged' WHERE decision = 'refused'`} {
-		if _, err := d.SQL().ExecContext(ctx, q); err == nil {
+		if _, err := d.ExecContext(ctx, q); err == nil {
 			t.Errorf("%s: accepted, want the append-only triggers to refuse it", q)
 		}
 	}

@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -315,7 +314,7 @@ func (s *Service) change(ctx context.Context, by tollgate.Actor, name, action st
 	if p.OverrideMin >= 0 {
 		detail["min"], detail["max"], detail["until"] = p.OverrideMin, p.OverrideMax, p.OverrideUntil.UTC().Format(time.RFC3339)
 	}
-	if err := s.o.DB.Immediate(ctx, func(tx *sql.Tx) error {
+	if err := s.o.DB.Immediate(ctx, func(tx *db.Tx) error {
 		if err := s.o.DB.PutBalancerPool(ctx, tx, p); err != nil {
 			return err
 		}

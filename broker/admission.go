@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -86,7 +85,7 @@ func (d *Daemon) admitStart(ctx context.Context, c *caller, req fleet.ActionRequ
 	}
 	var intent *fleet.Intent
 	var refusal *quota.Refusal
-	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = d.db.Immediate(ctx, func(tx *db.Tx) error {
 		rows, err := db.ListInstances(ctx, tx, db.InstanceFilter{IDs: ids})
 		if err != nil {
 			return err
@@ -143,7 +142,7 @@ func (d *Daemon) admitExtend(ctx context.Context, c *caller, id string, dur time
 	var row db.Instance
 	var newExp time.Time
 	var refusal error
-	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = d.db.Immediate(ctx, func(tx *db.Tx) error {
 		refuse := func(e error, detail map[string]any) error {
 			refusal = e
 			return d.audit(ctx, tx, c, audit.Extend, id, audit.Refused, e.Error(), detail)

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,7 +31,7 @@ func benchHarness(b *testing.B) (*harness, []*caller) {
 	})
 	now := h.sim.Now()
 	callers := make([]*caller, benchUsers)
-	err := h.d.DB().Immediate(h.ctx, func(tx *sql.Tx) error {
+	err := h.d.DB().Immediate(h.ctx, func(tx *db.Tx) error {
 		for i := range callers {
 			u := db.User{Name: fmt.Sprintf("u%03d", i), UID: 10000 + i, Source: db.SourceAdmin, CreatedAt: now}
 			if err := db.InsertUser(h.ctx, tx, u); err != nil {
@@ -55,7 +54,7 @@ func benchHarness(b *testing.B) (*harness, []*caller) {
 
 // rawInsert is one single-row insert transaction, BEGIN IMMEDIATE, same pool and pragmas.
 func rawInsert(ctx context.Context, d *db.DB, i int) error {
-	return d.Immediate(ctx, func(tx *sql.Tx) error {
+	return d.Immediate(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw(owner, at) VALUES (?, ?)`, fmt.Sprintf("u%03d", i%benchUsers), db.Time(time.Now()))
 		return err
 	})

@@ -162,7 +162,7 @@ func (d *Daemon) handleExtend(ctx context.Context, c *caller, r *http.Request) (
 		return nil, err // a refusal is audited in the admission transaction
 	}
 	if err := d.tagExpiry(ctx, row, newExp); err != nil {
-		if rerr := db.RevertInstanceExpiry(context.WithoutCancel(ctx), d.db.SQL(), row.ID, newExp, row.ExpiresAt); rerr != nil {
+		if rerr := db.RevertInstanceExpiry(context.WithoutCancel(ctx), d.db, row.ID, newExp, row.ExpiresAt); rerr != nil {
 			d.log.Error("undo extend", logInstance, row.ID, logErr, rerr)
 		}
 		e := &tollgate.Error{Code: tollgate.CodeCloudError, Message: fmt.Sprintf("tag %s with its new expiry: %v", row.ID, err)}
@@ -181,7 +181,7 @@ func (d *Daemon) handleQuota(ctx context.Context, c *caller, r *http.Request) (a
 		return nil, err
 	}
 	now := d.now()
-	usage, err := d.holdings(ctx, d.db.SQL(), c.Name, now, nil)
+	usage, err := d.holdings(ctx, d.db, c.Name, now, nil)
 	if err != nil {
 		return nil, err
 	}

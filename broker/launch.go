@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -119,7 +118,7 @@ func (d *Daemon) admit(ctx context.Context, c *caller, req api.LaunchRequest) (a
 	var l db.Launch
 	var spec fleet.Spec
 	var refusal *quota.Refusal
-	err = d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = d.db.Immediate(ctx, func(tx *db.Tx) error {
 		usage, err := d.holdings(ctx, tx, c.Name, now, nil)
 		if err != nil {
 			return err

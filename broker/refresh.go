@@ -62,7 +62,7 @@ func (d *Daemon) refreshTransitional(ctx context.Context, rows []db.Instance) []
 		if !ok || (ci.State == r.State && (ci.PublicIP == "" || ci.PublicIP == r.PublicIP)) {
 			continue
 		}
-		if err := db.UpdateInstanceState(context.WithoutCancel(ctx), d.db.SQL(), r.ID, ci.State, ci.PublicIP, ci.PrivateIP, now); err != nil {
+		if err := db.UpdateInstanceState(context.WithoutCancel(ctx), d.db, r.ID, ci.State, ci.PublicIP, ci.PrivateIP, now); err != nil {
 			d.log.Error("record refreshed state", logInstance, r.ID, logErr, err)
 			continue
 		}

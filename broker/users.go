@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,7 +129,7 @@ func (d *Daemon) enrol(ctx context.Context, c *caller, action, source string, es
 	}
 	var dup []string
 	promote := map[string]bool{} // enrolled through a group until now: kept, re-sourced
-	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := d.db.Immediate(ctx, func(tx *db.Tx) error {
 		for _, u := range rows {
 			if old, ok, err := db.GetUser(ctx, tx, u.Name); err != nil {
 				return err
@@ -209,7 +208,7 @@ func (d *Daemon) handleUsersSet(ctx context.Context, c *caller, r *http.Request)
 	}
 	var out api.User
 	var refusal *tollgate.Error
-	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := d.db.Immediate(ctx, func(tx *db.Tx) error {
 		u, ok, err := db.GetUser(ctx, tx, req.User)
 		if err != nil {
 			return err
@@ -289,7 +288,7 @@ func (d *Daemon) handleUsersDisable(ctx context.Context, c *caller, r *http.Requ
 	}
 	var out api.User
 	var found bool
-	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := d.db.Immediate(ctx, func(tx *db.Tx) error {
 		var err error
 		if found, err = db.SetUserDisabled(ctx, tx, req.User, !req.Enable, d.now()); err != nil || !found {
 			return err
@@ -322,7 +321,7 @@ func (d *Daemon) handleUsersRemove(ctx context.Context, c *caller, r *http.Reque
 		return nil, err
 	}
 	var refusal *tollgate.Error
-	err := d.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := d.db.Immediate(ctx, func(tx *db.Tx) error {
 		live, err := db.ListInstances(ctx, tx, db.InstanceFilter{Owner: req.User, LiveOnly: true})
 		if err != nil {
 			return err

@@ -41,7 +41,7 @@ const (
 // terminal or forge a line.
 func (d *DB) AppendAudit(ctx context.Context, q Querier, e AuditEntry) error {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	if e.At.IsZero() {
 		e.At = d.Now()
@@ -88,7 +88,7 @@ const RefusalWindow = time.Hour
 // audit_refusal_retention) and returns how many entries went. Other entries are kept
 // forever: the schema refuses to delete them.
 func (d *DB) DeleteRefusals(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM audit WHERE decision = 'refused' AND at < ?
+	res, err := d.ExecContext(ctx, `DELETE FROM audit WHERE decision = 'refused' AND at < ?
 		AND (last_at = '' OR last_at < ?)`, Time(cutoff), Time(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("delete old refusals: %w", err)
@@ -135,7 +135,7 @@ func (d *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// The newest Limit entries, returned oldest first.
 	q = "SELECT * FROM (" + q + " ORDER BY seq DESC LIMIT ?) ORDER BY seq"
 	args = append(args, f.Limit)
-	rows, err := d.sql.QueryContext(ctx, q, args...)
+	rows, err := d.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

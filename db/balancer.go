@@ -43,7 +43,7 @@ func scanBalancerPool(sc Scanner) (BalancerPool, error) {
 
 // GetBalancerPool reads pool name's state; ok is false when nothing was ever recorded.
 func (d *DB) GetBalancerPool(ctx context.Context, name string) (p BalancerPool, ok bool, err error) {
-	p, err = scanBalancerPool(d.sql.QueryRowContext(ctx, `SELECT `+balancerPoolCols+` FROM balancer_pools WHERE name = ?`, name))
+	p, err = scanBalancerPool(d.QueryRowContext(ctx, `SELECT `+balancerPoolCols+` FROM balancer_pools WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return BalancerPool{Name: name, OverrideMin: -1, OverrideMax: -1}, false, nil
 	}
@@ -55,14 +55,14 @@ func (d *DB) GetBalancerPool(ctx context.Context, name string) (p BalancerPool, 
 
 // ListBalancerPools lists every recorded pool by name, configured or being removed.
 func (d *DB) ListBalancerPools(ctx context.Context) ([]BalancerPool, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+balancerPoolCols+` FROM balancer_pools ORDER BY name`)
+	rows, err := d.QueryContext(ctx, `SELECT `+balancerPoolCols+` FROM balancer_pools ORDER BY name`)
 	return scanAll("list balancer pools", rows, err, scanBalancerPool)
 }
 
 // PutBalancerPool writes p (insert or replace) through q (nil = the DB).
 func (d *DB) PutBalancerPool(ctx context.Context, q Querier, p BalancerPool) error {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO balancer_pools (`+balancerPoolCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET region = excluded.region, paused = excluded.paused, draining = excluded.draining,
@@ -78,7 +78,7 @@ func (d *DB) PutBalancerPool(ctx context.Context, q Querier, p BalancerPool) err
 
 // DeleteBalancerPool forgets a pool that has been wound down.
 func (d *DB) DeleteBalancerPool(ctx context.Context, name string) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM balancer_pools WHERE name = ?`, name); err != nil {
+	if _, err := d.ExecContext(ctx, `DELETE FROM balancer_pools WHERE name = ?`, name); err != nil {
 		return fmt.Errorf("delete balancer pool %s: %w", name, err)
 	}
 	return nil
@@ -87,6 +87,6 @@ func (d *DB) DeleteBalancerPool(ctx context.Context, name string) error {
 // OpenLaunches lists the launches of purpose still in state requested, oldest first:
 // the balancer counts them as slaves on their way.
 func (d *DB) OpenLaunches(ctx context.Context, purpose, owner string) ([]Launch, error) {
-	return queryLaunches(ctx, d.sql, `SELECT `+launchCols+` FROM launches WHERE state = ? AND purpose = ? AND owner = ? ORDER BY created_at`,
+	return queryLaunches(ctx, d, `SELECT `+launchCols+` FROM launches WHERE state = ? AND purpose = ? AND owner = ? ORDER BY created_at`,
 		LaunchRequested, purpose, owner)
 }

@@ -47,13 +47,14 @@ func scanAction(sc Scanner) (Action, error) {
 
 // InsertAction writes a requested action through q and returns its id.
 func InsertAction(ctx context.Context, q Querier, a Action) (int64, error) {
-	res, err := execContext(ctx, q, `INSERT INTO instance_actions(instance_id, region, action, audit_action,
-		actor, uid, prev_state, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'requested', ?)`,
-		a.InstanceID, a.Region, a.Action, a.AuditAction, a.Actor, a.UID, a.PrevState, Time(a.CreatedAt))
+	var id int64
+	err := queryRowContext(ctx, q, `INSERT INTO instance_actions(instance_id, region, action, audit_action,
+		actor, uid, prev_state, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'requested', ?) RETURNING id`,
+		a.InstanceID, a.Region, a.Action, a.AuditAction, a.Actor, a.UID, a.PrevState, Time(a.CreatedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record %s of %s: %w", a.Action, a.InstanceID, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // SettleAction moves a requested action to state (done or failed) with its result. It
@@ -70,14 +71,14 @@ func SettleAction(ctx context.Context, q Querier, id int64, state, result string
 
 // OpenActions lists the actions still requested, oldest first.
 func (d *DB) OpenActions(ctx context.Context) ([]Action, error) {
-	rows, err := queryContext(ctx, d.sql, `SELECT `+actionCols+` FROM instance_actions
+	rows, err := queryContext(ctx, d, `SELECT `+actionCols+` FROM instance_actions
 		WHERE state = 'requested' ORDER BY created_at, id`)
 	return scanAll("list open actions", rows, err, scanAction)
 }
 
 // ListActions lists the actions on instance id, oldest first.
 func (d *DB) ListActions(ctx context.Context, id string) ([]Action, error) {
-	rows, err := queryContext(ctx, d.sql, `SELECT `+actionCols+` FROM instance_actions
+	rows, err := queryContext(ctx, d, `SELECT `+actionCols+` FROM instance_actions
 		WHERE instance_id = ? ORDER BY id`, id)
 	return scanAll("list actions", rows, err, scanAction)
 }

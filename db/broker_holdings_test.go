@@ -13,7 +13,7 @@ func TestHoldings(t *testing.T) {
 	exp := now.Add(4 * time.Hour)
 	launch := func(id, owner, state string, count int) {
 		t.Helper()
-		if err := InsertLaunch(ctx, d.SQL(), Launch{ID: id, ClientToken: "tok-" + id, Owner: owner, UID: 1, Region: "us-west-2",
+		if err := InsertLaunch(ctx, d, Launch{ID: id, ClientToken: "tok-" + id, Owner: owner, UID: 1, Region: "us-west-2",
 			Type: "t3.micro", Image: "ami-0123456789abcdef0", Count: count, VCPUsEach: 2, PriceHourly: 0.0104,
 			Lifetime: 4 * time.Hour, ExpiresAt: exp, State: state, CreatedAt: now}); err != nil {
 			t.Fatal(err)
@@ -23,11 +23,11 @@ func TestHoldings(t *testing.T) {
 		t.Helper()
 		in := Instance{ID: id, LaunchID: launchID, Owner: owner, UID: 1, Region: "us-west-2", Type: "t3.micro",
 			Purpose: "user", State: state, LaunchedAt: now, ExpiresAt: exp, LastSeen: now, Tags: map[string]string{"k": "v"}}
-		if _, err := InsertInstance(ctx, d.SQL(), in); err != nil {
+		if _, err := InsertInstance(ctx, d, in); err != nil {
 			t.Fatal(err)
 		}
 		if gone {
-			if err := UpdateInstanceState(ctx, d.SQL(), id, "terminated", "", "", now); err != nil {
+			if err := UpdateInstanceState(ctx, d, id, "terminated", "", "", now); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -43,7 +43,7 @@ func TestHoldings(t *testing.T) {
 	instance("i-00000005", "alice", "r-1", "terminated", true)
 	instance("i-00000006", "bob", "", "running", false)
 
-	got, err := Holdings(ctx, d.SQL(), "alice")
+	got, err := Holdings(ctx, d, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +68,15 @@ func TestHoldings(t *testing.T) {
 		}
 	}
 	t.Run("inside a transaction", func(t *testing.T) {
-		tx, err := d.SQL().BeginTx(ctx, nil)
+		err := d.Read(ctx, func(tx *Tx) error {
+			got, err := Holdings(ctx, tx, "bob")
+			if err != nil || len(got) != 2 {
+				t.Errorf("got %+v, %v; want bob's instance and requested launch", got, err)
+			}
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		got, err := Holdings(ctx, tx, "bob")
-		if err != nil || len(got) != 2 {
-			t.Errorf("got %+v, %v; want bob's instance and requested launch", got, err)
 		}
 	})
 }

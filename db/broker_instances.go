@@ -83,7 +83,7 @@ type InstanceFilter struct {
 // ListInstances lists matching instances through q (nil = the DB), by launch time.
 func (d *DB) ListInstances(ctx context.Context, q Querier, f InstanceFilter) ([]Instance, error) {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	return ListInstances(ctx, q, f)
 }

@@ -82,7 +82,7 @@ func GetLaunch(ctx context.Context, q Querier, id string) (l Launch, ok bool, er
 
 // LaunchesInState lists launch records in state, oldest first.
 func (d *DB) LaunchesInState(ctx context.Context, state string) ([]Launch, error) {
-	return queryLaunches(ctx, d.sql, `SELECT `+launchCols+` FROM launches WHERE state = ? ORDER BY created_at`, state)
+	return queryLaunches(ctx, d, `SELECT `+launchCols+` FROM launches WHERE state = ? ORDER BY created_at`, state)
 }
 
 func queryLaunches(ctx context.Context, q Querier, query string, args ...any) ([]Launch, error) {

@@ -16,11 +16,6 @@ type stmtCache struct {
 	stmts sync.Map // query text → *sql.Stmt
 }
 
-// pools finds a DB's statement cache from the *sql.DB the store functions are given
-// (they take a Querier, the pool or a transaction). A DB registers its pool in Open and
-// removes it in Close, so nothing outlives the database.
-var pools sync.Map // *sql.DB → *stmtCache
-
 func (c *stmtCache) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
 	if st, ok := c.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
@@ -47,45 +42,30 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// txCache is the pool and statement cache of a transaction opened by Immediate.
-type txCache struct {
-	pool  *sql.DB
-	cache *stmtCache
-}
-
-// txPools maps a transaction open in Immediate to its pool's statements, so the
-// admission transaction does not re-parse its handful of statements every time.
-var txPools sync.Map // *sql.Tx → txCache
-
-// cachedStmt is the prepared statement for query when q is an open DB's pool, or a
-// transaction opened by Immediate (then bound to it with Tx.StmtContext, which reuses
-// the statement already prepared on the transaction's connection).
+// cachedStmt is the prepared statement for query when q is an SQLite DB, or a
+// transaction opened by Immediate on one (then bound to it with Tx.StmtContext, which
+// reuses the statement already prepared on the transaction's connection). On
+// PostgreSQL, pgx caches prepared statements per connection itself.
 func cachedStmt(ctx context.Context, q Querier, query string) (*sql.Stmt, bool, error) {
-	if tx, ok := q.(*sql.Tx); ok {
-		v, ok := txPools.Load(tx)
-		if !ok {
+	if tx, ok := q.(*Tx); ok {
+		if tx.d.engine != SQLite || !tx.imm {
 			return nil, false, nil
 		}
-		tc := v.(txCache)
-		if st, ok := tc.cache.stmts.Load(query); ok {
-			return tx.StmtContext(ctx, st.(*sql.Stmt)), true, nil
+		if st, ok := tx.d.immStmts.stmts.Load(query); ok {
+			return tx.tx.StmtContext(ctx, st.(*sql.Stmt)), true, nil
 		}
 		// Preparing on the pool needs a second connection while this transaction holds
 		// one: with every connection held by a waiting transaction that would deadlock.
 		// So this time the query runs unprepared, and the statement is prepared in the
 		// background for the next transaction.
-		go func() { _, _ = tc.cache.prepared(context.Background(), tc.pool, query) }()
+		go func() { _, _ = tx.d.immStmts.prepared(context.Background(), tx.d.imm, query) }()
 		return nil, false, nil
 	}
-	pool, ok := q.(*sql.DB)
-	if !ok {
+	d, ok := q.(*DB)
+	if !ok || d.engine != SQLite {
 		return nil, false, nil
 	}
-	c, ok := pools.Load(pool)
-	if !ok {
-		return nil, false, nil
-	}
-	st, err := c.(*stmtCache).prepared(ctx, pool, query)
+	st, err := d.stmts.prepared(ctx, d.sql, query)
 	return st, err == nil, err
 }
 

@@ -55,12 +55,12 @@ func GetUser(ctx context.Context, q Querier, name string) (u User, ok bool, err 
 
 // GetUser reads one user; ok is false if there is no such row.
 func (d *DB) GetUser(ctx context.Context, name string) (User, bool, error) {
-	return GetUser(ctx, d.sql, name)
+	return GetUser(ctx, d, name)
 }
 
 // ListUsers lists every enrolled user by name.
 func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	rows, err := d.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	return scanAll("list users", rows, err, scanUser)
 }
 
@@ -94,7 +94,7 @@ func InsertUser(ctx context.Context, q Querier, u User) error {
 // EnsureGroupUser records a member of an enrol group on first use; an existing row, of
 // any source, is left as it is.
 func (d *DB) EnsureGroupUser(ctx context.Context, name string, uid int, now time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO users(name, uid, source, grp, disabled, overrides, created_at, updated_at)
+	_, err := d.ExecContext(ctx, `INSERT INTO users(name, uid, source, grp, disabled, overrides, created_at, updated_at)
 		VALUES (?, ?, 'group', '', 0, '{}', ?, ?) ON CONFLICT(name) DO NOTHING`, name, uid, Time(now), Time(now))
 	if err != nil {
 		return fmt.Errorf("enrol group member %s: %w", name, err)

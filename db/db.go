@@ -1,25 +1,26 @@
-// Package db is tollgate's storage: one SQLite file (through modernc.org/sqlite) holding
-// users, policy overrides, SSH keys, launch records, instances, the accounting ledger, IAM
-// identity intents and the append-only audit log.
+// Package db is tollgate's storage, on one of two engines: an SQLite file (through
+// modernc.org/sqlite), the zero-setup default for one host, or a PostgreSQL database
+// (through jackc/pgx) that several hosts' daemons share. It holds users, policy
+// overrides, SSH keys, launch records, instances, the accounting ledger, IAM identity
+// intents and the append-only audit log.
 //
-// Every pooled connection gets the same pragmas through the DSN (WAL, busy_timeout,
-// foreign_keys, synchronous=FULL), schema changes are numbered migration files embedded
-// in the binary, and every read-then-write goes through [DB.Immediate], which opens the
-// transaction with BEGIN IMMEDIATE so concurrent admissions serialise instead of racing.
+// Every statement is written once, in the SQL both engines run, with ? placeholders;
+// [DB] and [Tx] rewrite them for PostgreSQL (see rebind). Schema changes are numbered
+// migration files per engine, embedded in the binary, with the same version numbers on
+// both. Every read-then-write goes through [DB.Immediate], which serialises writers: on
+// SQLite with BEGIN IMMEDIATE, on PostgreSQL with a transaction-scoped advisory lock that
+// every host's daemon takes, so two admissions on two hosts cannot both read
+// "1 instance" and both insert.
 package db
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,32 +28,68 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
+// Engine names a storage engine.
+type Engine string
 
-// DB is an open tollgate database. It is safe for concurrent use.
+// The engines.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// IsPostgres reports whether target (a [broker] database value) names a PostgreSQL
+// database rather than an SQLite file.
+func IsPostgres(target string) bool {
+	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+}
+
+// DB is an open tollgate database. It is safe for concurrent use. It is itself a
+// [Querier] (statements outside a transaction).
 type DB struct {
-	sql  *sql.DB // deferred transactions: reads and single-statement writes
-	imm  *sql.DB // every BeginTx is BEGIN IMMEDIATE: read-then-write transactions
-	path string
-	// stmts caches prepared statements on sql; Close closes them.
+	engine Engine
+	sql    *sql.DB // deferred transactions: reads and single-statement writes
+	imm    *sql.DB // SQLite: every BeginTx is BEGIN IMMEDIATE; PostgreSQL: sql itself
+	path   string  // the SQLite file, or the PostgreSQL URL without its password
+	// stmts caches prepared statements on sql; Close closes them (SQLite only: pgx
+	// caches its own per connection).
 	stmts    *stmtCache // prepared statements of the read pool
 	immStmts *stmtCache // prepared statements of the immediate pool, used inside Immediate
+	locks    *localLocks
 	// Now is the clock for timestamps written by this package (audit entries, etc.).
 	Now func() time.Time
 }
 
-// Querier is what both *sql.DB and *sql.Tx offer; store methods that can run inside or
-// outside a transaction take one.
+// Querier is what [DB] and [Tx] offer; store methods that can run inside or outside a
+// transaction take one. Queries use ? placeholders on both engines.
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Open opens (creating if needed) the database file at path in an existing directory,
-// refuses network filesystems, and applies pending migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
+// Options are the settings of Open beyond the target.
+type Options struct {
+	// Password is the PostgreSQL role's password (from database_password_file or the
+	// environment), never part of the target.
+	Password string
+}
+
+// Open opens the database target: a PostgreSQL URL (postgres://…) or the path of an
+// SQLite file in an existing directory (created if needed; network filesystems are
+// refused). It applies pending migrations and refuses a schema newer than this release.
+func Open(ctx context.Context, target string, opts ...Options) (*DB, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if IsPostgres(target) {
+		return openPostgres(ctx, target, o.Password)
+	}
+	return openSQLite(ctx, target)
+}
+
+// openSQLite opens (creating if needed) the SQLite file at path.
+func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
@@ -91,8 +128,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	imm.SetMaxOpenConns(4)
 	imm.SetMaxIdleConns(4)
-	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{}, Now: time.Now}
-	pools.Store(sdb, d.stmts)
+	d := newDB(SQLite, sdb, imm, path)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, openError(path, "migrate database", err)
@@ -106,172 +142,113 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
-// OpenReadOnly opens the existing database at path for reading only (no migrations; every
-// write fails with SQLite's read-only error): for readers that must never change it.
-func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+func newDB(engine Engine, sdb, imm *sql.DB, path string) *DB {
+	d := &DB{engine: engine, sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{},
+		locks: &localLocks{m: map[string]*localLock{}}, Now: time.Now}
+	return d
+}
+
+// OpenReadOnly opens the existing database target for reading only (no migrations; every
+// write fails): for readers that must never change it.
+func OpenReadOnly(ctx context.Context, target string, opts ...Options) (*DB, error) {
+	if IsPostgres(target) {
+		var o Options
+		if len(opts) > 0 {
+			o = opts[0]
+		}
+		return openPostgresReadOnly(ctx, target, o.Password)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	dsn := "file:" + path + "?mode=ro&" + q.Encode()
+	dsn := "file:" + target + "?mode=ro&" + q.Encode()
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, openError(path, "open database", err)
+		return nil, openError(target, "open database", err)
 	}
 	imm, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		sdb.Close()
-		return nil, openError(path, "open database", err)
+		return nil, openError(target, "open database", err)
 	}
-	d := &DB{sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{}, Now: time.Now}
-	pools.Store(sdb, d.stmts)
+	d := newDB(SQLite, sdb, imm, target)
 	if err := sdb.PingContext(ctx); err != nil {
 		d.Close()
-		return nil, openError(path, "open database", err)
+		return nil, openError(target, "open database", err)
 	}
 	return d, nil
 }
 
 // Close closes the database and its cached statements.
 func (d *DB) Close() error {
-	pools.Delete(d.sql)
 	err0 := errors.Join(d.stmts.close(), d.immStmts.close())
-	err1 := d.imm.Close()
+	var err1 error
+	if d.imm != d.sql {
+		err1 = d.imm.Close()
+	}
 	err2 := d.sql.Close()
 	return errors.Join(err0, err1, err2)
 }
 
-// SQL returns the underlying handle for packages that run their own queries.
+// Engine is the database's engine.
+func (d *DB) Engine() Engine { return d.engine }
+
+// SQL returns the underlying handle. Its statements are not rewritten for the engine:
+// use the DB itself (a [Querier]) for queries with ? placeholders.
 func (d *DB) SQL() *sql.DB { return d.sql }
 
-// Path is the database file's path.
+// Path is the SQLite database file's path, or the PostgreSQL URL without a password.
 func (d *DB) Path() string { return d.path }
 
-// Immediate runs fn in a transaction opened with BEGIN IMMEDIATE: the write lock is taken
-// before the first read, so two admissions cannot both read "1 instance" and both insert.
-// fn's error rolls the transaction back.
-func (d *DB) Immediate(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.imm.BeginTx(ctx, nil)
+// Immediate runs fn in a read-then-write transaction that no other writer interleaves
+// with, on any host: SQLite's BEGIN IMMEDIATE takes the write lock before the first read;
+// on PostgreSQL the transaction first takes the advisory lock every Immediate takes
+// (released at commit or rollback). So two admissions cannot both read "1 instance" and
+// both insert. fn's error rolls the transaction back.
+func (d *DB) Immediate(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := d.imm.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin immediate: %w", err)
 	}
-	// Statements run through tx reuse the immediate pool's prepared statements.
-	txPools.Store(tx, txCache{pool: d.imm, cache: d.immStmts})
-	defer txPools.Delete(tx)
+	tx := &Tx{tx: sqlTx, d: d, imm: true}
+	if d.engine == Postgres {
+		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, immediateLockKey); err != nil {
+			_ = sqlTx.Rollback()
+			return fmt.Errorf("begin immediate: take the writers' lock: %w", err)
+		}
+	}
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+		_ = sqlTx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return sqlTx.Commit()
 }
 
-// Read runs fn in a read-only deferred transaction (a consistent snapshot).
-func (d *DB) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// Read runs fn in a read-only transaction that sees one consistent snapshot.
+func (d *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if d.engine == Postgres {
+		// READ COMMITTED would take a new snapshot per statement.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := d.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	return fn(tx)
+	defer sqlTx.Rollback()
+	return fn(&Tx{tx: sqlTx, d: d})
 }
 
-// ErrSchemaTooNew is a database migrated by a newer release than this one.
-var ErrSchemaTooNew = errors.New("database schema is newer than this release")
-
-// Migration is one applied schema migration.
-type Migration struct {
-	Version   int
-	Name      string
-	AppliedAt time.Time
-}
-
-// Migrations lists the applied migrations, oldest first.
-func (d *DB) Migrations(ctx context.Context) ([]Migration, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
-	return scanAll("list migrations", rows, err, func(sc Scanner) (Migration, error) {
-		var m Migration
-		var at string
-		if err := sc.Scan(&m.Version, &m.Name, &at); err != nil {
-			return Migration{}, err
-		}
-		m.AppliedAt, _ = time.Parse(time.RFC3339, at)
-		return m, nil
-	})
-}
-
-// maxMigration caps the migrations Open applies: tests lower it to build a database as
-// an older release left it, then reopen it to migrate the rest.
-var maxMigration = int(^uint(0) >> 1)
-
-func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	type mig struct {
-		version int
-		name    string
-	}
-	var migs []mig
-	for _, n := range names {
-		base := filepath.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must start with a number and an underscore", base)
-		}
-		migs = append(migs, mig{v, base})
-	}
-	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-	// A database a newer tollgated migrated is refused, not used: this release does not
-	// know what the newer schema means (an upgrade rolled back without its backup).
-	var newest sql.NullInt64
-	if err := d.sql.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
-		return err
-	}
-	if known := migs[len(migs)-1].version; newest.Valid && int(newest.Int64) > known {
-		return fmt.Errorf("%w: the database is at schema version %d, this tollgated knows up to %d: run the newer tollgated, or restore the backup taken before its upgrade",
-			ErrSchemaTooNew, newest.Int64, known)
-	}
-	for _, m := range migs {
-		if m.version > maxMigration {
-			break
-		}
-		body, err := migrationFS.ReadFile("migrations/" + m.name)
-		if err != nil {
-			return err
-		}
-		err = d.Immediate(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, time.Now().UTC().Format(time.RFC3339))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// IsConstraint reports whether err is an SQLite constraint violation (unique, check,
-// foreign key, or a trigger's RAISE(ABORT)).
+// IsConstraint reports whether err is a constraint violation on either engine (unique,
+// check, foreign key, or a trigger's refusal: RAISE(ABORT) on SQLite, an exception of
+// SQLSTATE class 23 on PostgreSQL).
 func IsConstraint(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		return se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	}
+	if pe, ok := pgError(err); ok {
+		return strings.HasPrefix(pe.Code, "23")
 	}
 	return false
 }

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -31,7 +30,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"} {
-		if _, err := d.SQL().ExecContext(ctx, q); err == nil || !IsConstraint(err) {
+		if _, err := d.ExecContext(ctx, q); err == nil || !IsConstraint(err) {
 			t.Errorf("%s: got err %v, want a constraint error", q, err)
 		}
 	}
@@ -51,7 +50,7 @@ func TestPragmas(t *testing.T) {
 		{"journal_mode", "wal"}, {"foreign_keys", "1"}, {"synchronous", "2"}, {"busy_timeout", "10000"},
 	} {
 		var got string
-		if err := d.SQL().QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+		if err := d.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != c.want {
@@ -109,7 +108,7 @@ func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
 	errs := make(chan error, 32)
 	for i := 0; i < cap(errs); i++ {
 		go func() {
-			errs <- d.Immediate(ctx, func(tx *sql.Tx) error {
+			errs <- d.Immediate(ctx, func(tx *Tx) error {
 				var n int
 				if err := queryRowContext(ctx, tx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
 					return err
@@ -125,7 +124,7 @@ func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
 		}
 	}
 	var n int
-	if err := d.SQL().QueryRowContext(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil || n != cap(errs) {
+	if err := d.QueryRowContext(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil || n != cap(errs) {
 		t.Fatalf("audit rows = %d, %v; want %d", n, err, cap(errs))
 	}
 }
@@ -202,7 +201,7 @@ func TestExplainStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, err = ro.SQL().ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES ('ann', '', 'k', 'r', 'm')`)
+	_, err = ro.ExecContext(ctx, `INSERT INTO notices(user, at, kind, ref, message) VALUES ('ann', '', 'k', 'r', 'm')`)
 	if err == nil {
 		t.Fatal("a write to a read-only database succeeded")
 	}

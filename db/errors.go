@@ -26,16 +26,18 @@ var constraintMessages = map[string]*tollgate.Error{
 		Hint: "`tollgate admin users ls` lists the enrolled users"},
 }
 
-// DomainError maps an SQLite constraint violation in err to the domain error it means
-// for a user (see constraintMessages), keeping err as the cause for the log; any other
-// err is returned as it is. It is the one place where storage errors become domain
+// DomainError maps a constraint violation in err, on either engine, to the domain error
+// it means for a user (see constraintMessages), keeping err as the cause for the log; any
+// other err is returned as it is. It is the one place where storage errors become domain
 // errors: call it where a request's write may collide, or let the socket layer do it.
 func DomainError(err error) error {
-	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+	if !IsConstraint(err) {
 		return err
 	}
-	msg := se.Error()
+	msg := err.Error()
+	if pe, ok := pgError(err); ok {
+		msg = pgConstraintKey(pe)
+	}
 	for key, de := range constraintMessages {
 		if strings.Contains(msg, key) {
 			return &constraintError{domain: *de, cause: err}
@@ -70,11 +72,17 @@ func (e *constraintError) Unwrap() error { return e.cause }
 // read-only, an I/O error — naming the path and the daemon's user; a constraint
 // violation as DomainError; anything else unchanged.
 func (d *DB) Explain(err error) error {
-	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) {
-		return err
+	if err == nil {
+		return nil
 	}
-	if msg := storageProblem(d.path, se.Code()); msg != "" {
+	var msg string
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		msg = storageProblem(d.path, se.Code())
+	} else if d.engine == Postgres {
+		msg = pgStorageProblem(err)
+	}
+	if msg != "" {
 		return &constraintError{domain: tollgate.Error{Code: tollgate.CodeUnavailable,
 			Message: "tollgate cannot write its database: " + msg + " (nothing was done)",
 			Hint:    "this is the host's problem, not your request's: tell a tollgate admin"}, cause: err}

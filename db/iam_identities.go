@@ -66,7 +66,7 @@ func scanIAMIdentity(sc Scanner) (IAMIdentity, error) {
 // there is none.
 func (d *DB) GetIAMIdentity(ctx context.Context, q Querier, user string) (r IAMIdentity, found bool, err error) {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	r, err = scanIAMIdentity(q.QueryRowContext(ctx, `SELECT `+iamIdentityCols+` FROM iam_identities WHERE user = ?`, user))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -80,14 +80,14 @@ func (d *DB) GetIAMIdentity(ctx context.Context, q Querier, user string) (r IAMI
 
 // ListIAMIdentities returns every identity record, by user.
 func (d *DB) ListIAMIdentities(ctx context.Context) ([]IAMIdentity, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+iamIdentityCols+` FROM iam_identities ORDER BY user`)
+	rows, err := d.QueryContext(ctx, `SELECT `+iamIdentityCols+` FROM iam_identities ORDER BY user`)
 	return scanAll("list iam identities", rows, err, scanIAMIdentity)
 }
 
 // PutIAMIdentity inserts or replaces user's identity record. UpdatedAt zero means d.Now().
 func (d *DB) PutIAMIdentity(ctx context.Context, q Querier, r IAMIdentity) error {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = d.Now()
@@ -108,7 +108,7 @@ func (d *DB) PutIAMIdentity(ctx context.Context, q Querier, r IAMIdentity) error
 // DeleteIAMIdentity removes user's identity record and its key intents.
 func (d *DB) DeleteIAMIdentity(ctx context.Context, q Querier, user string) error {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	if _, err := q.ExecContext(ctx, `DELETE FROM iam_key_intents WHERE user = ?`, user); err != nil {
 		return fmt.Errorf("delete iam key intents of %s: %w", user, err)
@@ -122,7 +122,7 @@ func (d *DB) DeleteIAMIdentity(ctx context.Context, q Querier, user string) erro
 // InsertIAMKeyIntent records a CreateAccessKey about to be called; it returns the intent id.
 func (d *DB) InsertIAMKeyIntent(ctx context.Context, q Querier, in IAMKeyIntent) (int64, error) {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	if in.CreatedAt.IsZero() {
 		in.CreatedAt = d.Now()
@@ -139,17 +139,18 @@ func (d *DB) InsertIAMKeyIntent(ctx context.Context, q Querier, in IAMKeyIntent)
 	if in.Rotate {
 		rotate = 1
 	}
-	res, err := q.ExecContext(ctx, `INSERT INTO iam_key_intents (user, iam_user, rotate, prior_keys, new_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, in.User, in.IAMUser, rotate, string(js), in.NewKey, Time(in.CreatedAt))
+	var id int64
+	err = q.QueryRowContext(ctx, `INSERT INTO iam_key_intents (user, iam_user, rotate, prior_keys, new_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, in.User, in.IAMUser, rotate, string(js), in.NewKey, Time(in.CreatedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert iam key intent for %s: %w", in.IAMUser, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // SetIAMKeyIntentKey records the access key id CreateAccessKey returned.
 func (d *DB) SetIAMKeyIntentKey(ctx context.Context, id int64, keyID string) error {
-	if _, err := d.sql.ExecContext(ctx, `UPDATE iam_key_intents SET new_key = ? WHERE id = ?`, keyID, id); err != nil {
+	if _, err := d.ExecContext(ctx, `UPDATE iam_key_intents SET new_key = ? WHERE id = ?`, keyID, id); err != nil {
 		return fmt.Errorf("update iam key intent %d: %w", id, err)
 	}
 	return nil
@@ -158,7 +159,7 @@ func (d *DB) SetIAMKeyIntentKey(ctx context.Context, id int64, keyID string) err
 // DeleteIAMKeyIntent removes a settled intent.
 func (d *DB) DeleteIAMKeyIntent(ctx context.Context, q Querier, id int64) error {
 	if q == nil {
-		q = d.sql
+		q = d
 	}
 	if _, err := q.ExecContext(ctx, `DELETE FROM iam_key_intents WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete iam key intent %d: %w", id, err)
@@ -168,7 +169,7 @@ func (d *DB) DeleteIAMKeyIntent(ctx context.Context, q Querier, id int64) error 
 
 // ListIAMKeyIntents returns every unsettled key intent, oldest first.
 func (d *DB) ListIAMKeyIntents(ctx context.Context) ([]IAMKeyIntent, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT id, user, iam_user, rotate, prior_keys, new_key, created_at
+	rows, err := d.QueryContext(ctx, `SELECT id, user, iam_user, rotate, prior_keys, new_key, created_at
 		FROM iam_key_intents ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list iam key intents: %w", err)

@@ -24,7 +24,7 @@ func TestInstancePacksMigration(t *testing.T) {
 	}
 	exec := func(d *DB, q string, args ...any) {
 		t.Helper()
-		if _, err := d.SQL().ExecContext(ctx, q, args...); err != nil {
+		if _, err := d.ExecContext(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -50,7 +50,7 @@ func TestInstancePacksMigration(t *testing.T) {
 	defer d.Close()
 	check := func(when string) {
 		t.Helper()
-		rows, err := d.SQL().QueryContext(ctx, `SELECT i.id, i.pack_periods, i.pack_volumes,
+		rows, err := d.QueryContext(ctx, `SELECT i.id, i.pack_periods, i.pack_volumes,
 			coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' || estimated || ',' || spot || ',' || type || ',' || az, ';')
 				FROM acct_periods WHERE instance_id = i.id), ''),
 			coalesce((SELECT group_concat(start_s || ',' || coalesce(end_s, 0) || ',' || estimated || ',' || size_gb || ',' || type, ';')
@@ -112,7 +112,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatalf("migrations = %v, %v", migs, err)
 	}
 	known := migs[len(migs)-1].Version
-	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, 'from-the-future.sql', '2027-01-01T00:00:00Z')`, known+1); err != nil {
+	if _, err := d.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, 'from-the-future.sql', '2027-01-01T00:00:00Z')`, known+1); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()

@@ -31,7 +31,7 @@ func scanServiceRegion(sc Scanner) (ServiceRegion, error) {
 
 // GetServiceRegion reads the setup record of service in region; ok is false if none.
 func (d *DB) GetServiceRegion(ctx context.Context, service, region string) (r ServiceRegion, ok bool, err error) {
-	r, err = scanServiceRegion(d.sql.QueryRowContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? AND region = ?`, service, region))
+	r, err = scanServiceRegion(d.QueryRowContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? AND region = ?`, service, region))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ServiceRegion{Service: service, Region: region}, false, nil
 	}
@@ -43,13 +43,13 @@ func (d *DB) GetServiceRegion(ctx context.Context, service, region string) (r Se
 
 // ListServiceRegions lists service's setup records by region.
 func (d *DB) ListServiceRegions(ctx context.Context, service string) ([]ServiceRegion, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? ORDER BY region`, service)
+	rows, err := d.QueryContext(ctx, `SELECT `+serviceRegionCols+` FROM service_regions WHERE service = ? ORDER BY region`, service)
 	return scanAll("list service regions", rows, err, scanServiceRegion)
 }
 
 // PutServiceRegion writes r (insert or replace).
 func (d *DB) PutServiceRegion(ctx context.Context, r ServiceRegion) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO service_regions (`+serviceRegionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := d.ExecContext(ctx, `INSERT INTO service_regions (`+serviceRegionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(service, region) DO UPDATE SET image_id = excluded.image_id, group_id = excluded.group_id,
 		keypair = excluded.keypair, launch_id = excluded.launch_id, instance_id = excluded.instance_id,
 		step = excluded.step, updated_at = excluded.updated_at`,
@@ -62,7 +62,7 @@ func (d *DB) PutServiceRegion(ctx context.Context, r ServiceRegion) error {
 
 // DeleteServiceRegion forgets service's record in region (after clear).
 func (d *DB) DeleteServiceRegion(ctx context.Context, service, region string) error {
-	_, err := d.sql.ExecContext(ctx, `DELETE FROM service_regions WHERE service = ? AND region = ?`, service, region)
+	_, err := d.ExecContext(ctx, `DELETE FROM service_regions WHERE service = ? AND region = ?`, service, region)
 	return err
 }
 
@@ -106,23 +106,24 @@ func scanServiceRun(sc Scanner) (ServiceRun, error) {
 
 // StartServiceRun records a run in state running (or refused) and returns its id.
 func (d *DB) StartServiceRun(ctx context.Context, r ServiceRun) (int64, error) {
-	res, err := d.sql.ExecContext(ctx, `INSERT INTO service_runs (service, region, instance_id, started_at, ended_at, status, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Service, r.Region, r.InstanceID, Time(r.StartedAt), Time(r.EndedAt), r.Status, r.Reason)
+	var id int64
+	err := d.QueryRowContext(ctx, `INSERT INTO service_runs (service, region, instance_id, started_at, ended_at, status, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Service, r.Region, r.InstanceID, Time(r.StartedAt), Time(r.EndedAt), r.Status, r.Reason).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record run of %s in %s: %w", r.Service, r.Region, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // SetRunCommand records the command id of a running run.
 func (d *DB) SetRunCommand(ctx context.Context, id int64, commandID string) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE service_runs SET command_id = ? WHERE id = ?`, commandID, id)
+	_, err := d.ExecContext(ctx, `UPDATE service_runs SET command_id = ? WHERE id = ?`, commandID, id)
 	return err
 }
 
 // FinishServiceRun settles a running run.
 func (d *DB) FinishServiceRun(ctx context.Context, r ServiceRun) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE service_runs SET ended_at = ?, status = ?, exit_code = ?, stdout = ?, stderr = ?,
+	_, err := d.ExecContext(ctx, `UPDATE service_runs SET ended_at = ?, status = ?, exit_code = ?, stdout = ?, stderr = ?,
 		reason = ?, instance_seconds = ? WHERE id = ? AND status = 'running'`,
 		Time(r.EndedAt), r.Status, r.ExitCode, r.Stdout, r.Stderr, r.Reason, r.InstanceSeconds, r.ID)
 	if err != nil {
@@ -137,7 +138,7 @@ func (d *DB) ListServiceRuns(ctx context.Context, service, status string, limit 
 		limit = 100
 	}
 	q := `SELECT ` + serviceRunCols + ` FROM service_runs WHERE (? = '' OR service = ?) AND (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
-	rows, err := d.sql.QueryContext(ctx, q, service, service, status, status, limit)
+	rows, err := d.QueryContext(ctx, q, service, service, status, status, limit)
 	return scanAll("list service runs", rows, err, scanServiceRun)
 }
 
@@ -152,7 +153,7 @@ type HostKeyPin struct {
 // GetHostKeyPin reads the instance's pinned host keys; ok is false if none are pinned.
 func (d *DB) GetHostKeyPin(ctx context.Context, instanceID string) (p HostKeyPin, ok bool, err error) {
 	var keys, pinned string
-	err = d.sql.QueryRowContext(ctx, `SELECT keys, source, pinned_at FROM host_keys WHERE instance_id = ?`, instanceID).
+	err = d.QueryRowContext(ctx, `SELECT keys, source, pinned_at FROM host_keys WHERE instance_id = ?`, instanceID).
 		Scan(&keys, &p.Source, &pinned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return HostKeyPin{}, false, nil
@@ -169,7 +170,7 @@ func (d *DB) GetHostKeyPin(ctx context.Context, instanceID string) (p HostKeyPin
 // never replaced: a changed key is an alarm, not an update); ok is false when an
 // earlier pin stands.
 func (d *DB) PinHostKeys(ctx context.Context, p HostKeyPin) (ok bool, err error) {
-	res, err := d.sql.ExecContext(ctx, `INSERT INTO host_keys (instance_id, keys, source, pinned_at) VALUES (?, ?, ?, ?)
+	res, err := d.ExecContext(ctx, `INSERT INTO host_keys (instance_id, keys, source, pinned_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(instance_id) DO NOTHING`, p.InstanceID, strings.Join(p.Keys, "\n"), p.Source, Time(p.PinnedAt))
 	if err != nil {
 		return false, fmt.Errorf("pin the host keys of %s: %w", p.InstanceID, err)
@@ -181,6 +182,6 @@ func (d *DB) PinHostKeys(ctx context.Context, p HostKeyPin) (ok bool, err error)
 // UnpinHostKeys forgets the instance's host keys (the instance is gone, or an admin
 // accepted a new key).
 func (d *DB) UnpinHostKeys(ctx context.Context, instanceID string) error {
-	_, err := d.sql.ExecContext(ctx, `DELETE FROM host_keys WHERE instance_id = ?`, instanceID)
+	_, err := d.ExecContext(ctx, `DELETE FROM host_keys WHERE instance_id = ?`, instanceID)
 	return err
 }

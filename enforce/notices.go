@@ -2,7 +2,6 @@ package enforce
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -68,7 +67,7 @@ const mailTimeout = 30 * time.Second
 // was new. The message must not hold a secret.
 func (s *Notifier) Notify(ctx context.Context, user, kind, ref, message string) (bool, error) {
 	var added bool
-	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+	err := s.opts.DB.Immediate(ctx, func(tx *db.Tx) error {
 		var err error
 		added, err = s.notifyTx(ctx, tx, user, kind, ref, message)
 		return err
@@ -96,7 +95,7 @@ func (s *Notifier) notifyTx(ctx context.Context, q db.Querier, user, kind, ref, 
 // tells whether each had been read before this call.
 func (s *Notifier) Notices(ctx context.Context, user string, all bool) ([]Notice, error) {
 	out := []Notice{}
-	err := s.opts.DB.Immediate(ctx, func(tx *sql.Tx) error {
+	err := s.opts.DB.Immediate(ctx, func(tx *db.Tx) error {
 		q := `SELECT id, user, at, kind, message, read FROM notices WHERE user = ?`
 		if !all {
 			q += ` AND read = 0`
@@ -130,7 +129,7 @@ func (s *Notifier) Notices(ctx context.Context, user string, all bool) ([]Notice
 // UnreadNotices counts the user's unread notices.
 func (s *Notifier) UnreadNotices(ctx context.Context, user string) (int, error) {
 	var n int
-	if err := s.opts.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM notices WHERE user = ? AND read = 0`,
+	if err := s.opts.DB.QueryRowContext(ctx, `SELECT count(*) FROM notices WHERE user = ? AND read = 0`,
 		user).Scan(&n); err != nil {
 		return 0, fmt.Errorf("unread notices of %s: %w", user, err)
 	}

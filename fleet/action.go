@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,7 +91,7 @@ type Intent struct {
 // written.
 func (f *Fleet) Act(ctx context.Context, req ActionRequest) ([]ActionResult, error) {
 	var in *Intent
-	err := f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := f.db.Immediate(ctx, func(tx *db.Tx) error {
 		var err error
 		in, err = f.IntendActions(ctx, tx, req)
 		return err
@@ -263,7 +262,7 @@ func (f *Fleet) settle(ctx context.Context, in *Intent, region string, results [
 	}
 	ctx = context.WithoutCancel(ctx) // the cloud has answered: record it even if the caller went away
 	now := f.now()
-	return f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	return f.db.Immediate(ctx, func(tx *db.Tx) error {
 		for _, r := range results {
 			if r.Err == nil {
 				if _, err := db.SettleAction(ctx, tx, in.records[r.ID], db.ActionDone, r.State, now); err != nil {
@@ -349,7 +348,7 @@ func (f *Fleet) settleOpenActions(ctx context.Context, grace time.Duration) ([]i
 			if !tookEffect(a.Action, st) {
 				outcome, result = db.ActionFailed, "not carried out: the instance is "+st
 			}
-			err := f.db.Immediate(ctx, func(tx *sql.Tx) error {
+			err := f.db.Immediate(ctx, func(tx *db.Tx) error {
 				ok, err := db.SettleAction(ctx, tx, a.ID, outcome, result, now)
 				if err != nil || !ok {
 					return err

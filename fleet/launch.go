@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -108,7 +107,7 @@ func (f *Fleet) Intend(ctx context.Context, q db.Querier, s Spec) (db.Launch, er
 // (the balancer, the regional services): the intent and its audit entry, then Execute.
 func (f *Fleet) Launch(ctx context.Context, s Spec) (db.Launch, []db.Instance, error) {
 	var l db.Launch
-	err := f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := f.db.Immediate(ctx, func(tx *db.Tx) error {
 		var err error
 		if l, err = f.Intend(ctx, tx, s); err != nil {
 			return err
@@ -235,7 +234,7 @@ func (f *Fleet) record(ctx context.Context, actor tollgate.Actor, l db.Launch, i
 		rows = append(rows, row)
 		ids = append(ids, ci.ID)
 	}
-	err := f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := f.db.Immediate(ctx, func(tx *db.Tx) error {
 		for _, row := range rows {
 			if _, err := db.InsertInstance(ctx, tx, row); err != nil {
 				return err
@@ -281,7 +280,7 @@ func instanceRow(ci cloud.Instance, l db.Launch, now time.Time) db.Instance {
 // settleFailed closes a launch that certainly launched nothing.
 func (f *Fleet) settleFailed(ctx context.Context, actor tollgate.Actor, l db.Launch, reason string) {
 	now := f.now()
-	err := f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err := f.db.Immediate(ctx, func(tx *db.Tx) error {
 		settled, err := db.SettleLaunch(ctx, tx, l.ID, db.LaunchFailed, reason, now)
 		if err != nil || !settled {
 			return err

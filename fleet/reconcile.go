@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -80,7 +79,7 @@ func (f *Fleet) settleRequested(ctx context.Context, l db.Launch) (bool, error) 
 	}
 	now := f.now()
 	reason := "reconcile: no instance carries the launch's client token"
-	err = f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = f.db.Immediate(ctx, func(tx *db.Tx) error {
 		settled, err := db.SettleLaunch(ctx, tx, l.ID, db.LaunchFailed, reason, now)
 		if err != nil || !settled {
 			return err
@@ -142,7 +141,7 @@ func (f *Fleet) adoptOrRefresh(ctx context.Context, insts []cloud.Instance) ([]d
 		}
 		if k, ok := byID[ci.ID]; ok {
 			if k.State != ci.State || (ci.PublicIP != "" && k.PublicIP != ci.PublicIP) {
-				if err := db.UpdateInstanceState(ctx, f.db.SQL(), ci.ID, ci.State, ci.PublicIP, ci.PrivateIP, now); err != nil {
+				if err := db.UpdateInstanceState(ctx, f.db, ci.ID, ci.State, ci.PublicIP, ci.PrivateIP, now); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -194,7 +193,7 @@ func (f *Fleet) adoptOne(ctx context.Context, ci cloud.Instance, now time.Time) 
 		ExpiresAt: expires, LastSeen: now, Tags: ci.Tags,
 	}
 	var inserted bool
-	err = f.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = f.db.Immediate(ctx, func(tx *db.Tx) error {
 		if reqID := ci.Tags[cloud.TagRequest]; reqID != "" {
 			l, ok, err := db.GetLaunch(ctx, tx, reqID)
 			if err != nil {

@@ -2,7 +2,6 @@ package iamusers
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,7 +123,7 @@ func (s *Service) issue(ctx context.Context, user, name string, rotate bool) (Cr
 		detail["retired_keys"] = retired
 	}
 	ident.UpdatedAt = now
-	err = s.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = s.db.Immediate(ctx, func(tx *db.Tx) error {
 		if err := s.db.PutIAMIdentity(ctx, tx, ident); err != nil {
 			return err
 		}
@@ -265,7 +264,7 @@ func (s *Service) createIdentity(ctx context.Context, user, name string) (db.IAM
 	if !u.CreatedAt.IsZero() {
 		ident.CreatedAt = u.CreatedAt
 	}
-	err = s.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = s.db.Immediate(ctx, func(tx *db.Tx) error {
 		if err := s.db.PutIAMIdentity(ctx, tx, ident); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package iamusers
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -188,7 +187,7 @@ func (s *Service) revokeLocked(ctx context.Context, user, name string, recorded 
 	} else {
 		detail = map[string]any{"iam_user": name, "note": "already absent from IAM"}
 	}
-	err = s.db.Immediate(ctx, func(tx *sql.Tx) error {
+	err = s.db.Immediate(ctx, func(tx *db.Tx) error {
 		if user != "" {
 			if err := s.db.DeleteIAMIdentity(ctx, tx, user); err != nil {
 				return err

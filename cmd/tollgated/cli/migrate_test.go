@@ -32,7 +32,7 @@ func TestMigrate(t *testing.T) {
 	}
 	migs, _ := d.Migrations(ctx)
 	last := migs[len(migs)-1].Version
-	if _, err := d.SQL().ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 'next.sql', '2027-01-01T00:00:00Z')`, last+1); err != nil {
+	if _, err := d.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 'next.sql', '2027-01-01T00:00:00Z')`, last+1); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
