@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 var benchRegions = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"}
@@ -39,9 +40,9 @@ func launchMany(b *testing.B, e *testEnv, n int) {
 	}
 }
 
-func newService(b *testing.B, e *testEnv, path string) (*Service, *db.DB) {
+func newService(b *testing.B, e *testEnv, target string) (*Service, *db.DB) {
 	b.Helper()
-	d, err := db.Open(context.Background(), path)
+	d, err := db.Open(context.Background(), target)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,19 +54,35 @@ func newService(b *testing.B, e *testEnv, path string) (*Service, *db.DB) {
 	return svc, d
 }
 
-// BenchmarkCollect ingests 10,000 instances across 6 regions from awssim: "first" is a
-// snapshot into an empty database, "unchanged" a snapshot that finds nothing new.
+// benchTarget is a fresh database on engine for a benchmark: on SQLite a file named name
+// in a fast temporary directory.
+func benchTarget(b *testing.B, engine db.Engine, name string) string {
+	if engine == db.SQLite {
+		return filepath.Join(fastTempDir(b), name)
+	}
+	return dbtest.Target(b, engine)
+}
+
+// BenchmarkCollect ingests 10,000 instances across 6 regions from awssim, on each
+// engine: "first" is a snapshot into an empty database, "unchanged" a snapshot that
+// finds nothing new.
 func BenchmarkCollect(b *testing.B) {
 	e := newEnv(b, envOptions{regions: benchRegions})
 	launchMany(b, e, 10_000)
 	e.sim.Advance(time.Minute)
+	for _, engine := range dbtest.Engines(b) {
+		b.Run(string(engine), func(b *testing.B) { benchCollect(b, e, engine) })
+	}
+}
+
+func benchCollect(b *testing.B, e *testEnv, engine db.Engine) {
 	ctx := context.Background()
 	b.Run("first", func(b *testing.B) {
 		rows := 0
 		var collect, describe, cpu time.Duration
 		for i := 0; b.Loop(); i++ {
 			b.StopTimer()
-			svc, d := newService(b, e, filepath.Join(fastTempDir(b), fmt.Sprintf("first%d.db", i)))
+			svc, d := newService(b, e, benchTarget(b, engine, fmt.Sprintf("first%d.db", i)))
 			describe += describeAll(b, e)
 			b.StartTimer()
 			t0, c0 := time.Now(), cpuTime(b)
@@ -88,7 +105,7 @@ func BenchmarkCollect(b *testing.B) {
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
 	b.Run("unchanged", func(b *testing.B) {
-		svc, d := newService(b, e, filepath.Join(fastTempDir(b), "unchanged.db"))
+		svc, d := newService(b, e, benchTarget(b, engine, "unchanged.db"))
 		defer d.Close()
 		if _, err := svc.Collect(ctx); err != nil {
 			b.Fatal(err)
@@ -110,10 +127,10 @@ func BenchmarkCollect(b *testing.B) {
 // collector's own writes are measured by BenchmarkCollect and the accuracy test): each
 // user launches three instances a week, each runs one to three periods of up to 8 hours,
 // with an 8 GB volume, some spot, a few untracked instances.
-func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.Time) {
+func termDB(b *testing.B, engine db.Engine, users, weeks int) (*Service, *db.DB, time.Time, time.Time) {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(fastTempDir(b), "term.db")
+	path := benchTarget(b, engine, "term.db")
 	d, err := db.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
@@ -210,9 +227,15 @@ func termDB(b *testing.B, users, weeks int) (*Service, *db.DB, time.Time, time.T
 	return svc, d, start, end
 }
 
-// BenchmarkReport reports a term of 1,000 users × 16 weeks.
+// BenchmarkReport reports a term of 1,000 users × 16 weeks, on each engine.
 func BenchmarkReport(b *testing.B) {
-	svc, d, start, end := termDB(b, 1000, 16)
+	for _, engine := range dbtest.Engines(b) {
+		b.Run(string(engine), func(b *testing.B) { benchReport(b, engine) })
+	}
+}
+
+func benchReport(b *testing.B, engine db.Engine) {
+	svc, d, start, end := termDB(b, engine, 1000, 16)
 	for _, by := range []string{ByUser, ByDay} {
 		b.Run(by, func(b *testing.B) {
 			var report, scan, cpu time.Duration
@@ -227,7 +250,7 @@ func BenchmarkReport(b *testing.B) {
 					b.Fatalf("report: %d instances, %v", len(r.Instances), err)
 				}
 			}
-			// A plain scan of every period row inside SQLite, measured in the same run: the
+			// A plain scan of every period row inside the engine, measured in the same run: the
 			// machine's speed today, so the figure compares across runs and machines.
 			b.ReportMetric(float64(scan.Microseconds())/1000/float64(b.N), "scan-ms/op")
 			b.ReportMetric(float64(report)/float64(scan), "x-scan")
@@ -261,7 +284,7 @@ func describeAll(b *testing.B, e *testEnv) time.Duration {
 	return time.Since(t0)
 }
 
-// scanPeriods times a full scan of the period rows that SQLite does alone (no row
+// scanPeriods times a full scan of the period rows that the engine does alone (no row
 // reaches the driver): the floor under any report that reads them.
 func scanPeriods(b *testing.B, d *db.DB) time.Duration {
 	b.Helper()

@@ -29,8 +29,13 @@ type regionOutcome struct {
 // IMMEDIATE transaction per region. A failed region is recorded and closes nothing.
 // It fails only when every region failed; check Regions for partial failures.
 func (s *Service) Collect(ctx context.Context) (CollectResult, error) {
-	s.collectMu.Lock()
-	defer s.collectMu.Unlock()
+	// One collector pass at a time, on every host (the daemons' leader, a cron
+	// collector, an admin's collect).
+	unlock, err := s.opts.DB.Lock(ctx, "collect")
+	if err != nil {
+		return CollectResult{}, err
+	}
+	defer unlock()
 	res := CollectResult{At: s.now()}
 	outs := make([]regionOutcome, len(s.opts.Regions))
 	var wg sync.WaitGroup

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/quota"
@@ -73,11 +73,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if err != nil {
 		t.Fatalf("cloud client: %v", err)
 	}
-	d, err := db.Open(ctx, filepath.Join(fastTempDir(t), "tollgate.db"))
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, fastTempDir(t))
 	d.Now = sim.Now
 	e := &testEnv{t: t, sim: sim, cl: cl, db: d, regions: o.regions, policies: map[string]quota.Policy{}}
 	if o.cfg.Prices == nil {

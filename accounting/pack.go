@@ -65,11 +65,13 @@ func queryPacked(ctx context.Context, q db.Querier, since int64, where string, a
 	// field but the last is an id, a name or a number that cannot hold the separator
 	// (unit separator, U+001F); purpose, free text from tags, comes last and may. Every
 	// column is NOT NULL or coalesced: concat_ws skips NULLs, which would shift fields.
-	rows, err := q.QueryContext(ctx, `SELECT concat_ws(char(31), id, coalesce(owner, ''), region, type, state,
+	// The separator is an argument: SQLite spells the character char(31), PostgreSQL
+	// chr(31).
+	rows, err := q.QueryContext(ctx, `SELECT concat_ws(?, id, coalesce(owner, ''), region, type, state,
 		spot, tracked, launched_at, expires_at, gone_at, pack_periods, pack_volumes, purpose)
 		FROM instances
 		WHERE (gone_at = '' OR gone_at >= ?)`+where,
-		append([]any{secTime(since - minBilledSeconds)}, args...)...)
+		append([]any{"\x1f", secTime(since - minBilledSeconds)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load instances: %w", err)
 	}

@@ -3,13 +3,13 @@ package accounting
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 // checkPacks fails t unless every instance's packed periods and volumes (what reports
@@ -87,7 +87,7 @@ func tableRows(t *testing.T, d *db.DB) map[string]*instInfo {
 		out[in.ID] = in
 		return nil
 	})
-	q(`SELECT instance_id, type, CASE WHEN spot THEN az ELSE '' END, spot, start_s, coalesce(end_s, 0), estimated
+	q(`SELECT instance_id, type, CASE WHEN spot = 1 THEN az ELSE '' END, spot, start_s, coalesce(end_s, 0), estimated
 		FROM acct_periods`, func(r *sql.Rows) error {
 		var p costPeriod
 		if err := r.Scan(&p.InstanceID, &p.Type, &p.AZ, &p.Spot, &p.Start, &p.End, &p.Estimated); err != nil {
@@ -118,11 +118,7 @@ func tableRows(t *testing.T, d *db.DB) map[string]*instInfo {
 // packs after each.
 func TestPacksFollowRows(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "packs.db"))
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, "")
 	steps := []struct {
 		name string
 		sql  string
@@ -185,11 +181,7 @@ func TestUnpackRejectsGarbage(t *testing.T) {
 // intact, and leaves the other fields alone.
 func TestPackedPurposeIsFreeText(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "purpose.db"))
-	if err != nil {
-		t.Fatalf("open db: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, "")
 	purpose := "lab\x1f3,b;c\x1f\x1f"
 	if _, err := d.ExecContext(ctx, `INSERT INTO instances(id, region, type, image, purpose, tracked, state, launched_at, last_seen)
 		VALUES ('i-1', 'us-west-2', 't3.micro', 'ami-1', ?, 0, 'running', '2026-01-05T00:00:00Z', '2026-01-05T00:00:00Z')`, purpose); err != nil {

@@ -50,7 +50,6 @@ type Service struct {
 	prices *Prices
 	term   [2]time.Time // budget term from config (zero when not set)
 
-	collectMu   sync.Mutex // one collector pass at a time in this process
 	applyMu     sync.Mutex // one snapshot write at a time in this process
 	mu          sync.Mutex
 	lastCollect time.Time

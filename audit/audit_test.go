@@ -2,21 +2,17 @@ package audit
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 func open(t *testing.T, now *time.Time) (*db.DB, *Writer) {
 	t.Helper()
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, "")
 	return d, &Writer{DB: d, Now: func() time.Time { return *now }}
 }
 

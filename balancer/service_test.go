@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/fleet"
 )
 
@@ -89,11 +90,7 @@ func newPoolEnv(t *testing.T, edit func(*Pool)) *poolEnv {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	d, err := db.Open(context.Background(), filepath.Join(dir, "tollgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, dir)
 	d.Now = sim.Now
 	slave := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden) // GBrowse's slave: "REQUEST DATASOURCE"

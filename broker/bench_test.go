@@ -16,15 +16,27 @@ import (
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 // benchUsers is how many users admissions rotate over, so each user's holdings stay a
 // realistic handful of rows however large b.N grows.
 const benchUsers = 512
 
-func benchHarness(b *testing.B) (*harness, []*caller) {
+// onEngines runs bench once per engine of dbtest.Engines, as sub-benchmarks named after
+// the engine, each with a fresh database on that engine, so `make bench` reports both
+// in one run on one machine.
+func onEngines(b *testing.B, bench func(b *testing.B, engine func(*config.Config))) {
+	for _, e := range dbtest.Engines(b) {
+		b.Run(string(e), func(b *testing.B) {
+			bench(b, func(c *config.Config) { c.Broker.Database = dbtest.Target(b, e) })
+		})
+	}
+}
+
+func benchHarness(b *testing.B, engine func(*config.Config)) (*harness, []*caller) {
 	b.Helper()
-	h := newHarness(b, func(c *config.Config) {
+	h := newHarness(b, engine, func(c *config.Config) {
 		c.Policy.Default.MaxInstances = 1 << 20
 		c.Policy.Default.MaxVCPUs = 1 << 24
 		c.Policy.Default.BudgetUSD = 1e12
@@ -43,7 +55,7 @@ func benchHarness(b *testing.B) (*harness, []*caller) {
 			}
 			callers[i] = &caller{UserInfo: UserInfo{Name: u.Name, UID: u.UID}, Enrolled: true, row: &u}
 		}
-		_, err := tx.ExecContext(h.ctx, `CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, at TEXT NOT NULL)`)
+		_, err := tx.ExecContext(h.ctx, `CREATE TABLE IF NOT EXISTS bench_raw (owner TEXT NOT NULL, at TEXT NOT NULL)`)
 		return err
 	})
 	if err != nil {
@@ -52,7 +64,8 @@ func benchHarness(b *testing.B) (*harness, []*caller) {
 	return h, callers
 }
 
-// rawInsert is one single-row insert transaction, BEGIN IMMEDIATE, same pool and pragmas.
+// rawInsert is one single-row insert transaction through Immediate (BEGIN IMMEDIATE on
+// SQLite, the writers' advisory lock on PostgreSQL), same pool and settings.
 func rawInsert(ctx context.Context, d *db.DB, i int) error {
 	return d.Immediate(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw(owner, at) VALUES (?, ?)`, fmt.Sprintf("u%03d", i%benchUsers), db.Time(time.Now()))
@@ -61,11 +74,13 @@ func rawInsert(ctx context.Context, d *db.DB, i int) error {
 }
 
 // BenchmarkAdmission measures the admission path (policy, holdings, quota.Admit, launch
-// record and audit entry in one BEGIN IMMEDIATE transaction; no cloud call), then times
-// as many raw single-row insert transactions on the same file and reports both and the
-// ratio of admission throughput to raw insert throughput.
-func BenchmarkAdmission(b *testing.B) {
-	h, callers := benchHarness(b)
+// record and audit entry in one Immediate transaction; no cloud call), then times as many
+// raw single-row insert transactions on the same database and reports both and the ratio
+// of admission throughput to raw insert throughput, on each engine.
+func BenchmarkAdmission(b *testing.B) { onEngines(b, benchAdmission) }
+
+func benchAdmission(b *testing.B, engine func(*config.Config)) {
+	h, callers := benchHarness(b, engine)
 	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
@@ -89,8 +104,10 @@ func BenchmarkAdmission(b *testing.B) {
 }
 
 // BenchmarkRawInsert is the baseline alone: single-row insert transactions.
-func BenchmarkRawInsert(b *testing.B) {
-	h, _ := benchHarness(b)
+func BenchmarkRawInsert(b *testing.B) { onEngines(b, benchRawInsert) }
+
+func benchRawInsert(b *testing.B, engine func(*config.Config)) {
+	h, _ := benchHarness(b, engine)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -105,10 +122,12 @@ func BenchmarkRawInsert(b *testing.B) {
 // it times as many round trips to a trivial handler (a constant JSON body) behind the
 // same listener, server settings and client, and reports the ratio of quota throughput
 // to that baseline: the share of a round trip's cost that is the daemon's own work.
-func BenchmarkQuotaParallel(b *testing.B) {
+func BenchmarkQuotaParallel(b *testing.B) { onEngines(b, benchQuotaParallel) }
+
+func benchQuotaParallel(b *testing.B, engine func(*config.Config)) {
 	const clients = 32
 	// All clients act as alice: room for them and the harness's own client.
-	h := newHarnessOpts(b, func(o *Options) { o.MaxConnsPerUID = 2 * clients })
+	h := newHarnessOpts(b, func(o *Options) { o.MaxConnsPerUID = 2 * clients }, engine)
 	h.enrol("alice", "alice")
 	if _, err := h.c.Launch(h.ctx, api.LaunchRequest{Count: 2}); err != nil {
 		b.Fatal(err)

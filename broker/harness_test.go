@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/enforce"
 	"github.com/tollgate/tollgate/fleet"
 	"github.com/tollgate/tollgate/iamusers"
@@ -214,8 +215,9 @@ func (f *fakeIAM) RevokeAll(ctx context.Context) (iamusers.RevokeResult, error) 
 	return f.revokeAll, nil
 }
 
-// harness is a real daemon on a real socket and SQLite file, in front of awssim through
-// the real SDK client.
+// harness is a real daemon on a real socket and database (an SQLite file, or a
+// PostgreSQL database when the run's engine is postgres), in front of awssim through the
+// real SDK client.
 type harness struct {
 	t          testing.TB
 	ctx        context.Context
@@ -274,7 +276,7 @@ func newHarnessOpts(t testing.TB, opt func(*Options), mod ...func(*config.Config
 	cfg := &config.Config{
 		Broker: config.Broker{
 			Socket:       filepath.Join(sockDir, "run", "tollgate.sock"),
-			Database:     filepath.Join(t.TempDir(), "tollgate.db"),
+			Database:     dbtest.RunTarget(t),
 			AdminGroup:   adminGroup,
 			EnrollGroups: []string{enrolGroup},
 		},

@@ -38,10 +38,15 @@ type Config struct {
 
 // Broker configures the daemon and its socket.
 type Broker struct {
-	Socket       string   `toml:"socket"`        // default /run/tollgate/tollgate.sock
-	Database     string   `toml:"database"`      // default /var/lib/tollgate/tollgate.db; local disk only
-	AdminGroup   string   `toml:"admin_group"`   // default tollgate-admin
-	EnrollGroups []string `toml:"enroll_groups"` // members are enrolled implicitly
+	Socket string `toml:"socket"` // default /run/tollgate/tollgate.sock
+	// Database is the SQLite file (default /var/lib/tollgate/tollgate.db; local disk
+	// only) or a postgres:// URL of the database several hosts share (no password in it).
+	Database string `toml:"database"`
+	// DatabasePasswordFile holds the PostgreSQL role's password (mode 0600 or 0400);
+	// without it the password comes from TOLLGATE_DATABASE_PASSWORD, if set.
+	DatabasePasswordFile string   `toml:"database_password_file"`
+	AdminGroup           string   `toml:"admin_group"`   // default tollgate-admin
+	EnrollGroups         []string `toml:"enroll_groups"` // members are enrolled implicitly
 	// SocketMode is the socket file's mode (default 0666: anyone may connect; the daemon
 	// decides who may do what from the peer uid).
 	SocketMode        uint32        `toml:"socket_mode" format:"mode"`

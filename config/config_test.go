@@ -196,7 +196,7 @@ func TestErrors(t *testing.T) {
 	// The [broker] keys in field order, so that adding a broker key changes no test here
 	// (the exact lists of [aws] and [policy.group.*] keys are checked).
 	brokerKeys := strings.Join(knownKeys([]string{"broker", "x"}), ", ")
-	if !strings.HasPrefix(brokerKeys, "socket, database, admin_group, ") {
+	if !strings.HasPrefix(brokerKeys, "socket, database, database_password_file, admin_group, ") {
 		t.Fatalf("broker keys %q", brokerKeys)
 	}
 	tests := []struct {
@@ -281,6 +281,18 @@ func TestErrors(t *testing.T) {
 		// Broker.
 		{"relative socket", "[broker]\nsocket = \"tollgate.sock\"\n", []string{`2: broker.socket: "tollgate.sock" is not an absolute path`}},
 		{"relative database", "[broker]\ndatabase = \"db/tollgate.db\"\n", []string{`2: broker.database: "db/tollgate.db" is not an absolute path`}},
+		{"postgres password in the URL", "[broker]\ndatabase = \"postgres://tg:hunter2@db.example.edu/tollgate\"\n",
+			[]string{`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`}},
+		{"postgres password option", "[broker]\ndatabase = \"postgres://db.example.edu/tollgate?password=hunter2\"\n",
+			[]string{`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`}},
+		{"postgres without a server", "[broker]\ndatabase = \"postgres:///tollgate\"\n",
+			[]string{`2: broker.database: names no server: give a host (postgres://host/database) or a unix socket directory (postgres:///database?host=/run/postgresql)`}},
+		{"postgres without a database", "[broker]\ndatabase = \"postgresql://db.example.edu\"\n",
+			[]string{`2: broker.database: names no database: postgres://host/DATABASE`}},
+		{"password file for sqlite", "[broker]\ndatabase_password_file = \"/etc/tollgate/pw\"\n",
+			[]string{`2: broker.database_password_file: is only for a PostgreSQL database (database = "postgres://…"); an SQLite file has no password`}},
+		{"relative password file", "[broker]\ndatabase = \"postgres:///tg?host=/run/postgresql\"\ndatabase_password_file = \"pw\"\n",
+			[]string{`3: broker.database_password_file: "pw" is not an absolute path`}},
 		{"empty admin group", "[broker]\nadmin_group = \"\"\n", []string{`2: broker.admin_group: a group name is empty`}},
 		{"bad enroll group", "[broker]\nenroll_groups = [\"cs 61c\"]\n", []string{`2: broker.enroll_groups: "cs 61c" is not a group name`}},
 		{"socket mode too large", "[broker]\nsocket_mode = 0o1777\n", []string{`2: broker.socket_mode: 01777 is not a permission mode (use e.g. 0o666 or 0o660)`}},
@@ -656,5 +668,38 @@ func TestBalancerPoolErrors(t *testing.T) {
 	}
 	if p := c.Balancer.Pools[0]; p.Bid() != 0.05 || p.PollInterval != time.Minute || p.Fallback != "on-demand" {
 		t.Errorf("pool = %+v", p)
+	}
+}
+
+// TestDatabasePassword: the password comes from a file only its owner can read, or the
+// environment; never from the configuration.
+func TestDatabasePassword(t *testing.T) {
+	dir := t.TempDir()
+	pg := Broker{Database: "postgres://tollgate@db.example.edu/tollgate"}
+	if pg.DatabaseEngine() != EnginePostgres || (Broker{Database: "/var/lib/tollgate/tollgate.db"}).DatabaseEngine() != EngineSQLite {
+		t.Fatal("DatabaseEngine does not tell a URL from a path")
+	}
+	t.Setenv(EnvDatabasePassword, "from-env")
+	if pw, err := DatabasePassword(pg); err != nil || pw != "from-env" {
+		t.Errorf("without a file: %q, %v; want the environment's", pw, err)
+	}
+	f := filepath.Join(dir, "pw")
+	if err := os.WriteFile(f, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pg.DatabasePasswordFile = f
+	if pw, err := DatabasePassword(pg); err != nil || pw != "from-file" {
+		t.Errorf("with a 0600 file: %q, %v; want its contents without the newline", pw, err)
+	}
+	if err := os.Chmod(f, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err := DatabasePassword(pg)
+	if err == nil || !strings.Contains(err.Error(), "mode 0640") || strings.Contains(err.Error(), "from-file") {
+		t.Errorf("group-readable file: %v; want a refusal naming the mode, without the password", err)
+	}
+	pg.DatabasePasswordFile = filepath.Join(dir, "missing")
+	if _, err := DatabasePassword(pg); err == nil {
+		t.Error("a missing password file was accepted")
 	}
 }

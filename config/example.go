@@ -17,6 +17,9 @@ const example = `# tollgate configuration (/etc/tollgate/tollgate.toml).
 [broker]
 socket = "/run/tollgate/tollgate.sock"
 database = "/var/lib/tollgate/tollgate.db"    # local disk only, never NFS
+# Several login hosts share one PostgreSQL database instead (the password is never here):
+# database = "postgres://tollgate@db.example.edu/tollgate?sslmode=verify-full"
+database_password_file = ""                   # PostgreSQL only: the role's password, mode 0600 ("" = TOLLGATE_DATABASE_PASSWORD)
 admin_group = "tollgate-admin"                # members may run "tollgate admin ..."
 enroll_groups = []                            # members are enrolled without "users add"
 socket_mode = 0o666                           # anyone may connect; the peer uid decides

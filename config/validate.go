@@ -94,7 +94,7 @@ func (v *validator) groupName(parts []string, g string) {
 func (v *validator) broker() {
 	b := v.c.Broker
 	v.absPath([]string{"broker", "socket"}, b.Socket)
-	v.absPath([]string{"broker", "database"}, b.Database)
+	v.checkDatabase(b)
 	v.groupName([]string{"broker", "admin_group"}, b.AdminGroup)
 	for _, g := range b.EnrollGroups {
 		v.groupName([]string{"broker", "enroll_groups"}, g)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,6 +56,13 @@ type Options struct {
 	// Regions likewise overrides parts of the regional services' wiring (tests make
 	// their waits advance the simulated clock); nil = production.
 	Regions func(*regions.Options)
+	// LeadPoll is how often a daemon that does not lead the background work tries to
+	// take it over, and how often the leader checks its hold (default 10 s; PostgreSQL
+	// only: on SQLite the one daemon always leads).
+	LeadPoll time.Duration
+	// Tick is the wall-clock period of the collector's and the enforcement's loops
+	// (default 1 minute; their schedules read Now, tests shorten it).
+	Tick time.Duration
 }
 
 // Runner is a part of the daemon that runs until its context ends.
@@ -75,8 +83,11 @@ type Daemon struct {
 	Balancer   *balancer.Service
 	Regions    *regions.Manager
 	Runners    []Runner
+	// Background are the runners the "leader" runner starts while this daemon leads.
+	Background []Runner
 
-	log *slog.Logger
+	log     *slog.Logger
+	leading atomic.Bool
 }
 
 // New claims the socket, opens the database, builds every service, settles what a
@@ -112,7 +123,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 		return nil, err
 	}
-	if d.DB, err = OpenDB(ctx, cfg.Broker.Database); err != nil {
+	if d.DB, err = OpenDB(ctx, cfg.Broker); err != nil {
 		return fail(err)
 	}
 	d.DB.Now = now
@@ -145,12 +156,12 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	if d.Accounting, err = accounting.New(accounting.Options{
 		DB: d.DB, Cloud: o.Cloud, Config: cfg.Accounting, Regions: scanned, Prices: prices,
-		Policy: policyOf, Adopt: d.Fleet.Adopt, Logger: log.With("component", "accounting"), Now: now,
+		Policy: policyOf, Adopt: d.Fleet.Adopt, Logger: log.With("component", "accounting"), Now: now, Tick: o.Tick,
 	}); err != nil {
 		return fail(fmt.Errorf("start accounting: %w", err))
 	}
 	if d.Enforcer, err = enforce.New(enforce.Options{DB: d.DB, Fleet: d.Fleet, Spend: d.Accounting,
-		Notices: d.Notices, Policy: policyOf, Logger: log.With("component", "enforce"), Now: now}); err != nil {
+		Notices: d.Notices, Policy: policyOf, Logger: log.With("component", "enforce"), Now: now, Tick: o.Tick}); err != nil {
 		return fail(err)
 	}
 	iamRegion := ""
@@ -185,18 +196,19 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err := d.IAM.Recover(ctx); err != nil {
 		return fail(fmt.Errorf("recover IAM intents: %w", err))
 	}
-	// A fresh process has no cloud call in flight: every requested launch and action is
-	// settled now.
-	if _, err := d.Fleet.Reconcile(ctx, 0); err != nil {
+	// A fresh process has no cloud call in flight: on SQLite (one host, one daemon)
+	// every requested launch and action is settled now. On PostgreSQL another host's
+	// daemon may have calls in flight, so only records older than the grace are.
+	grace := time.Duration(0)
+	if d.DB.Engine() == db.Postgres {
+		grace = d.Fleet.Grace()
+	}
+	if _, err := d.Fleet.Reconcile(ctx, grace); err != nil {
 		log.Warn("start-up reconcile failed; will retry", "err", err)
 	}
-	// Runs a previous process left running are stopped and recorded as interrupted.
-	if err := d.Regions.Recover(ctx); err != nil {
-		log.Warn("recovering regional service runs failed", "err", err)
-	}
-	d.Runners = []Runner{
-		{"socket", b.Serve},
-		{"reconcile", d.Fleet.Run},
+	// Requests and reconcile run on every host; the background work on the one that
+	// leads (see leader).
+	background := []Runner{
 		{"collector", d.Accounting.Run},
 		{"enforce", d.Enforcer.Run},
 		{"balancer", d.Balancer.Run},
@@ -204,10 +216,40 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	if r := cfg.Broker.AuditRefusalRetention; r > 0 {
 		p := &audit.Pruner{DB: d.DB, Retention: r, Now: now, Log: log.With("component", "audit")}
-		d.Runners = append(d.Runners, Runner{"audit-prune", p.Run})
+		background = append(background, Runner{"audit-prune", p.Run})
+	}
+	d.Background = background
+	d.Runners = []Runner{
+		{"socket", b.Serve},
+		{"reconcile", d.Fleet.Run},
+		{"leader", d.leader(o.LeadPoll, background)},
 	}
 	return d, nil
 }
+
+// leader is the runner of the background work: the collector, the reaper and budgets,
+// the balancer, the regional services and the audit pruner run on exactly one daemon of
+// those sharing a database, the one holding the lead (db.Lead). A daemon that takes the
+// lead first settles the regional runs the previous leader left (they are stopped and
+// recorded as interrupted), then starts the runners; losing the lead stops them.
+func (d *Daemon) leader(poll time.Duration, runners []Runner) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		return d.DB.Lead(ctx, "background", db.LeadOptions{Poll: poll, OnChange: func(leading bool) {
+			d.leading.Store(leading)
+			if d.DB.Engine() == db.Postgres {
+				d.log.Info("background work", "leading", leading)
+			}
+		}}, func(ctx context.Context) error {
+			if err := d.Regions.Recover(ctx); err != nil {
+				d.log.Warn("recovering regional service runs failed", "err", err)
+			}
+			return runAll(ctx, runners)
+		})
+	}
+}
+
+// Leading reports whether this daemon runs the background work now.
+func (d *Daemon) Leading() bool { return d.leading.Load() }
 
 // newBalancer builds the balancer on the fleet: the configured pools, resolved (a
 // gbrowse_conf is read now) and validated by the configuration's checks.
@@ -230,9 +272,18 @@ func newBalancer(cfg config.Config, o Options, d *Daemon, aud *audit.Writer, pri
 	return b, nil
 }
 
-// OpenDB prepares the database's directory (owned by the daemon, closed to others),
-// checks the files and opens the database.
-func OpenDB(ctx context.Context, path string) (*db.DB, error) {
+// OpenDB opens the configured database: on PostgreSQL with the password of
+// database_password_file or the environment; an SQLite file after preparing its
+// directory (owned by the daemon, closed to others) and checking the files.
+func OpenDB(ctx context.Context, b config.Broker) (*db.DB, error) {
+	if db.IsPostgres(b.Database) {
+		pw, err := config.DatabasePassword(b)
+		if err != nil {
+			return nil, err
+		}
+		return db.Open(ctx, b.Database, db.Options{Password: pw})
+	}
+	path := b.Database
 	if err := fsafe.PrepareDir(filepath.Dir(path), 0o750, os.Geteuid()); err != nil {
 		return nil, fmt.Errorf("database directory: %w", err)
 	}
@@ -248,8 +299,13 @@ func OpenDB(ctx context.Context, path string) (*db.DB, error) {
 // Run runs every runner until ctx ends or one of them fails, which stops the others;
 // then it closes the database.
 func (d *Daemon) Run(ctx context.Context) error {
+	return errors.Join(runAll(ctx, d.Runners), d.DB.Close())
+}
+
+// runAll runs every runner until ctx ends or one of them fails, which stops the others.
+func runAll(ctx context.Context, runners []Runner) error {
 	g, gctx := errgroup.WithContext(ctx)
-	for _, r := range d.Runners {
+	for _, r := range runners {
 		g.Go(func() error {
 			err := r.Run(gctx)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -258,7 +314,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	return errors.Join(g.Wait(), d.DB.Close())
+	return g.Wait()
 }
 
 // Close abandons a daemon that was built but not run (or whose Run returned early).

@@ -19,6 +19,8 @@ import (
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/quota"
 	"github.com/tollgate/tollgate/regions"
 )
@@ -101,9 +103,13 @@ func start(t *testing.T, mod ...func(*config.Config)) *env {
 	def.Images = []string{awssim.FixedImageID}
 	def.Regions = []string{region}
 	def.BudgetUSD, def.BudgetPeriod = 50, quota.PeriodMonth
+	database := filepath.Join(t.TempDir(), "state", "tollgate.db")
+	if dbtest.Engine(t) == db.Postgres {
+		database = dbtest.Target(t, db.Postgres)
+	}
 	cfg := &config.Config{
 		Broker: config.Broker{Socket: filepath.Join(sockDir, "run", "tollgate.sock"),
-			Database: filepath.Join(t.TempDir(), "state", "tollgate.db"), AdminGroup: adminGroup},
+			Database: database, AdminGroup: adminGroup},
 		AWS:    config.AWS{Regions: []string{region}, EndpointURL: url},
 		Policy: config.Policies{Default: def},
 	}
@@ -119,7 +125,11 @@ func start(t *testing.T, mod ...func(*config.Config)) *env {
 		{Name: "alice", UID: 2001, Groups: []string{"alice"}},
 		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
 	}}
-	d, err := New(context.Background(), Options{Config: cfg, Cloud: cl, Now: sim.Now, AllowRoot: true,
+	logger := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	d, err := New(context.Background(), Options{Config: cfg, Cloud: cl, Now: sim.Now, AllowRoot: true, Logger: logger,
 		Users: u, PeerUID: u.peerUID, Balancer: balancerHook, Regions: func(o *regions.Options) {
 			o.Sleep = func(ctx context.Context, d time.Duration) error { sim.Advance(d); return ctx.Err() }
 		}})
@@ -168,13 +178,20 @@ func TestProductionWiring(t *testing.T) {
 	if _, err := e.c.Terminate(e.ctx, []string{res.Instances[0].ID}); err != nil {
 		t.Errorf("Terminate: %v", err)
 	}
-	var names []string
+	var names, background []string
 	for _, r := range e.d.Runners {
 		names = append(names, r.Name)
 	}
-	if got := strings.Join(names, " "); got != "socket reconcile collector enforce balancer regions" {
-		t.Errorf("runners = %s, want the socket, reconcile, collector, enforcement, balancer and regions", got)
+	for _, r := range e.d.Background {
+		background = append(background, r.Name)
 	}
+	if got := strings.Join(names, " "); got != "socket reconcile leader" {
+		t.Errorf("runners = %s, want the socket, reconcile, and the leader's", got)
+	}
+	if got := strings.Join(background, " "); got != "collector enforce balancer regions" {
+		t.Errorf("background runners = %s, want the collector, enforcement, balancer and regions", got)
+	}
+	waitFor(t, "the only daemon to lead the background work", e.d.Leading)
 }
 
 // TestListingCost: an instance that ran an hour shows about an hour's price as cost_usd
@@ -288,7 +305,7 @@ func TestDatabaseDirectoryChecked(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "state")
 	path := filepath.Join(dir, "tollgate.db")
-	d, err := OpenDB(ctx, path)
+	d, err := OpenDB(ctx, config.Broker{Database: path})
 	if err != nil {
 		t.Fatalf("OpenDB on a fresh directory: %v", err)
 	}
@@ -298,7 +315,7 @@ func TestDatabaseDirectoryChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.Chmod(dir, 0o750)
-		if _, err := OpenDB(ctx, path); err == nil || !strings.Contains(err.Error(), "database directory") {
+		if _, err := OpenDB(ctx, config.Broker{Database: path}); err == nil || !strings.Contains(err.Error(), "database directory") {
 			t.Errorf("got %v, want the database directory refused", err)
 		}
 	})
@@ -310,7 +327,7 @@ func TestDatabaseDirectoryChecked(t *testing.T) {
 		if err := os.Symlink(real, path); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := OpenDB(ctx, path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if _, err := OpenDB(ctx, config.Broker{Database: path}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 			t.Errorf("got %v, want the link refused", err)
 		}
 	})
@@ -355,13 +372,13 @@ func TestAdoptedUnverified(t *testing.T) {
 func TestRefusalRetentionRunner(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.Broker.AuditRefusalRetention = 24 * time.Hour })
 	var names []string
-	for _, r := range e.d.Runners {
+	for _, r := range e.d.Background {
 		names = append(names, r.Name)
 	}
 	if !slices.Contains(names, "audit-prune") {
-		t.Fatalf("runners %v: want audit-prune with a retention set", names)
+		t.Fatalf("background runners %v: want audit-prune with a retention set", names)
 	}
-	for _, r := range start(t).d.Runners {
+	for _, r := range start(t).d.Background {
 		if r.Name == "audit-prune" {
 			t.Error("audit-prune runs with no retention set")
 		}

@@ -133,7 +133,7 @@ func (d *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	// The newest Limit entries, returned oldest first.
-	q = "SELECT * FROM (" + q + " ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+	q = "SELECT * FROM (" + q + " ORDER BY seq DESC LIMIT ?) AS newest ORDER BY seq"
 	args = append(args, f.Limit)
 	rows, err := d.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -39,9 +39,11 @@ func TestSafeText(t *testing.T) {
 
 // TestAuditIsBoundedAndPrintable is the review's finding #3: what a user sends reaches the
 // audit log escaped and cut, so it can neither forge a line nor fill the disk.
-func TestAuditIsBoundedAndPrintable(t *testing.T) {
+func TestAuditIsBoundedAndPrintable(t *testing.T) { eachEngine(t, testAuditIsBoundedAndPrintable) }
+
+func testAuditIsBoundedAndPrintable(t *testing.T, engine Engine) {
 	ctx := context.Background()
-	d := openTest(t)
+	d := openOn(t, engine)
 	huge := strings.Repeat("x", 60<<10)
 	e := AuditEntry{Actor: "alice", UID: 1001, Action: "extend", Decision: Refused,
 		Target: "i-x\n42  2030-01-01 00:00:00  bob  launch  i-0  allowed  -\x1b[31mRED" + huge,

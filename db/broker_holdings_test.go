@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-func TestHoldings(t *testing.T) {
+func TestHoldings(t *testing.T) { eachEngine(t, testHoldings) }
+
+func testHoldings(t *testing.T, engine Engine) {
 	ctx := context.Background()
-	d := openTest(t)
+	d := openOn(t, engine)
 	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	exp := now.Add(4 * time.Hour)
 	launch := func(id, owner, state string, count int) {

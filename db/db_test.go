@@ -10,12 +10,29 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate"
+	"github.com/tollgate/tollgate/db/pgtest"
 )
 
-// OpenTest opens a fresh database in t's temporary directory.
+// OpenTest opens a fresh SQLite database in t's temporary directory.
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "tollgate.db"))
+	return openOn(t, SQLite)
+}
+
+// testTarget is a fresh database on engine: an SQLite file in t's temporary directory,
+// or a PostgreSQL database created for the test (package pgtest).
+func testTarget(t *testing.T, engine Engine) string {
+	t.Helper()
+	if engine == Postgres {
+		return pgtest.Database(t)
+	}
+	return filepath.Join(t.TempDir(), "tollgate.db")
+}
+
+// openOn opens a fresh database on engine, closed when the test ends.
+func openOn(t *testing.T, engine Engine) *DB {
+	t.Helper()
+	d, err := Open(context.Background(), testTarget(t, engine))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,9 +40,24 @@ func openTest(t *testing.T) *DB {
 	return d
 }
 
-func TestAuditIsAppendOnly(t *testing.T) {
+// eachEngine runs fn as a subtest per engine: SQLite, and PostgreSQL when a server is
+// configured (always under CI).
+func eachEngine(t *testing.T, fn func(t *testing.T, engine Engine)) {
+	t.Helper()
+	engines := []Engine{SQLite}
+	if pgtest.Available(t) {
+		engines = append(engines, Postgres)
+	}
+	for _, e := range engines {
+		t.Run(string(e), func(t *testing.T) { fn(t, e) })
+	}
+}
+
+func TestAuditIsAppendOnly(t *testing.T) { eachEngine(t, testAuditIsAppendOnly) }
+
+func testAuditIsAppendOnly(t *testing.T, engine Engine) {
 	ctx := context.Background()
-	d := openTest(t)
+	d := openOn(t, engine)
 	if err := d.AppendAudit(ctx, nil, AuditEntry{Actor: "alice", UID: 1001, Action: "launch", Decision: Allowed}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +134,11 @@ func TestTimeSortsLexically(t *testing.T) {
 // Preparing it on the pool from inside a transaction would wait for a connection that
 // every other transaction holds.
 func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
-	d := openTest(t)
+	eachEngine(t, testImmediateStatementsDoNotDeadlock)
+}
+
+func testImmediateStatementsDoNotDeadlock(t *testing.T, engine Engine) {
+	d := openOn(t, engine)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	errs := make(chan error, 32)
@@ -131,18 +167,16 @@ func TestImmediateStatementsDoNotDeadlock(t *testing.T) {
 
 // TestDomainError: a case-insensitive IAM name clash reaches a user as a conflict they
 // can act on, not as SQLite's text; other errors pass through unchanged.
-func TestDomainError(t *testing.T) {
+func TestDomainError(t *testing.T) { eachEngine(t, testDomainError) }
+
+func testDomainError(t *testing.T, engine Engine) {
 	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openOn(t, engine)
 	now := time.Now()
 	if err := d.PutIAMIdentity(ctx, nil, IAMIdentity{User: "Alice", IAMUser: "tollgate-Alice", State: "active", UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	err = d.PutIAMIdentity(ctx, nil, IAMIdentity{User: "alice", IAMUser: "tollgate-alice", State: "active", UpdatedAt: now})
+	err := d.PutIAMIdentity(ctx, nil, IAMIdentity{User: "alice", IAMUser: "tollgate-alice", State: "active", UpdatedAt: now})
 	if err == nil {
 		t.Fatal("a case-insensitive IAM name clash was accepted")
 	}

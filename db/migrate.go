@@ -18,7 +18,7 @@ import (
 // is the same schema on both. PostgreSQL starts at a baseline equal to SQLite's version
 // 14; every later change comes as a pair of files, one per engine.
 //
-//go:embed migrations
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // ErrSchemaTooNew is a database migrated by a newer release than this one.

@@ -100,9 +100,11 @@ func sameItems(a, b string) bool {
 
 // A database a newer release migrated is refused with the versions named, and nothing
 // is written to it; this release's own database reopens.
-func TestNewerSchemaRefused(t *testing.T) {
+func TestNewerSchemaRefused(t *testing.T) { eachEngine(t, testNewerSchemaRefused) }
+
+func testNewerSchemaRefused(t *testing.T, engine Engine) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tollgate.db")
+	path := testTarget(t, engine)
 	d, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,10 @@ func connectPostgres(ctx context.Context, target, password string, readOnly bool
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	cfg.RuntimeParams["application_name"] = "tollgated"
+	if cfg.RuntimeParams["application_name"] == "" {
+		// What pg_stat_activity shows; a URL may name the host instead.
+		cfg.RuntimeParams["application_name"] = "tollgated"
+	}
 	// Timestamps are fixed-width text and compared as bytes; nothing depends on the
 	// server's time zone, but say UTC so what an admin reads in psql agrees.
 	cfg.RuntimeParams["timezone"] = "UTC"

@@ -8,16 +8,12 @@ import (
 	"testing"
 
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 func openDB(t *testing.T) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return dbtest.OpenRun(t, "")
 }
 
 func newNotifier(t *testing.T, mail func(ctx context.Context, to, subject, body string) error) *Notifier {

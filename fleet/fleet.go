@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate"
@@ -107,11 +106,6 @@ type Fleet struct {
 	hooks    *Hooks
 	grace    time.Duration
 	interval time.Duration
-
-	keyMu    sync.Mutex
-	keyLocks map[string]*sync.Mutex
-
-	reconcileMu sync.Mutex
 }
 
 // New returns a Fleet; DB, Cloud and Audit are required.
@@ -120,8 +114,7 @@ func New(o Options) (*Fleet, error) {
 		return nil, errors.New("fleet: DB, Cloud and Audit are required")
 	}
 	f := &Fleet{db: o.DB, cloud: o.Cloud, audit: o.Audit, log: o.Log, now: o.Now, regions: o.Regions,
-		purposes: o.Purposes, hooks: o.Hooks, grace: o.Grace, interval: o.Interval,
-		keyLocks: map[string]*sync.Mutex{}}
+		purposes: o.Purposes, hooks: o.Hooks, grace: o.Grace, interval: o.Interval}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}

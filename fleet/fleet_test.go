@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 )
 
 const region = "us-west-2"
@@ -44,11 +44,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "tollgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, "")
 	d.Now = sim.Now
 	e := &env{t: t, ctx: context.Background(), sim: sim, cl: cl, db: d}
 	e.crash.Store("")

@@ -4,25 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/tollgate/tollgate"
 	"github.com/tollgate/tollgate/cloud"
 )
-
-// keyLock serialises keypair imports per keypair name and region: two concurrent
-// launches must not both import (the second would fail as a duplicate).
-func (f *Fleet) keyLock(name, region string) *sync.Mutex {
-	f.keyMu.Lock()
-	defer f.keyMu.Unlock()
-	k := name + "\x00" + region
-	m, ok := f.keyLocks[k]
-	if !ok {
-		m = &sync.Mutex{}
-		f.keyLocks[k] = m
-	}
-	return m
-}
 
 // ensureKeyPair makes sure kp's public key exists as the keypair kp.Name in region,
 // importing it lazily the first time, tagged tollgate:owner=<owner>, and re-importing
@@ -37,9 +22,13 @@ func (f *Fleet) ensureKeyPair(ctx context.Context, kp KeyPair, owner, region str
 	if kp.Owner != "" {
 		owner = kp.Owner
 	}
-	m := f.keyLock(kp.Name, region)
-	m.Lock()
-	defer m.Unlock()
+	// One import of a keypair at a time, on every host: two concurrent launches must not
+	// both import (the second would fail as a duplicate).
+	unlock, err := f.db.Lock(ctx, "keypair:"+kp.Name+"\x00"+region)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	fp, ok, err := f.db.KeyImport(ctx, kp.Name, region)
 	if err != nil {
 		return err

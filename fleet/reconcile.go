@@ -29,9 +29,13 @@ type Reconciled struct {
 // grace are left alone: a cloud call may still be in flight for them (a fresh process
 // passes 0: it has none).
 func (f *Fleet) Reconcile(ctx context.Context, grace time.Duration) (Reconciled, error) {
-	f.reconcileMu.Lock()
-	defer f.reconcileMu.Unlock()
 	var res Reconciled
+	// One reconcile at a time, on every host sharing the database.
+	unlock, err := f.db.Lock(ctx, "reconcile")
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	var errs []error
 	reqs, err := f.db.LaunchesInState(ctx, db.LaunchRequested)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
-	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
@@ -36,11 +36,7 @@ func TestThroughAWSSim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(ctx, filepath.Join(dir, "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := dbtest.OpenRun(t, dir)
 	svc, err := iamusers.New(iamusers.Options{
 		DB: d, Cloud: cl, Region: "us-west-2", Now: sim.Now, Logger: slog.New(slog.DiscardHandler),
 		Config: config.IAM{PropagationTimeout: time.Minute, PermissionsBoundary: boundaryARN},

@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/iamusers"
 )
 
@@ -91,16 +92,11 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatalf("cloud.New: %v", err)
 	}
-	dbPath := filepath.Join(dir, "tollgate.db")
-	d, err := db.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatalf("db.Open: %v", err)
-	}
+	d := dbtest.OpenRun(t, dir)
 	d.Now = c.Now
-	t.Cleanup(func() { d.Close() })
 	admin := iam.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDADMIN", "x", "")},
 		func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	e := &env{t: t, clock: c, sim: sim, faults: fl, cloud: cl, admin: admin, dbPath: dbPath, db: d, logs: logs}
+	e := &env{t: t, clock: c, sim: sim, faults: fl, cloud: cl, admin: admin, dbPath: d.Path(), db: d, logs: logs}
 	e.opts = iamusers.Options{
 		DB: d, Cloud: cl, Region: "us-west-2", Logger: logger, Now: c.Now,
 		Config: config.IAM{UserNamePattern: "tollgate-{user}", Path: "/tollgate/", PolicyName: "tollgate-student", PropagationTimeout: 30 * time.Second},

@@ -29,7 +29,11 @@ func (s *Service) Issue(ctx context.Context, user string, rotate bool) (Credenti
 	if err != nil {
 		return Credentials{}, err
 	}
-	defer s.lock(name)()
+	unlock, err := s.lock(ctx, name)
+	if err != nil {
+		return Credentials{}, err
+	}
+	defer unlock()
 	creds, err := s.issue(ctx, user, name, rotate)
 	if err != nil {
 		action := ActionKey

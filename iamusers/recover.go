@@ -47,9 +47,11 @@ func (s *Service) Recover(ctx context.Context) error {
 		case db.IAMCreating:
 			err = s.recoverCreating(ctx, r)
 		case db.IAMRevoking:
-			unlock := s.lock(r.IAMUser)
-			err = s.revokeLocked(ctx, r.User, r.IAMUser, true)
-			unlock()
+			var unlock func()
+			if unlock, err = s.lock(ctx, r.IAMUser); err == nil {
+				err = s.revokeLocked(ctx, r.User, r.IAMUser, true)
+				unlock()
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -59,7 +61,11 @@ func (s *Service) Recover(ctx context.Context) error {
 }
 
 func (s *Service) recoverKey(ctx context.Context, in db.IAMKeyIntent) error {
-	defer s.lock(in.IAMUser)()
+	unlock, err := s.lock(ctx, in.IAMUser)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	keys, err := s.cloud.ListAccessKeys(ctx, in.IAMUser)
 	if err != nil && !cloud.IsNoSuchEntity(err) {
 		return err
@@ -95,7 +101,11 @@ func (s *Service) recoverKey(ctx context.Context, in db.IAMKeyIntent) error {
 }
 
 func (s *Service) recoverCreating(ctx context.Context, r db.IAMIdentity) error {
-	defer s.lock(r.IAMUser)()
+	unlock, err := s.lock(ctx, r.IAMUser)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	existed, err := s.rollbackUser(ctx, r.IAMUser)
 	if err != nil {
 		return err

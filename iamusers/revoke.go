@@ -28,7 +28,11 @@ func (s *Service) Revoke(ctx context.Context, user string) error {
 			return err
 		}
 	}
-	defer s.lock(name)()
+	unlock, err := s.lock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.revokeLocked(ctx, user, name, found)
 }
 
@@ -130,9 +134,11 @@ func (s *Service) RevokeAll(ctx context.Context) (RevokeResult, error) {
 			continue
 		}
 		t := targets[n]
-		unlock := s.lock(n)
-		err := s.revokeLocked(ctx, t.user, n, t.recorded)
-		unlock()
+		unlock, err := s.lock(ctx, n)
+		if err == nil {
+			err = s.revokeLocked(ctx, t.user, n, t.recorded)
+			unlock()
+		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			f := RevokeFailure{IAMUser: n, User: t.user, Step: "revoke", Err: err}
 			var se *stepError

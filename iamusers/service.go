@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/cloud"
@@ -110,9 +109,6 @@ type Service struct {
 	hooks   Hooks
 	policy  string // compacted JSON with {user}/{iam_user} placeholders
 	timeout time.Duration
-
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // by lower-cased IAM user name
 }
 
 // New returns a Service. It reads and checks the inline policy now, so a bad policy file
@@ -150,7 +146,7 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		db: opts.DB, cloud: opts.Cloud, cfg: cfg, region: opts.Region,
 		log: opts.Logger, now: opts.Now, sleep: opts.Sleep, hooks: opts.Hooks,
-		policy: policy, timeout: cfg.PropagationTimeout, locks: map[string]*sync.Mutex{},
+		policy: policy, timeout: cfg.PropagationTimeout,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -196,18 +192,10 @@ func (s *Service) unixUser(iamUser string) (string, bool) {
 	return iamUser[len(pre) : len(iamUser)-len(post)], true
 }
 
-// lock serialises operations on one IAM user; it returns the unlock function.
-func (s *Service) lock(iamUser string) func() {
-	k := strings.ToLower(iamUser)
-	s.mu.Lock()
-	m, ok := s.locks[k]
-	if !ok {
-		m = &sync.Mutex{}
-		s.locks[k] = m
-	}
-	s.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+// lock serialises operations on one IAM user, on every host sharing the database; it
+// returns the unlock function.
+func (s *Service) lock(ctx context.Context, iamUser string) (func(), error) {
+	return s.db.Lock(ctx, "iam:"+strings.ToLower(iamUser))
 }
 
 // ours reports whether an IAM user lives under the configured path.

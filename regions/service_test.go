@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/awssim/simtest"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/dbtest"
 	"github.com/tollgate/tollgate/fleet"
 )
 
@@ -51,11 +52,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	d, err := db.Open(context.Background(), filepath.Join(dir, "tollgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.OpenRun(t, dir)
 	d.Now = sim.Now
 	key := filepath.Join(dir, "navo.pub")
 	os.WriteFile(key, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnOlH4Q8m3c9WwmEWp8mVVfdC2G0m1fLCvXcYbaBxrH navo\n"), 0o644)

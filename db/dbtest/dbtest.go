@@ -1,53 +1,50 @@
 // Package dbtest gives tests a fresh tollgate database on each engine: an SQLite file
-// in a temporary directory, and a PostgreSQL database created for the test in the server
-// that TOLLGATE_TEST_POSTGRES names (scripts/with-postgres.sh starts a throw-away one;
-// `make test` runs every test through it).
+// in a temporary directory, and a PostgreSQL database created for the test (see
+// package pgtest).
 package dbtest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/tollgate/tollgate/db"
+	"github.com/tollgate/tollgate/db/pgtest"
 )
 
-// EnvPostgres names a superuser connection URL of a PostgreSQL server for tests.
-const EnvPostgres = "TOLLGATE_TEST_POSTGRES"
+// EnvEngine selects the engine of the tests that run on one engine per `go test` run
+// (the packages' harnesses): "sqlite" (the default) or "postgres". `make test` runs the
+// storage and broker packages once on each.
+const EnvEngine = "TOLLGATE_TEST_ENGINE"
 
 var warnOnce sync.Once
 
-// Engines are the engines tests run on here: SQLite always, PostgreSQL when EnvPostgres
-// is set. Under CI (CI=true) PostgreSQL is required, so a CI run can never pass on
-// SQLite alone.
+// Engines are the engines tests that compare engines run on here: SQLite always,
+// PostgreSQL when a server is configured (always under CI; see pgtest.Available).
 func Engines(t testing.TB) []db.Engine {
 	t.Helper()
-	if os.Getenv(EnvPostgres) != "" {
+	if pgtest.Available(t) {
 		return []db.Engine{db.SQLite, db.Postgres}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set: under CI every storage test must also run on PostgreSQL (run the tests through `make test`, which starts a throw-away server)", EnvPostgres)
-	}
 	warnOnce.Do(func() {
-		t.Logf("%s is not set: tests run on SQLite only (`make test` runs them on PostgreSQL too)", EnvPostgres)
+		t.Logf("%s is not set: PostgreSQL is left out (`make test` runs it too)", pgtest.Env)
 	})
 	return []db.Engine{db.SQLite}
 }
 
-// Each runs fn as a subtest named after each engine of Engines.
-func Each(t *testing.T, fn func(t *testing.T, engine db.Engine)) {
+// Engine is the engine EnvEngine selects for this run.
+func Engine(t testing.TB) db.Engine {
 	t.Helper()
-	for _, e := range Engines(t) {
-		t.Run(string(e), func(t *testing.T) { fn(t, e) })
+	switch e := os.Getenv(EnvEngine); e {
+	case "", string(db.SQLite):
+		return db.SQLite
+	case string(db.Postgres):
+		return db.Postgres
+	default:
+		t.Fatalf("%s=%q: want sqlite or postgres", EnvEngine, e)
+		return ""
 	}
 }
 
@@ -56,47 +53,34 @@ func Each(t *testing.T, fn func(t *testing.T, engine db.Engine)) {
 // database created now and dropped when the test ends.
 func Target(t testing.TB, engine db.Engine) string {
 	t.Helper()
-	if engine == db.SQLite {
-		return filepath.Join(t.TempDir(), "tollgate.db")
+	if engine == db.Postgres {
+		return pgtest.Database(t)
 	}
-	admin := os.Getenv(EnvPostgres)
-	if admin == "" {
-		t.Fatalf("%s is not set: no PostgreSQL server for this test", EnvPostgres)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("%s: %v", EnvPostgres, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "tg_" + hex.EncodeToString(b[:])
-	adb, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvPostgres, err)
-	}
-	ctx := context.Background()
-	if _, err := adb.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`); err != nil {
-		adb.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		defer adb.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := adb.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
+	return filepath.Join(t.TempDir(), "tollgate.db")
 }
 
-// Open opens a fresh database on engine (see Target), closed when the test ends.
-func Open(t testing.TB, engine db.Engine) *db.DB {
+// RunTarget is a fresh database on the run's engine (see Engine and Target).
+func RunTarget(t testing.TB) string {
 	t.Helper()
-	d, err := db.Open(context.Background(), Target(t, engine))
+	return Target(t, Engine(t))
+}
+
+// OpenRun opens a fresh database on the run's engine, closed when the test ends; dir is
+// where an SQLite file goes ("" = a new temporary directory).
+func OpenRun(t testing.TB, dir string) *db.DB {
+	t.Helper()
+	target := ""
+	if e := Engine(t); e == db.Postgres {
+		target = Target(t, e)
+	} else {
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		target = filepath.Join(dir, "tollgate.db")
+	}
+	d, err := db.Open(context.Background(), target)
 	if err != nil {
-		t.Fatalf("open %s database: %v", engine, err)
+		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d

@@ -20,7 +20,7 @@ import (
 func openAccounting(ctx context.Context, cfg *config.Config, log *slog.Logger, cl accounting.Cloud) (*accounting.Service, *db.DB, error) {
 	// The same checks as the daemon's before it opens the file: a directory another user
 	// can write, or a symbolic link in place of the database, is refused.
-	d, err := daemon.OpenDB(ctx, cfg.Broker.Database)
+	d, err := daemon.OpenDB(ctx, cfg.Broker)
 	if err != nil {
 		return nil, nil, err
 	}

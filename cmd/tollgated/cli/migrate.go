@@ -18,7 +18,7 @@ func (c *MigrateCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	d, err := daemon.OpenDB(env.Ctx, cfg.Broker.Database)
+	d, err := daemon.OpenDB(env.Ctx, cfg.Broker)
 	if err != nil {
 		return err
 	}
