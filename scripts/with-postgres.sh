@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # with-postgres.sh CMD [ARGS...]: runs CMD with a throw-away PostgreSQL server, for the
-# tests that run on both storage engines. The cluster lives in a temporary directory,
-# listens on a unix socket there and on no TCP port at all, and is stopped and deleted
-# when CMD ends (also on failure or a signal). CMD sees TOLLGATE_TEST_POSTGRES, a
-# superuser URL of the server's "postgres" database; the script exits with CMD's status.
-# If TOLLGATE_TEST_POSTGRES is already set, CMD just runs against that server.
+# tests that run on both storage engines. CMD sees TOLLGATE_TEST_POSTGRES, a superuser
+# URL of the server's "postgres" database over its unix socket; the cluster is stopped
+# and deleted when CMD ends (also on failure or a signal: Ctrl-C reaches CMD first, and
+# a signal sent to this script alone takes effect when CMD exits), and the script exits
+# with CMD's status. If TOLLGATE_TEST_POSTGRES is already set, CMD just runs against
+# that server.
 #
-# Run as root (CI), it installs Debian's postgresql when the server is missing, and runs
-# the server as the postgres system user: initdb refuses to run as root.
+# The cluster is for tests: trust authentication, no TCP at all (listen_addresses=''),
+# no durability (fsync, synchronous_commit and full_page_writes off). Its directory,
+# which holds the socket, is private (0700) to the user the server runs as: with trust
+# authentication anyone who reaches the socket is superuser, and a superuser can run
+# programs as that user. Root reaches it anyway. As root (CI), the server runs as the
+# postgres system user (initdb refuses root), and Debian's postgresql is installed when
+# no server is found.
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
@@ -18,65 +24,123 @@ if [ -n "${TOLLGATE_TEST_POSTGRES:-}" ]; then
 	exec "$@"
 fi
 
+me="with-postgres"
+port=5432 # the socket's name; there is no TCP listener
+
+# bindir prints the directory of the newest PostgreSQL server binaries, or fails.
 bindir() {
-	local d
-	if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/postgres" ]; then
-		pg_config --bindir
-		return
+	local dir
+	if command -v pg_config >/dev/null 2>&1; then
+		# libpq-dev's pg_config names /usr/bin, which has psql but no server.
+		dir="$(pg_config --bindir 2>/dev/null || true)"
+		if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then
+			echo "$dir"
+			return 0
+		fi
 	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-		if [ -x "$d/postgres" ]; then
-			echo "$d"
-			return
+	for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -rV); do
+		if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then
+			echo "$dir"
+			return 0
 		fi
 	done
+	return 1
 }
 
-bin=$(bindir)
-if [ -z "$bin" ] && [ "$(id -u)" = 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-	bin=$(bindir)
-fi
-if [ -z "$bin" ]; then
-	echo "PostgreSQL server binaries not found: install Debian's postgresql (apt-get install postgresql)" >&2
-	exit 1
-fi
-
-# As root, the server runs as an unprivileged user.
-run=()
-owner=$(id -un)
+root=false
 if [ "$(id -u)" = 0 ]; then
-	owner=postgres
-	if ! id "$owner" >/dev/null 2>&1; then
-		owner=tollgate-pg
-		id "$owner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$owner"
-	fi
-	run=(runuser -u "$owner" --)
+	root=true
 fi
 
-dir=$(mktemp -d /tmp/tollgate-pg.XXXXXX)
-chmod 0755 "$dir"
-chown "$owner" "$dir"
-stop() {
-	"${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$dir"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM
+if ! bin="$(bindir)"; then
+	if $root; then
+		echo "$me: no PostgreSQL server found; installing Debian's postgresql" >&2
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+	fi
+	if ! bin="$(bindir)"; then
+		echo "$me: PostgreSQL server binaries not found: install Debian's postgresql (apt-get install postgresql)" >&2
+		exit 1
+	fi
+fi
 
-"${run[@]}" "$bin/initdb" -D "$dir/data" --auth=trust -U postgres --locale=C -E UTF8 >"$dir/initdb.log" 2>&1 || {
-	cat "$dir/initdb.log" >&2
-	exit 1
+# as_server runs its arguments as the user the server runs as.
+as_server=()
+if $root; then
+	user=postgres
+	if ! id -u "$user" >/dev/null 2>&1; then
+		user=tollgate-pg
+		if ! id -u "$user" >/dev/null 2>&1; then
+			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+		fi
+	fi
+	as_server=(runuser -u "$user" --)
+fi
+
+# The socket's path must fit in sun_path (107 bytes) and go into a URL unquoted. As
+# root, the server's user must reach the directory through every parent: /tmp it is.
+tmp="${TMPDIR:-/tmp}"
+if $root || [ "${#tmp}" -gt 64 ] || [[ "$tmp" == *[!A-Za-z0-9/._-]* ]]; then
+	tmp=/tmp
+fi
+base="$(mktemp -d "$tmp/tollgate-pg.XXXXXX")"
+data="$base/data"
+log="$base/server.log"
+
+cleanup() {
+	local status=$?
+	trap - EXIT INT TERM HUP
+	if [ -f "$data/postmaster.pid" ]; then
+		(cd "$base" && "${as_server[@]}" "$bin/pg_ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1) || true
+	fi
+	rm -rf "$base"
+	exit "$status"
 }
-# A test server: no durability needed, room for two daemons and 200 concurrent requests.
-"${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "-c listen_addresses='' \
-	-c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-	-c max_connections=300 -c shared_buffers=128MB" start >/dev/null || {
-	cat "$dir/server.log" >&2
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -m 0700 "$data"
+if $root; then
+	chown -R "$user:" "$base"
+fi
+
+# The server's user may not be able to enter the caller's working directory.
+cd "$base"
+if ! "${as_server[@]}" "$bin/initdb" -D "$data" --auth=trust -U postgres --locale=C -E UTF8 --no-sync >"$base/initdb.log" 2>&1; then
+	echo "$me: initdb failed:" >&2
+	cat "$base/initdb.log" >&2
 	exit 1
-}
-export TOLLGATE_TEST_POSTGRES="postgres:///postgres?host=$dir&user=postgres&sslmode=disable"
-echo "with-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on unix socket $dir" >&2
+fi
+# Appended as whoever runs this script: the file keeps its owner.
+cat >>"$data/postgresql.conf" <<EOF
+
+# with-postgres.sh: a throw-away cluster for tests.
+listen_addresses = ''
+port = $port
+unix_socket_directories = '$base'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 128MB
+EOF
+
+"${as_server[@]}" "$bin/pg_ctl" -D "$data" -l "$log" -W start >/dev/null
+deadline=$((SECONDS + 60))
+until "$bin/pg_isready" -q -h "$base" -p "$port" -d postgres -U postgres; do
+	if [ "$SECONDS" -ge "$deadline" ]; then
+		echo "$me: the server did not answer within 60s; its log ($log):" >&2
+		cat "$log" >&2 || true
+		exit 1
+	fi
+	sleep 0.2
+done
+cd "$OLDPWD"
+
+export TOLLGATE_TEST_POSTGRES="postgres:///postgres?host=$base&user=postgres&sslmode=disable"
+echo "$me: $("$bin/postgres" --version) in $base (socket only), TOLLGATE_TEST_POSTGRES=$TOLLGATE_TEST_POSTGRES" >&2
+
 set +e
 "$@"
 status=$?
