@@ -280,7 +280,30 @@ func TestErrors(t *testing.T) {
 
 		// Broker.
 		{"relative socket", "[broker]\nsocket = \"tollgate.sock\"\n", []string{`2: broker.socket: "tollgate.sock" is not an absolute path`}},
-		{"relative database", "[broker]\ndatabase = \"db/tollgate.db\"\n", []string{`2: broker.database: "db/tollgate.db" is not an absolute path`}},
+		{"relative database", "[broker]\ndatabase = \"db/tollgate.db\"\n", []string{`2: broker.database: "db/tollgate.db" is not an absolute path (an SQLite file) or a postgres:// URL`}},
+		{"unknown scheme, password not echoed", "[broker]\ndatabase = \"postgress://tg:hunter2@db.example.edu/tollgate\"\n",
+			[]string{`2: broker.database: "postgress://xxxxx@db.example.edu/tollgate" is not an absolute path (an SQLite file) or a postgres:// URL`}},
+		{"upper-case scheme, password not echoed", "[broker]\ndatabase = \"POSTGRES://tg:hunter2@db.example.edu/tollgate\"\n",
+			[]string{`2: broker.database: "POSTGRES://xxxxx@db.example.edu/tollgate" is not an absolute path (an SQLite file) or a postgres:// URL`}},
+		{"unknown scheme, password with a slash", "[broker]\ndatabase = \"pg://tg:hun/ter?2@db.example.edu/tollgate\"\n",
+			[]string{`2: broker.database: "pg://xxxxx@db.example.edu/tollgate" is not an absolute path (an SQLite file) or a postgres:// URL`}},
+		{"postgres URL", "[broker]\ndatabase = \"postgres://tollgate@db.example.edu:5432/tollgate?sslmode=verify-full\"\n", nil},
+		{"postgresql URL", "[broker]\ndatabase = \"postgresql://db.example.edu/tollgate\"\n", nil},
+		{"postgres unix socket", "[broker]\ndatabase = \"postgres:///tollgate?host=/run/postgresql\"\n", nil},
+		{"postgres dbname option", "[broker]\ndatabase = \"postgres://db.example.edu/?dbname=tollgate\"\n", nil},
+		{"postgres with a password file", "[broker]\ndatabase = \"postgres:///tollgate?host=/run/postgresql\"\ndatabase_password_file = \"/etc/tollgate/database-password\"\n", nil},
+		{"sqlite with an empty password file", "[broker]\ndatabase = \"/var/lib/tollgate/tollgate.db\"\ndatabase_password_file = \"\"\n", nil},
+		{"postgres unparsable", "[broker]\ndatabase = \"postgres://tg:hunter2@[::1/tollgate\"\n",
+			[]string{`2: broker.database: is not a valid URL: want postgres://[user@]host[:port]/database[?options]`}},
+		{"postgres empty password", "[broker]\ndatabase = \"postgres://tg:@db.example.edu/tollgate\"\n",
+			[]string{`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`}},
+		{"postgres encoded password option", "[broker]\ndatabase = \"postgres://db.example.edu/tollgate?pass%77ord=hunter2\"\n",
+			[]string{`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`}},
+		{"postgres every problem", "[broker]\ndatabase = \"postgres://:hunter2@\"\n", []string{
+			`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`,
+			`2: broker.database: names no server: give a host (postgres://host/database) or a unix socket directory (postgres:///database?host=/run/postgresql)`,
+			`2: broker.database: names no database: postgres://host/DATABASE`,
+		}},
 		{"postgres password in the URL", "[broker]\ndatabase = \"postgres://tg:hunter2@db.example.edu/tollgate\"\n",
 			[]string{`2: broker.database: carries a password: put it in database_password_file (mode 0600) or the environment variable TOLLGATE_DATABASE_PASSWORD, never in the configuration`}},
 		{"postgres password option", "[broker]\ndatabase = \"postgres://db.example.edu/tollgate?password=hunter2\"\n",
@@ -671,35 +694,88 @@ func TestBalancerPoolErrors(t *testing.T) {
 	}
 }
 
+// TestDatabaseEngine: a postgres:// or postgresql:// URL is PostgreSQL, anything else an
+// SQLite file (which validation then requires to be an absolute path).
+func TestDatabaseEngine(t *testing.T) {
+	tests := []struct{ database, want string }{
+		{"/var/lib/tollgate/tollgate.db", EngineSQLite},
+		{"postgres://tollgate@db.example.edu/tollgate", EnginePostgres},
+		{"postgresql://db.example.edu/tollgate", EnginePostgres},
+		{"postgres:///tollgate?host=/run/postgresql", EnginePostgres},
+		{"POSTGRES://db.example.edu/tollgate", EngineSQLite}, // the driver's prefix is lower case
+		{"", EngineSQLite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.database, func(t *testing.T) {
+			if got := (Broker{Database: tt.database}).DatabaseEngine(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestDatabasePassword: the password comes from a file only its owner can read, or the
-// environment; never from the configuration.
+// environment; never from the configuration, and no error repeats it.
 func TestDatabasePassword(t *testing.T) {
+	const secret = "hunter2"
 	dir := t.TempDir()
-	pg := Broker{Database: "postgres://tollgate@db.example.edu/tollgate"}
-	if pg.DatabaseEngine() != EnginePostgres || (Broker{Database: "/var/lib/tollgate/tollgate.db"}).DatabaseEngine() != EngineSQLite {
-		t.Fatal("DatabaseEngine does not tell a URL from a path")
+	file := func(name, content string, mode os.FileMode) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // not subject to the umask
+			t.Fatal(err)
+		}
+		return p
 	}
-	t.Setenv(EnvDatabasePassword, "from-env")
-	if pw, err := DatabasePassword(pg); err != nil || pw != "from-env" {
-		t.Errorf("without a file: %q, %v; want the environment's", pw, err)
-	}
-	f := filepath.Join(dir, "pw")
-	if err := os.WriteFile(f, []byte("from-file\n"), 0o600); err != nil {
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file("target", secret, 0o600), link); err != nil {
 		t.Fatal(err)
 	}
-	pg.DatabasePasswordFile = f
-	if pw, err := DatabasePassword(pg); err != nil || pw != "from-file" {
-		t.Errorf("with a 0600 file: %q, %v; want its contents without the newline", pw, err)
+	const url = "postgres://tollgate@db.example.edu/tollgate"
+	tests := []struct {
+		name    string
+		broker  Broker
+		env     string
+		want    string
+		wantErr string // a part of the error; "" = none
+	}{
+		{"environment", Broker{Database: url}, secret, secret, ""},
+		{"none", Broker{Database: url}, "", "", ""},
+		{"sqlite has none", Broker{Database: "/var/lib/tollgate/tollgate.db"}, secret, "", ""},
+		{"file 0600, newline dropped", Broker{Database: url, DatabasePasswordFile: file("nl", secret+"\n", 0o600)}, "", secret, ""},
+		{"file 0400, CRLF dropped", Broker{Database: url, DatabasePasswordFile: file("crlf", secret+"\r\n", 0o400)}, "", secret, ""},
+		{"one newline only", Broker{Database: url, DatabasePasswordFile: file("nl2", secret+"\n\n", 0o600)}, "", secret + "\n", ""},
+		{"no newline", Broker{Database: url, DatabasePasswordFile: file("bare", " "+secret+" ", 0o600)}, "", " " + secret + " ", ""},
+		{"file wins over the environment", Broker{Database: url, DatabasePasswordFile: file("wins", secret, 0o600)}, "from-env", secret, ""},
+		{"symlink to a private file", Broker{Database: url, DatabasePasswordFile: link}, "", secret, ""},
+		{"group readable", Broker{Database: url, DatabasePasswordFile: file("g", secret, 0o640)}, "",
+			"", filepath.Join(dir, "g") + " has mode 0640: group or others may read or change the password; want 0600 or 0400"},
+		{"world readable", Broker{Database: url, DatabasePasswordFile: file("o", secret, 0o604)}, "", "", "has mode 0604"},
+		{"group writable", Broker{Database: url, DatabasePasswordFile: file("gw", secret, 0o620)}, "", "", "has mode 0620"},
+		{"empty", Broker{Database: url, DatabasePasswordFile: file("empty", "\n", 0o600)}, "", "", filepath.Join(dir, "empty") + " is empty"},
+		{"too large", Broker{Database: url, DatabasePasswordFile: file("big", strings.Repeat(secret, 1000), 0o600)}, "", "", "is larger than 4096 bytes"},
+		{"a directory", Broker{Database: url, DatabasePasswordFile: dir}, "", "", dir + " is not a regular file"},
+		{"missing", Broker{Database: url, DatabasePasswordFile: filepath.Join(dir, "missing")}, "", "", "no such file or directory"},
 	}
-	if err := os.Chmod(f, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	_, err := DatabasePassword(pg)
-	if err == nil || !strings.Contains(err.Error(), "mode 0640") || strings.Contains(err.Error(), "from-file") {
-		t.Errorf("group-readable file: %v; want a refusal naming the mode, without the password", err)
-	}
-	pg.DatabasePasswordFile = filepath.Join(dir, "missing")
-	if _, err := DatabasePassword(pg); err == nil {
-		t.Error("a missing password file was accepted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvDatabasePassword, tt.env)
+			got, err := DatabasePassword(tt.broker)
+			if tt.wantErr == "" {
+				if err != nil || got != tt.want {
+					t.Errorf("got %q, %v; want %q", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "broker.database_password_file") {
+				t.Fatalf("got %q, %v; want an error naming broker.database_password_file and containing %q", got, err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error %q repeats the password", err)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[aws]\nsecret_access_key = \"x\"\n"))
 	f.Add([]byte("[policy]\ngroup.a = { max_instances = 1, default = { x = 1 } }\n"))
 	f.Add([]byte("\"\" = 1\n[iam]\n\"\" = 2\n"))
+	f.Add([]byte("[broker]\ndatabase = \"postgres://u:p@[::1/x?password=y&host=/run\"\ndatabase_password_file = \"/p\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := bytes.Clone(data)
 		c, err := Parse("fuzz.toml", data)
