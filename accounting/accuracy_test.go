@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
+	"github.com/tollgate/tollgate/db/dbtest"
+	"github.com/tollgate/tollgate/db/pgtest"
 )
 
 // termEvent is one thing that happens to a simulated instance.
@@ -189,5 +191,51 @@ func TestAccuracyOverATerm(t *testing.T) {
 		ourTotal, ledgerTotal, 100*rel, worstID, worst)
 	if rel > 0.005 || rel < -0.005 {
 		t.Errorf("total $%.4f vs ledger $%.4f: %+.3f%%, want within 0.5%%", ourTotal, ledgerTotal, 100*rel)
+	}
+}
+
+// TestSameTotalsOnBothEngines plays one random term twice, once on each engine, and
+// wants the same report from both: the same total and the same cost for every instance,
+// to the rounding of a float sum. (TestAccuracyOverATerm holds each engine to the
+// simulator's ledger; `make test` runs it on both.)
+func TestSameTotalsOnBothEngines(t *testing.T) {
+	sc := termScale{users: 40, instances: 300, regions: []string{"us-west-2", "eu-west-1"},
+		length: 12 * time.Hour, interval: 5 * time.Minute, seed: 7}
+	type result struct {
+		total  float64
+		byUser map[string]float64
+		n      int
+	}
+	var results []result
+	engines := dbtest.Engines(t)
+	if len(engines) < 2 {
+		t.Fatalf("engines %v: this test compares SQLite with PostgreSQL (set %s)", engines, pgtest.Env)
+	}
+	for _, engine := range engines {
+		e := newEnv(t, envOptions{regions: sc.regions, engine: engine})
+		runTerm(t, e, sc)
+		r, err := e.svc.Report(context.Background(), ReportRequest{Since: awssim.DefaultStart.Add(-24 * time.Hour), By: ByUser})
+		if err != nil {
+			t.Fatalf("%s: report: %v", engine, err)
+		}
+		res := result{total: r.TotalUSD, byUser: map[string]float64{}}
+		for _, ic := range append(append([]InstanceCost{}, r.Instances...), r.Untracked...) {
+			res.byUser[ic.Owner] += ic.CostUSD
+			res.n++
+		}
+		t.Logf("%s: %d instances, total $%.6f", engine, res.n, res.total)
+		results = append(results, res)
+	}
+	a, b := results[0], results[1]
+	if a.n != b.n || a.n == 0 {
+		t.Fatalf("instances reported: sqlite %d, postgres %d", a.n, b.n)
+	}
+	if d := a.total - b.total; d > 1e-6 || d < -1e-6 {
+		t.Errorf("totals differ: sqlite $%.9f, postgres $%.9f", a.total, b.total)
+	}
+	for u, c := range a.byUser {
+		if d := c - b.byUser[u]; d > 1e-6 || d < -1e-6 {
+			t.Errorf("user %q: sqlite $%.9f, postgres $%.9f", u, c, b.byUser[u])
+		}
 	}
 }

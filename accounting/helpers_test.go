@@ -42,6 +42,8 @@ type envOptions struct {
 	regions []string
 	cfg     config.Accounting
 	adopt   func(ctx context.Context, insts []cloud.Instance) error
+	// engine is the database's engine ("" = the run's, dbtest.Engine).
+	engine db.Engine
 }
 
 // simPrices overrides every priced type with the simulator's own on-demand prices, so
@@ -73,7 +75,16 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if err != nil {
 		t.Fatalf("cloud client: %v", err)
 	}
-	d := dbtest.OpenRun(t, fastTempDir(t))
+	var d *db.DB
+	if o.engine == "" {
+		d = dbtest.OpenRun(t, fastTempDir(t))
+	} else {
+		var err error
+		if d, err = db.Open(ctx, dbtest.Target(t, o.engine)); err != nil {
+			t.Fatalf("open %s database: %v", o.engine, err)
+		}
+		t.Cleanup(func() { d.Close() })
+	}
 	d.Now = sim.Now
 	e := &testEnv{t: t, sim: sim, cl: cl, db: d, regions: o.regions, policies: map[string]quota.Policy{}}
 	if o.cfg.Prices == nil {

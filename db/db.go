@@ -145,6 +145,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 func newDB(engine Engine, sdb, imm *sql.DB, path string) *DB {
 	d := &DB{engine: engine, sql: sdb, imm: imm, path: path, stmts: &stmtCache{}, immStmts: &stmtCache{},
 		locks: &localLocks{m: map[string]*localLock{}}, Now: time.Now}
+	if engine == SQLite {
+		// The file's locks are the process's: handles on one file share them.
+		d.locks = locksOf(path)
+	}
 	return d
 }
 

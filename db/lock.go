@@ -24,6 +24,15 @@ type localLock struct {
 	refs int // holders and waiters; the entry goes when it drops to 0
 }
 
+// processLocks are the named locks of every database this process has open, by path:
+// two handles on one SQLite file (tests run two daemons in one process) share them.
+var processLocks sync.Map // path → *localLocks
+
+func locksOf(path string) *localLocks {
+	l, _ := processLocks.LoadOrStore(path, &localLocks{m: map[string]*localLock{}})
+	return l.(*localLocks)
+}
+
 func (l *localLocks) lock(name string) func() {
 	l.mu.Lock()
 	e := l.m[name]
