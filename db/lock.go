@@ -105,7 +105,8 @@ func discard(conn *sql.Conn) {
 type LeadOptions struct {
 	// Poll is how often a follower tries to take the lead, and how often the leader
 	// checks its session is alive (default 10 s): a dead leader is replaced within about
-	// one Poll of its session ending.
+	// three Polls of its session ending (one to take the lock, two to let a leader cut
+	// off from the database notice and stop before the new one starts).
 	Poll time.Duration
 	// OnChange, if set, is told when this process gains (true) or loses (false) the lead.
 	OnChange func(leading bool)
@@ -141,7 +142,7 @@ func (d *DB) Lead(ctx context.Context, name string, o LeadOptions, fn func(ctx c
 			// A database that cannot be reached now may be back at the next poll.
 			ok = false
 		}
-		if ok {
+		if ok && d.settleLead(ctx, conn, 2*o.Poll) {
 			change(true)
 			err := d.holdLead(ctx, conn, key, t.C, fn)
 			change(false)
@@ -155,6 +156,25 @@ func (d *DB) Lead(ctx context.Context, name string, o LeadOptions, fn func(ctx c
 		case <-t.C:
 		}
 	}
+}
+
+// settleLead waits wait with the lead lock held before the new leader starts: a leader
+// whose session ended without its process dying (a network failure) goes on until its
+// next check of the session, at most one Poll, and finishes the step in hand; only then
+// may another host act. It reports false (the lock released) if the session ends
+// meanwhile or ctx does.
+func (d *DB) settleLead(ctx context.Context, conn *sql.Conn, wait time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		discard(conn)
+		return false
+	case <-time.After(wait):
+	}
+	if err := conn.PingContext(ctx); err != nil {
+		discard(conn)
+		return false
+	}
+	return true
 }
 
 // tryLead tries once to take the lead lock on a connection of its own, which it keeps on

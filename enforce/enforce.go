@@ -189,7 +189,14 @@ func (s *Enforcer) Reap(ctx context.Context) (int, error) {
 			continue
 		}
 		if !now.Before(exp) {
-			due = append(due, target{li, action})
+			reaped, err := s.reapedSince(ctx, li.ID, exp)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !reaped {
+				due = append(due, target{li, action})
+			}
 		}
 	}
 	acted := 0
@@ -218,6 +225,22 @@ func (s *Enforcer) Reap(ctx context.Context) (int, error) {
 		return acted, fmt.Errorf("reap: %w", err)
 	}
 	return acted, nil
+}
+
+// reapedSince reports whether the reaper already acted on instance id (not failed) since
+// its lease ended at exp: a snapshot taken before that stop may still show it running,
+// and it must not be reaped again for the same expiry.
+func (s *Enforcer) reapedSince(ctx context.Context, id string, exp time.Time) (bool, error) {
+	acts, err := s.opts.DB.ListActions(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range acts {
+		if strings.HasPrefix(a.AuditAction, "reap.") && !a.CreatedAt.Before(exp) && a.State != db.ActionFailed {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // EnforceBudgets checks the spend of every user with a live instance against their
