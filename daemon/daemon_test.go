@@ -83,15 +83,42 @@ type env struct {
 	d     *Daemon
 }
 
-// start builds the daemon exactly as `tollgated serve` does, on awssim, and runs it
-// until the test ends.
-func start(t *testing.T, mod ...func(*config.Config)) *env {
+// startSim starts a manual-clock awssim with the daemon's test credentials in the
+// environment.
+func startSim(t *testing.T) (*awssim.Sim, string) {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTDAEMON")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ENDPOINT_URL", "")
 	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
+	return sim, url
+}
+
+// simClient is the real cloud client on sim, at url.
+func simClient(t *testing.T, sim *awssim.Sim, url string) *cloud.Client {
+	t.Helper()
+	cl, err := cloud.New(context.Background(), cloud.Config{Regions: []string{region}, EndpointURL: url,
+		MaxBackoff: time.Millisecond, Now: sim.Now}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// testUsers are alice and the admin ops.
+func testUsers() *users {
+	return &users{all: []broker.UserInfo{
+		{Name: "alice", UID: 2001, Groups: []string{"alice"}},
+		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
+	}}
+}
+
+// start builds the daemon exactly as `tollgated serve` does, on awssim, and runs it
+// until the test ends.
+func start(t *testing.T, mod ...func(*config.Config)) *env {
+	t.Helper()
+	sim, url := startSim(t)
 	sockDir, err := os.MkdirTemp("", "tgd")
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +143,7 @@ func start(t *testing.T, mod ...func(*config.Config)) *env {
 	for _, m := range mod {
 		m(cfg)
 	}
-	cl, err := cloud.New(context.Background(), cloud.Config{Regions: []string{region}, EndpointURL: url,
-		MaxBackoff: time.Millisecond, Now: sim.Now}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &users{all: []broker.UserInfo{
-		{Name: "alice", UID: 2001, Groups: []string{"alice"}},
-		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
-	}}
+	cl, u := simClient(t, sim, url), testUsers()
 	logger := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -2,15 +2,12 @@ package daemon
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/awssim"
-	"github.com/tollgate/tollgate/awssim/simtest"
-	"github.com/tollgate/tollgate/broker"
 	"github.com/tollgate/tollgate/broker/api"
 	"github.com/tollgate/tollgate/cloud"
 	"github.com/tollgate/tollgate/config"
@@ -87,11 +84,7 @@ func (h *host) kill(t *testing.T, admin *db.DB, appName string) {
 // next collect interval; no snapshot is taken twice for one interval and no instance is
 // reaped twice.
 func TestLeaderTakeover(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTDAEMON")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	sim, url := simtest.Start(t, awssim.Options{Clock: "manual"})
+	sim, url := startSim(t)
 	target := dbtest.Target(t, db.Postgres)
 	def := config.DefaultPolicy()
 	def.MaxInstances, def.MaxVCPUs = 4, 16
@@ -107,15 +100,7 @@ func TestLeaderTakeover(t *testing.T) {
 		Policy:     config.Policies{Default: def},
 		Accounting: config.Accounting{CollectInterval: every},
 	}
-	cl, err := cloud.New(context.Background(), cloud.Config{Regions: []string{region}, EndpointURL: url,
-		MaxBackoff: time.Millisecond, Now: sim.Now}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &users{all: []broker.UserInfo{
-		{Name: "alice", UID: 2001, Groups: []string{"alice"}},
-		{Name: "ops", UID: 2004, Groups: []string{"ops", adminGroup}},
-	}}
+	cl, u := simClient(t, sim, url), testUsers()
 	// Each host names its sessions, so the test can end one host's sessions alone.
 	cfgA, cfgB := base, base
 	cfgA.Broker.Database = target + "&application_name=host-a"

@@ -69,13 +69,8 @@ func RunTarget(t testing.TB) string {
 // where an SQLite file goes ("" = a new temporary directory).
 func OpenRun(t testing.TB, dir string) *db.DB {
 	t.Helper()
-	target := ""
-	if e := Engine(t); e == db.Postgres {
-		target = Target(t, e)
-	} else {
-		if dir == "" {
-			dir = t.TempDir()
-		}
+	target := RunTarget(t)
+	if Engine(t) == db.SQLite && dir != "" {
 		target = filepath.Join(dir, "tollgate.db")
 	}
 	d, err := db.Open(context.Background(), target)
